@@ -1,0 +1,803 @@
+package interp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/anybpf/anybpf/engine"
+)
+
+// ptr turns an address held in an eBPF register into a pointer without a uintptr
+// conversion, so that the race detector's pointer checks do not reject it. The memory
+// behind it belongs to the runtime and stays reachable while the program runs.
+func ptr(addr uint64) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&addr))
+}
+
+type frame struct {
+	ret        int
+	blockStart int
+	saved      [4]uint64 // r6..r9
+	fp         uint64
+}
+
+// Run executes the program with r1 and r2 set and returns r0.
+func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
+	stack := env.Stack()
+	stackBase := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(stack))))
+	// The hot region gets an inline bounds check in checked mode: the first registered
+	// region if it is at least 8 bytes, else the stack again.
+	hotBase, hotSize, hotWritable := stackBase, uint64(engine.StackSize), true
+	if rs := env.Regions(); len(rs) > 0 && rs[0].Size >= 8 {
+		hotBase, hotSize, hotWritable = uint64(rs[0].Addr), uint64(rs[0].Size), rs[0].Writable
+	}
+	hotWBase, hotWSize := stackBase, uint64(engine.StackSize)
+	if hotWritable {
+		hotWBase, hotWSize = hotBase, hotSize
+	}
+
+	var regs [16]uint64
+	regs[1], regs[2] = r1, r2
+	regs[10] = stackBase + engine.StackSize
+	var frames [engine.MaxCallDepth]frame
+	depth := 0
+
+	insns := c.insns
+	base := unsafe.Pointer(unsafe.SliceData(insns))
+	budget := c.budget
+	var executed uint64 // instructions executed before blockStart
+	pc, blockStart, target := 0, 0, 0
+	var fault engine.RuntimeError
+
+	for {
+		in := (*inst)(unsafe.Add(base, uintptr(pc)*unsafe.Sizeof(inst{})))
+		pc++
+		switch in.op {
+		case opAdd64K:
+			regs[in.dst&15] += in.imm
+		case opAdd64X:
+			regs[in.dst&15] += regs[in.src&15]
+		case opAdd32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) + uint32(in.imm))
+		case opAdd32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) + uint32(regs[in.src&15]))
+		case opSub64K:
+			regs[in.dst&15] -= in.imm
+		case opSub64X:
+			regs[in.dst&15] -= regs[in.src&15]
+		case opSub32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) - uint32(in.imm))
+		case opSub32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) - uint32(regs[in.src&15]))
+		case opMul64K:
+			regs[in.dst&15] *= in.imm
+		case opMul64X:
+			regs[in.dst&15] *= regs[in.src&15]
+		case opMul32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) * uint32(in.imm))
+		case opMul32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) * uint32(regs[in.src&15]))
+		case opOr64K:
+			regs[in.dst&15] |= in.imm
+		case opOr64X:
+			regs[in.dst&15] |= regs[in.src&15]
+		case opOr32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) | uint32(in.imm))
+		case opOr32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) | uint32(regs[in.src&15]))
+		case opAnd64K:
+			regs[in.dst&15] &= in.imm
+		case opAnd64X:
+			regs[in.dst&15] &= regs[in.src&15]
+		case opAnd32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) & uint32(in.imm))
+		case opAnd32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) & uint32(regs[in.src&15]))
+		case opXor64K:
+			regs[in.dst&15] ^= in.imm
+		case opXor64X:
+			regs[in.dst&15] ^= regs[in.src&15]
+		case opXor32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) ^ uint32(in.imm))
+		case opXor32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) ^ uint32(regs[in.src&15]))
+		case opLsh64K:
+			regs[in.dst&15] <<= in.imm
+		case opLsh64X:
+			regs[in.dst&15] <<= regs[in.src&15] & 63
+		case opLsh32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) << in.imm)
+		case opLsh32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) << (regs[in.src&15] & 31))
+		case opRsh64K:
+			regs[in.dst&15] >>= in.imm
+		case opRsh64X:
+			regs[in.dst&15] >>= regs[in.src&15] & 63
+		case opRsh32K:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) >> in.imm)
+		case opRsh32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) >> (regs[in.src&15] & 31))
+		case opArsh64K:
+			regs[in.dst&15] = uint64(int64(regs[in.dst&15]) >> in.imm)
+		case opArsh64X:
+			regs[in.dst&15] = uint64(int64(regs[in.dst&15]) >> (regs[in.src&15] & 63))
+		case opArsh32K:
+			regs[in.dst&15] = uint64(uint32(int32(regs[in.dst&15]) >> in.imm))
+		case opArsh32X:
+			regs[in.dst&15] = uint64(uint32(int32(regs[in.dst&15]) >> (regs[in.src&15] & 31)))
+		case opMov64K:
+			regs[in.dst&15] = in.imm
+		case opMov64X:
+			regs[in.dst&15] = regs[in.src&15]
+		case opMov32K:
+			regs[in.dst&15] = in.imm
+		case opMov32X:
+			regs[in.dst&15] = uint64(uint32(regs[in.src&15]))
+		case opDiv64K:
+			if d := in.imm; d != 0 {
+				regs[in.dst&15] /= d
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opDiv32K:
+			if d := uint32(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opSDiv64K:
+			if d := int64(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.dst&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opSDiv32K:
+			if d := int32(uint32(in.imm)); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.dst&15]) / d))
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opMod64K:
+			if d := in.imm; d != 0 {
+				regs[in.dst&15] %= d
+			}
+		case opMod32K:
+			if d := uint32(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) % d)
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]))
+			}
+		case opSMod64K:
+			if d := int64(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.dst&15]) % d)
+			}
+		case opSMod32K:
+			if d := int32(uint32(in.imm)); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.dst&15]) % d))
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]))
+			}
+		case opDiv64X:
+			if d := regs[in.src&15]; d != 0 {
+				regs[in.dst&15] /= d
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opDiv32X:
+			if d := uint32(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opSDiv64X:
+			if d := int64(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.dst&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opSDiv32X:
+			if d := int32(uint32(regs[in.src&15])); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.dst&15]) / d))
+			} else {
+				regs[in.dst&15] = 0
+			}
+		case opMod64X:
+			if d := regs[in.src&15]; d != 0 {
+				regs[in.dst&15] %= d
+			}
+		case opMod32X:
+			if d := uint32(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]) % d)
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]))
+			}
+		case opSMod64X:
+			if d := int64(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.dst&15]) % d)
+			}
+		case opSMod32X:
+			if d := int32(uint32(regs[in.src&15])); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.dst&15]) % d))
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.dst&15]))
+			}
+		case opNeg64:
+			regs[in.dst&15] = -regs[in.dst&15]
+		case opNeg32:
+			regs[in.dst&15] = uint64(-uint32(regs[in.dst&15]))
+		case opMovSX8to64:
+			regs[in.dst&15] = uint64(int64(int8(regs[in.src&15])))
+		case opMovSX16to64:
+			regs[in.dst&15] = uint64(int64(int16(regs[in.src&15])))
+		case opMovSX32to64:
+			regs[in.dst&15] = uint64(int64(int32(regs[in.src&15])))
+		case opMovSX8to32:
+			regs[in.dst&15] = uint64(uint32(int32(int8(regs[in.src&15]))))
+		case opMovSX16to32:
+			regs[in.dst&15] = uint64(uint32(int32(int16(regs[in.src&15]))))
+		case opSwap16:
+			regs[in.dst&15] = swap16(regs[in.dst&15])
+		case opSwap32:
+			regs[in.dst&15] = swap32(regs[in.dst&15])
+		case opSwap64:
+			regs[in.dst&15] = bits.ReverseBytes64(regs[in.dst&15])
+		case opZext16:
+			regs[in.dst&15] = uint64(uint16(regs[in.dst&15]))
+		case opZext32:
+			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]))
+		case opNop:
+			
+		case opJEQ64K:
+			if regs[in.dst&15] == in.imm {
+				target = int(in.off)
+				goto jump
+			}
+		case opJEQ64X:
+			if regs[in.dst&15] == regs[in.src&15] {
+				target = int(in.off)
+				goto jump
+			}
+		case opJEQ32K:
+			if uint32(regs[in.dst&15]) == uint32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJEQ32X:
+			if uint32(regs[in.dst&15]) == uint32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJNE64K:
+			if regs[in.dst&15] != in.imm {
+				target = int(in.off)
+				goto jump
+			}
+		case opJNE64X:
+			if regs[in.dst&15] != regs[in.src&15] {
+				target = int(in.off)
+				goto jump
+			}
+		case opJNE32K:
+			if uint32(regs[in.dst&15]) != uint32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJNE32X:
+			if uint32(regs[in.dst&15]) != uint32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGT64K:
+			if regs[in.dst&15] > in.imm {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGT64X:
+			if regs[in.dst&15] > regs[in.src&15] {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGT32K:
+			if uint32(regs[in.dst&15]) > uint32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGT32X:
+			if uint32(regs[in.dst&15]) > uint32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGE64K:
+			if regs[in.dst&15] >= in.imm {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGE64X:
+			if regs[in.dst&15] >= regs[in.src&15] {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGE32K:
+			if uint32(regs[in.dst&15]) >= uint32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJGE32X:
+			if uint32(regs[in.dst&15]) >= uint32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLT64K:
+			if regs[in.dst&15] < in.imm {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLT64X:
+			if regs[in.dst&15] < regs[in.src&15] {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLT32K:
+			if uint32(regs[in.dst&15]) < uint32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLT32X:
+			if uint32(regs[in.dst&15]) < uint32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLE64K:
+			if regs[in.dst&15] <= in.imm {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLE64X:
+			if regs[in.dst&15] <= regs[in.src&15] {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLE32K:
+			if uint32(regs[in.dst&15]) <= uint32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJLE32X:
+			if uint32(regs[in.dst&15]) <= uint32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGT64K:
+			if int64(regs[in.dst&15]) > int64(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGT64X:
+			if int64(regs[in.dst&15]) > int64(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGT32K:
+			if int32(regs[in.dst&15]) > int32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGT32X:
+			if int32(regs[in.dst&15]) > int32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGE64K:
+			if int64(regs[in.dst&15]) >= int64(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGE64X:
+			if int64(regs[in.dst&15]) >= int64(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGE32K:
+			if int32(regs[in.dst&15]) >= int32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSGE32X:
+			if int32(regs[in.dst&15]) >= int32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLT64K:
+			if int64(regs[in.dst&15]) < int64(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLT64X:
+			if int64(regs[in.dst&15]) < int64(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLT32K:
+			if int32(regs[in.dst&15]) < int32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLT32X:
+			if int32(regs[in.dst&15]) < int32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLE64K:
+			if int64(regs[in.dst&15]) <= int64(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLE64X:
+			if int64(regs[in.dst&15]) <= int64(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLE32K:
+			if int32(regs[in.dst&15]) <= int32(in.imm) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSLE32X:
+			if int32(regs[in.dst&15]) <= int32(regs[in.src&15]) {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSET64K:
+			if regs[in.dst&15]&in.imm != 0 {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSET64X:
+			if regs[in.dst&15]&regs[in.src&15] != 0 {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSET32K:
+			if uint32(regs[in.dst&15])&uint32(in.imm) != 0 {
+				target = int(in.off)
+				goto jump
+			}
+		case opJSET32X:
+			if uint32(regs[in.dst&15])&uint32(regs[in.src&15]) != 0 {
+				target = int(in.off)
+				goto jump
+			}
+		case opJA:
+			target = int(in.off)
+			goto jump
+		case opLDDW:
+			regs[in.dst&15] = in.imm
+			pc++
+
+		// Unchecked memory access: the program was verified.
+		case opLdxB:
+			regs[in.dst&15] = uint64(*(*uint8)(ptr(regs[in.src&15] + in.imm)))
+		case opLdxH:
+			regs[in.dst&15] = uint64(*(*uint16)(ptr(regs[in.src&15] + in.imm)))
+		case opLdxW:
+			regs[in.dst&15] = uint64(*(*uint32)(ptr(regs[in.src&15] + in.imm)))
+		case opLdxDW:
+			regs[in.dst&15] = *(*uint64)(ptr(regs[in.src&15] + in.imm))
+		case opLdxSB:
+			regs[in.dst&15] = uint64(int64(*(*int8)(ptr(regs[in.src&15] + in.imm))))
+		case opLdxSH:
+			regs[in.dst&15] = uint64(int64(*(*int16)(ptr(regs[in.src&15] + in.imm))))
+		case opLdxSW:
+			regs[in.dst&15] = uint64(int64(*(*int32)(ptr(regs[in.src&15] + in.imm))))
+		case opStB:
+			*(*uint8)(ptr(regs[in.dst&15] + uint64(int64(in.off)))) = uint8(in.imm)
+		case opStH:
+			*(*uint16)(ptr(regs[in.dst&15] + uint64(int64(in.off)))) = uint16(in.imm)
+		case opStW:
+			*(*uint32)(ptr(regs[in.dst&15] + uint64(int64(in.off)))) = uint32(in.imm)
+		case opStDW:
+			*(*uint64)(ptr(regs[in.dst&15] + uint64(int64(in.off)))) = in.imm
+		case opStxB:
+			*(*uint8)(ptr(regs[in.dst&15] + in.imm)) = uint8(regs[in.src&15])
+		case opStxH:
+			*(*uint16)(ptr(regs[in.dst&15] + in.imm)) = uint16(regs[in.src&15])
+		case opStxW:
+			*(*uint32)(ptr(regs[in.dst&15] + in.imm)) = uint32(regs[in.src&15])
+		case opStxDW:
+			*(*uint64)(ptr(regs[in.dst&15] + in.imm)) = regs[in.src&15]
+
+		// Checked memory access: the stack and the hot region inline, the rest in Env.Check.
+		case opLdxBChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-1 && a-hotBase > hotSize-1 && !env.Check(a, 1, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 1}
+				goto memFault
+			}
+			regs[in.dst&15] = uint64(*(*uint8)(ptr(a)))
+		case opLdxHChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-2 && a-hotBase > hotSize-2 && !env.Check(a, 2, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 2}
+				goto memFault
+			}
+			regs[in.dst&15] = uint64(*(*uint16)(ptr(a)))
+		case opLdxWChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-4 && a-hotBase > hotSize-4 && !env.Check(a, 4, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 4}
+				goto memFault
+			}
+			regs[in.dst&15] = uint64(*(*uint32)(ptr(a)))
+		case opLdxDWChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-8 && a-hotBase > hotSize-8 && !env.Check(a, 8, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 8}
+				goto memFault
+			}
+			regs[in.dst&15] = *(*uint64)(ptr(a))
+		case opLdxSBChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-1 && a-hotBase > hotSize-1 && !env.Check(a, 1, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 1}
+				goto memFault
+			}
+			regs[in.dst&15] = uint64(int64(*(*int8)(ptr(a))))
+		case opLdxSHChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-2 && a-hotBase > hotSize-2 && !env.Check(a, 2, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 2}
+				goto memFault
+			}
+			regs[in.dst&15] = uint64(int64(*(*int16)(ptr(a))))
+		case opLdxSWChecked:
+			a := regs[in.src&15] + in.imm
+			if a-stackBase > engine.StackSize-4 && a-hotBase > hotSize-4 && !env.Check(a, 4, false) {
+				fault = engine.RuntimeError{Addr: a, Size: 4}
+				goto memFault
+			}
+			regs[in.dst&15] = uint64(int64(*(*int32)(ptr(a))))
+		case opStBChecked:
+			a := regs[in.dst&15] + uint64(int64(in.off))
+			if a-stackBase > engine.StackSize-1 && a-hotWBase > hotWSize-1 && !env.Check(a, 1, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 1, Write: true}
+				goto memFault
+			}
+			*(*uint8)(ptr(a)) = uint8(in.imm)
+		case opStHChecked:
+			a := regs[in.dst&15] + uint64(int64(in.off))
+			if a-stackBase > engine.StackSize-2 && a-hotWBase > hotWSize-2 && !env.Check(a, 2, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 2, Write: true}
+				goto memFault
+			}
+			*(*uint16)(ptr(a)) = uint16(in.imm)
+		case opStWChecked:
+			a := regs[in.dst&15] + uint64(int64(in.off))
+			if a-stackBase > engine.StackSize-4 && a-hotWBase > hotWSize-4 && !env.Check(a, 4, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 4, Write: true}
+				goto memFault
+			}
+			*(*uint32)(ptr(a)) = uint32(in.imm)
+		case opStDWChecked:
+			a := regs[in.dst&15] + uint64(int64(in.off))
+			if a-stackBase > engine.StackSize-8 && a-hotWBase > hotWSize-8 && !env.Check(a, 8, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 8, Write: true}
+				goto memFault
+			}
+			*(*uint64)(ptr(a)) = in.imm
+		case opStxBChecked:
+			a := regs[in.dst&15] + in.imm
+			if a-stackBase > engine.StackSize-1 && a-hotWBase > hotWSize-1 && !env.Check(a, 1, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 1, Write: true}
+				goto memFault
+			}
+			*(*uint8)(ptr(a)) = uint8(regs[in.src&15])
+		case opStxHChecked:
+			a := regs[in.dst&15] + in.imm
+			if a-stackBase > engine.StackSize-2 && a-hotWBase > hotWSize-2 && !env.Check(a, 2, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 2, Write: true}
+				goto memFault
+			}
+			*(*uint16)(ptr(a)) = uint16(regs[in.src&15])
+		case opStxWChecked:
+			a := regs[in.dst&15] + in.imm
+			if a-stackBase > engine.StackSize-4 && a-hotWBase > hotWSize-4 && !env.Check(a, 4, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 4, Write: true}
+				goto memFault
+			}
+			*(*uint32)(ptr(a)) = uint32(regs[in.src&15])
+		case opStxDWChecked:
+			a := regs[in.dst&15] + in.imm
+			if a-stackBase > engine.StackSize-8 && a-hotWBase > hotWSize-8 && !env.Check(a, 8, true) {
+				fault = engine.RuntimeError{Addr: a, Size: 8, Write: true}
+				goto memFault
+			}
+			*(*uint64)(ptr(a)) = regs[in.src&15]
+
+		case opAtomic32, opAtomic64:
+			size := uint64(8)
+			if in.op == opAtomic32 {
+				size = 4
+			}
+			a := regs[in.dst&15] + in.imm
+			if c.checked && (a%size != 0 || !env.Check(a, size, true)) {
+				fault = engine.RuntimeError{Addr: a, Size: int(size), Write: true}
+				goto memFault
+			}
+			if in.op == opAtomic32 {
+				atomic32(in, &regs, (*uint32)(ptr(a)))
+			} else {
+				atomic64(in, &regs, (*uint64)(ptr(a)))
+			}
+
+		case opLdAbsB, opLdAbsH, opLdAbsW, opLdIndB, opLdIndH, opLdIndW:
+			off := int64(int32(uint32(in.imm)))
+			if in.op >= opLdIndB {
+				off = int64(int32(uint32(regs[in.src&15]) + uint32(in.imm)))
+			}
+			v, ok := loadPacket(env.Packet, off, in.op)
+			if !ok {
+				// Linux semantics: an out-of-bounds legacy packet load ends the program with 0.
+				env.Executed = executed + uint64(pc-blockStart)
+				return 0, nil
+			}
+			regs[0] = v
+
+		case opCall:
+			regs[0] = c.helpers[in.imm](env, regs[1], regs[2], regs[3], regs[4], regs[5])
+			if env.Stopped() {
+				env.Executed = executed + uint64(pc-blockStart)
+				return env.TakeStop()
+			}
+		case opCallX:
+			id := int32(regs[in.dst&15])
+			fn, ok := c.byID[id]
+			if !ok || fn == nil {
+				env.Executed = executed + uint64(pc-blockStart)
+				return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf("%w: callx to helper %d", engine.ErrUnknownHelper, id)}
+			}
+			regs[0] = fn(env, regs[1], regs[2], regs[3], regs[4], regs[5])
+			if env.Stopped() {
+				env.Executed = executed + uint64(pc-blockStart)
+				return env.TakeStop()
+			}
+		case opCallLocal:
+			if depth+1 >= engine.MaxCallDepth {
+				env.Executed = executed + uint64(pc-blockStart)
+				return 0, &engine.RuntimeError{PC: pc - 1, Err: engine.ErrCallDepth}
+			}
+			f := &frames[depth]
+			f.ret = pc
+			f.saved = [4]uint64{regs[6], regs[7], regs[8], regs[9]}
+			f.fp = regs[10]
+			depth++
+			regs[10] -= engine.StackFrameSize
+			target = int(in.off)
+			goto jump
+		case opExit:
+			if depth == 0 {
+				env.Executed = executed + uint64(pc-blockStart)
+				return regs[0], nil
+			}
+			depth--
+			f := &frames[depth]
+			regs[6], regs[7], regs[8], regs[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
+			regs[10] = f.fp
+			target = f.ret
+			goto jump
+		default:
+			env.Executed = executed + uint64(pc-blockStart)
+			return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf("internal error: operation %d", in.op)}
+		}
+		continue
+
+	jump:
+		// A control transfer ends a straight-line block: account for it against the budget.
+		executed += uint64(pc - blockStart)
+		if executed > budget {
+			env.Executed = executed
+			return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, budget)}
+		}
+		pc, blockStart = target, target
+		continue
+
+	memFault:
+		fault.PC = pc - 1
+		fault.Err = engine.ErrMemoryAccess
+		env.Executed = executed + uint64(pc-blockStart)
+		return 0, &fault
+	}
+}
+
+func loadPacket(pkt []byte, off int64, op uint8) (uint64, bool) {
+	size := int64(1)
+	switch op {
+	case opLdAbsH, opLdIndH:
+		size = 2
+	case opLdAbsW, opLdIndW:
+		size = 4
+	}
+	if off < 0 || off+size > int64(len(pkt)) {
+		return 0, false
+	}
+	switch size {
+	case 1:
+		return uint64(pkt[off]), true
+	case 2:
+		return uint64(binary.BigEndian.Uint16(pkt[off:])), true
+	}
+	return uint64(binary.BigEndian.Uint32(pkt[off:])), true
+}
+
+func atomic64(in *inst, regs *[16]uint64, p *uint64) {
+	src := &regs[in.src&15]
+	var old uint64
+	switch in.off {
+	case 0x00, 0x01: // add
+		old = atomic.AddUint64(p, *src) - *src
+	case 0x40, 0x41: // or
+		old = atomic.OrUint64(p, *src)
+	case 0x50, 0x51: // and
+		old = atomic.AndUint64(p, *src)
+	case 0xa0, 0xa1: // xor
+		for {
+			old = atomic.LoadUint64(p)
+			if atomic.CompareAndSwapUint64(p, old, old^*src) {
+				break
+			}
+		}
+	case 0xe1: // xchg
+		*src = atomic.SwapUint64(p, *src)
+		return
+	case 0xf1: // cmpxchg
+		for {
+			old = atomic.LoadUint64(p)
+			if old != regs[0] || atomic.CompareAndSwapUint64(p, old, *src) {
+				break
+			}
+		}
+		regs[0] = old
+		return
+	}
+	if in.off&1 != 0 {
+		*src = old
+	}
+}
+
+func atomic32(in *inst, regs *[16]uint64, p *uint32) {
+	src := &regs[in.src&15]
+	s := uint32(*src)
+	var old uint32
+	switch in.off {
+	case 0x00, 0x01:
+		old = atomic.AddUint32(p, s) - s
+	case 0x40, 0x41:
+		old = atomic.OrUint32(p, s)
+	case 0x50, 0x51:
+		old = atomic.AndUint32(p, s)
+	case 0xa0, 0xa1:
+		for {
+			old = atomic.LoadUint32(p)
+			if atomic.CompareAndSwapUint32(p, old, old^s) {
+				break
+			}
+		}
+	case 0xe1:
+		*src = uint64(atomic.SwapUint32(p, s))
+		return
+	case 0xf1:
+		for {
+			old = atomic.LoadUint32(p)
+			if old != uint32(regs[0]) || atomic.CompareAndSwapUint32(p, old, s) {
+				break
+			}
+		}
+		regs[0] = uint64(old)
+		return
+	}
+	if in.off&1 != 0 {
+		*src = uint64(old)
+	}
+}
