@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,5 +134,4 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
-	_ = os.Getenv
 }

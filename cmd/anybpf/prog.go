@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/isa"
+)
+
+var engineNames = []string{"auto", "interp", "jit"}
+
+// engineByName returns the engine for a --engine value.
+func engineByName(name string) (engine.Engine, error) {
+	switch name {
+	case "auto", "interp", "":
+		return interp.New(), nil
+	case "jit":
+		return nil, errors.New("engine jit is not available yet; use interp")
+	}
+	return nil, fmt.Errorf("unknown engine %q (want one of auto, interp, jit)", name)
+}
+
+// errELF is returned for object files while only raw bytecode is supported.
+var errELF = errors.New("ELF object files are not supported yet: give raw bytecode (8-byte little-endian instructions, e.g. from llvm-objcopy -O binary --only-section=.text)")
+
+// readRawProgram reads and decodes a raw bytecode file.
+func readRawProgram(path string) ([]isa.Instruction, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.HasPrefix(b, []byte("\x7fELF")) {
+		return nil, fmt.Errorf("%s: %w", path, errELF)
+	}
+	insns, err := isa.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return insns, nil
+}
+
+func newProgCommand(g *globalFlags) *cobra.Command {
+	prog := &cobra.Command{
+		Use:   "prog",
+		Short: "Inspect and run programs",
+	}
+	prog.AddCommand(newProgRunCommand(g))
+	return prog
+}
+
+// keywordArgs parses bpftool-style "keyword value" pairs; flags are the keywords that
+// take no value.
+func keywordArgs(args []string, valued []string, flags []string) (map[string]string, error) {
+	out := map[string]string{}
+	isValued := map[string]bool{}
+	for _, k := range valued {
+		isValued[k] = true
+	}
+	isFlag := map[string]bool{}
+	for _, k := range flags {
+		isFlag[k] = true
+	}
+	for i := 0; i < len(args); i++ {
+		k := args[i]
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%q given twice", k)
+		}
+		switch {
+		case isFlag[k]:
+			out[k] = ""
+		case isValued[k]:
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("%q needs a value", k)
+			}
+			out[k] = args[i+1]
+			i++
+		default:
+			return nil, fmt.Errorf("unknown argument %q", k)
+		}
+	}
+	return out, nil
+}
+
+func newProgRunCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run FILE [data_in FILE] [data_out FILE] [repeat N] [engine auto|interp] [unchecked]",
+		Short: "Run a program on input data, like bpftool prog run",
+		Long: `Run a raw bytecode program once or repeat times and print its return value and the
+average duration of one run.
+
+The program gets r1 = pointer to a copy of the data_in bytes and r2 = their length (the
+bpf_conformance convention). The program is not verified yet, so it runs in checked mode:
+every load and store is checked, and a bad access is an error. "unchecked" turns the
+checks off for trusted programs. ELF object files are not supported yet.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "repeat", "engine"}, []string{"unchecked"})
+			if err != nil {
+				return fmt.Errorf("prog run: %w", err)
+			}
+			repeat := uint64(1)
+			if v, ok := kw["repeat"]; ok {
+				if repeat, err = strconv.ParseUint(v, 0, 32); err != nil || repeat == 0 {
+					return fmt.Errorf("prog run: repeat %q is not a positive number", v)
+				}
+			}
+			eng, err := engineByName(kw["engine"])
+			if err != nil {
+				return fmt.Errorf("prog run: %w", err)
+			}
+			insns, err := readRawProgram(args[0])
+			if err != nil {
+				return fmt.Errorf("prog run: %w", err)
+			}
+			var data []byte
+			if path, ok := kw["data_in"]; ok {
+				if data, err = os.ReadFile(path); err != nil {
+					return fmt.Errorf("prog run: data_in: %w", err)
+				}
+			}
+			_, checkedOff := kw["unchecked"]
+			code, err := eng.Compile(insns, engine.Config{Checked: !checkedOff, Budget: 1 << 32})
+			if err != nil {
+				return fmt.Errorf("prog run: %s: %w", args[0], err)
+			}
+			res, err := runRepeated(code, data, repeat)
+			if err != nil {
+				return fmt.Errorf("prog run: %s: %w", args[0], err)
+			}
+			if path, ok := kw["data_out"]; ok {
+				if err := os.WriteFile(path, res.dataOut, 0o644); err != nil {
+					return fmt.Errorf("prog run: data_out: %w", err)
+				}
+			}
+			if g.json {
+				out := map[string]any{"retval": res.retval, "duration_ns": res.duration.Nanoseconds()}
+				if len(res.dataOut) > 0 {
+					out["data_out"] = hex.EncodeToString(res.dataOut)
+				}
+				return g.printJSON(cmd.OutOrStdout(), out)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Return value: %d, duration (average): %dns\n", res.retval, res.duration.Nanoseconds())
+			return err
+		},
+	}
+}
+
+type runResult struct {
+	retval   uint64
+	duration time.Duration // average of one run
+	dataOut  []byte
+}
+
+// runRepeated runs code repeat times on one buffer holding a copy of data, as
+// BPF_PROG_TEST_RUN does, and reports the last return value and the average duration.
+func runRepeated(code engine.Code, data []byte, repeat uint64) (runResult, error) {
+	env := engine.NewEnv()
+	buf := append([]byte(nil), data...)
+	var r1, r2 uint64
+	if len(buf) > 0 {
+		region := engine.RegionOf("data", buf, true)
+		env.AddRegion(region)
+		r1, r2 = uint64(region.Addr), uint64(len(buf))
+	}
+	var res runResult
+	start := time.Now()
+	for i := uint64(0); i < repeat; i++ {
+		r0, err := code.Run(env, r1, r2)
+		if err != nil {
+			return res, err
+		}
+		res.retval = r0
+	}
+	res.duration = time.Since(start) / time.Duration(repeat)
+	runtime.KeepAlive(buf)
+	res.dataOut = buf
+	return res, nil
+}

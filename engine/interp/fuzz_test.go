@@ -1,0 +1,50 @@
+package interp_test
+
+import (
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/internal/conformance"
+	"github.com/anybpf/anybpf/isa"
+)
+
+// FuzzCheckedRun runs arbitrary bytes as a program in checked mode with a budget: it must
+// never panic, crash or hang, whatever the program does.
+func FuzzCheckedRun(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "corpus", "bpf_conformance", "*.data"))
+	for _, file := range files {
+		tc, err := conformance.ParseFile(file)
+		if err != nil {
+			continue
+		}
+		if prog, err := tc.Program(); err == nil {
+			f.Add(prog, tc.Mem)
+		}
+	}
+	f.Fuzz(func(t *testing.T, program, mem []byte) {
+		insns, err := isa.Decode(program)
+		if err != nil {
+			return
+		}
+		code, err := interp.Compile(insns, engine.Config{Checked: true, Budget: 20000, Helpers: conformance.Helpers()})
+		if err != nil {
+			return
+		}
+		env := engine.NewEnv()
+		var r1, r2 uint64
+		if len(mem) > 0 {
+			reg := engine.RegionOf("mem", mem, true)
+			env.AddRegion(reg)
+			r1, r2 = uint64(reg.Addr), uint64(len(mem))
+		}
+		env.Packet = mem
+		_, _ = code.Run(env, r1, r2)
+		runtime.KeepAlive(mem)
+		if env.Executed > 20000+uint64(len(program)) {
+			t.Fatalf("executed %d instructions with a budget of 20000", env.Executed)
+		}
+	})
+}
