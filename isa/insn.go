@@ -59,7 +59,9 @@ func (ins Instruction) Slots() int {
 func (ins Instruction) IsExit() bool { return ins.OpCode == OpExit }
 
 // IsLocalCall reports whether the instruction is a bpf-to-bpf call.
-func (ins Instruction) IsLocalCall() bool { return ins.OpCode == OpCall && ins.Src == Register(CallLocal) }
+func (ins Instruction) IsLocalCall() bool {
+	return ins.OpCode == OpCall && ins.Src == Register(CallLocal)
+}
 
 // IsHelperCall reports whether the instruction calls a helper by static id.
 func (ins Instruction) IsHelperCall() bool {

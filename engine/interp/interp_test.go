@@ -181,7 +181,7 @@ func TestLegacyPacketLoads(t *testing.T) {
 		{"ldabsh 1\nexit", 0x2233},
 		{"ldabsw 0\nexit", 0x11223344},
 		{"mov %r7, 2\nldindh %r7, 1\nexit", 0x4455},
-		{"ldabsw 2\nmov %r0, 9\nexit", 0},   // out of bounds ends the program with 0
+		{"ldabsw 2\nmov %r0, 9\nexit", 0},       // out of bounds ends the program with 0
 		{"mov %r7, -1\nldindb %r7, 0\nexit", 0}, // negative offset too
 	} {
 		code := compile(t, tc.src, engine.Config{Checked: true})
@@ -205,7 +205,7 @@ func TestUninitializedRegisters(t *testing.T) {
 		{"jeq %r1, 0, +1\nmov %r0, 1\nexit", false}, // r0 unset on one path
 		{"mov %r0, 0\njeq %r1, 0, +1\nmov %r0, 1\nexit", true},
 		{"mov %r6, 1\ncall 1\nmov %r0, %r6\nexit", true},
-		{"call 1\nmov %r0, %r1\nexit", false}, // helpers clobber r1..r5
+		{"call 1\nmov %r0, %r1\nexit", false},                                           // helpers clobber r1..r5
 		{"mov %r6, 1\ncall local f\nadd %r0, %r6\nexit\nf:\nmov %r0, %r6\nexit", false}, // callee's r6 unset
 	} {
 		insns, err := isa.Assemble(tc.src)

@@ -249,7 +249,7 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 		case opZext32:
 			regs[in.dst&15] = uint64(uint32(regs[in.dst&15]))
 		case opNop:
-			
+
 		case opJEQ64K:
 			if regs[in.dst&15] == in.imm {
 				target = int(in.off)
