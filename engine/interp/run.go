@@ -24,33 +24,51 @@ type frame struct {
 	fp         uint64
 }
 
+// state is the part of a run that the dispatch loop touches rarely. Keeping it in one
+// struct keeps it in memory, so that the loop's few hot variables stay in registers.
+type state struct {
+	stackBase uint64
+	// The hot region gets an inline bounds check in checked mode: the first registered
+	// region if it is at least 8 bytes, else the stack again; hotW* is its writable twin.
+	hotBase, hotSize   uint64
+	hotWBase, hotWSize uint64
+	budget             uint64
+	executed           uint64 // instructions executed before blockStart
+	blockStart, target int
+	depth              int
+	frames             [engine.MaxCallDepth]frame
+	fault              engine.RuntimeError
+	env                *engine.Env
+	code               *Code
+	// pc and base are saved here around calls, so that the loop's copies need not
+	// live across them.
+	pc   int
+	base unsafe.Pointer
+}
+
 // Run executes the program with r1 and r2 set and returns r0.
 func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
+	var s state
 	stack := env.Stack()
-	stackBase := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(stack))))
-	// The hot region gets an inline bounds check in checked mode: the first registered
-	// region if it is at least 8 bytes, else the stack again.
-	hotBase, hotSize, hotWritable := stackBase, uint64(engine.StackSize), true
+	s.stackBase = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(stack))))
+	s.hotBase, s.hotSize = s.stackBase, engine.StackSize
+	s.hotWBase, s.hotWSize = s.stackBase, engine.StackSize
 	if rs := env.Regions(); len(rs) > 0 && rs[0].Size >= 8 {
-		hotBase, hotSize, hotWritable = uint64(rs[0].Addr), uint64(rs[0].Size), rs[0].Writable
+		s.hotBase, s.hotSize = uint64(rs[0].Addr), uint64(rs[0].Size)
+		if rs[0].Writable {
+			s.hotWBase, s.hotWSize = s.hotBase, s.hotSize
+		}
 	}
-	hotWBase, hotWSize := stackBase, uint64(engine.StackSize)
-	if hotWritable {
-		hotWBase, hotWSize = hotBase, hotSize
-	}
+	s.budget = c.budget
+	s.env, s.code = env, c
 
 	var regs [16]uint64
 	regs[1], regs[2] = r1, r2
-	regs[10] = stackBase + engine.StackSize
-	var frames [engine.MaxCallDepth]frame
-	depth := 0
+	regs[10] = s.stackBase + engine.StackSize
 
-	insns := c.insns
-	base := unsafe.Pointer(unsafe.SliceData(insns))
-	budget := c.budget
-	var executed uint64 // instructions executed before blockStart
-	pc, blockStart, target := 0, 0, 0
-	var fault engine.RuntimeError
+	base := unsafe.Pointer(unsafe.SliceData(c.insns))
+	s.base = base
+	pc := 0
 
 	for {
 		in := (*inst)(unsafe.Add(base, uintptr(pc)*unsafe.Sizeof(inst{})))
@@ -252,226 +270,226 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 
 		case opJEQ64K:
 			if regs[in.dst&15] == in.imm {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJEQ64X:
 			if regs[in.dst&15] == regs[in.src&15] {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJEQ32K:
 			if uint32(regs[in.dst&15]) == uint32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJEQ32X:
 			if uint32(regs[in.dst&15]) == uint32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJNE64K:
 			if regs[in.dst&15] != in.imm {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJNE64X:
 			if regs[in.dst&15] != regs[in.src&15] {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJNE32K:
 			if uint32(regs[in.dst&15]) != uint32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJNE32X:
 			if uint32(regs[in.dst&15]) != uint32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGT64K:
 			if regs[in.dst&15] > in.imm {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGT64X:
 			if regs[in.dst&15] > regs[in.src&15] {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGT32K:
 			if uint32(regs[in.dst&15]) > uint32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGT32X:
 			if uint32(regs[in.dst&15]) > uint32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGE64K:
 			if regs[in.dst&15] >= in.imm {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGE64X:
 			if regs[in.dst&15] >= regs[in.src&15] {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGE32K:
 			if uint32(regs[in.dst&15]) >= uint32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJGE32X:
 			if uint32(regs[in.dst&15]) >= uint32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLT64K:
 			if regs[in.dst&15] < in.imm {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLT64X:
 			if regs[in.dst&15] < regs[in.src&15] {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLT32K:
 			if uint32(regs[in.dst&15]) < uint32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLT32X:
 			if uint32(regs[in.dst&15]) < uint32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLE64K:
 			if regs[in.dst&15] <= in.imm {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLE64X:
 			if regs[in.dst&15] <= regs[in.src&15] {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLE32K:
 			if uint32(regs[in.dst&15]) <= uint32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJLE32X:
 			if uint32(regs[in.dst&15]) <= uint32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGT64K:
 			if int64(regs[in.dst&15]) > int64(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGT64X:
 			if int64(regs[in.dst&15]) > int64(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGT32K:
 			if int32(regs[in.dst&15]) > int32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGT32X:
 			if int32(regs[in.dst&15]) > int32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGE64K:
 			if int64(regs[in.dst&15]) >= int64(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGE64X:
 			if int64(regs[in.dst&15]) >= int64(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGE32K:
 			if int32(regs[in.dst&15]) >= int32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSGE32X:
 			if int32(regs[in.dst&15]) >= int32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLT64K:
 			if int64(regs[in.dst&15]) < int64(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLT64X:
 			if int64(regs[in.dst&15]) < int64(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLT32K:
 			if int32(regs[in.dst&15]) < int32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLT32X:
 			if int32(regs[in.dst&15]) < int32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLE64K:
 			if int64(regs[in.dst&15]) <= int64(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLE64X:
 			if int64(regs[in.dst&15]) <= int64(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLE32K:
 			if int32(regs[in.dst&15]) <= int32(in.imm) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSLE32X:
 			if int32(regs[in.dst&15]) <= int32(regs[in.src&15]) {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSET64K:
 			if regs[in.dst&15]&in.imm != 0 {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSET64X:
 			if regs[in.dst&15]&regs[in.src&15] != 0 {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSET32K:
 			if uint32(regs[in.dst&15])&uint32(in.imm) != 0 {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJSET32X:
 			if uint32(regs[in.dst&15])&uint32(regs[in.src&15]) != 0 {
-				target = int(in.off)
+				s.target = int(in.off)
 				goto jump
 			}
 		case opJA:
-			target = int(in.off)
+			s.target = int(in.off)
 			goto jump
 		case opLDDW:
 			regs[in.dst&15] = in.imm
@@ -512,107 +530,182 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 		// Checked memory access: the stack and the hot region inline, the rest in Env.Check.
 		case opLdxBChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-1 && a-hotBase > hotSize-1 && !env.Check(a, 1, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 1}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-1 && a-s.hotBase > s.hotSize-1 {
+				s.pc = pc
+				ok := s.env.Check(a, 1, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 1}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = uint64(*(*uint8)(ptr(a)))
 		case opLdxHChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-2 && a-hotBase > hotSize-2 && !env.Check(a, 2, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 2}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-2 && a-s.hotBase > s.hotSize-2 {
+				s.pc = pc
+				ok := s.env.Check(a, 2, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 2}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = uint64(*(*uint16)(ptr(a)))
 		case opLdxWChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-4 && a-hotBase > hotSize-4 && !env.Check(a, 4, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 4}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-4 && a-s.hotBase > s.hotSize-4 {
+				s.pc = pc
+				ok := s.env.Check(a, 4, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 4}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = uint64(*(*uint32)(ptr(a)))
 		case opLdxDWChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-8 && a-hotBase > hotSize-8 && !env.Check(a, 8, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 8}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-8 && a-s.hotBase > s.hotSize-8 {
+				s.pc = pc
+				ok := s.env.Check(a, 8, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 8}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = *(*uint64)(ptr(a))
 		case opLdxSBChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-1 && a-hotBase > hotSize-1 && !env.Check(a, 1, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 1}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-1 && a-s.hotBase > s.hotSize-1 {
+				s.pc = pc
+				ok := s.env.Check(a, 1, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 1}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = uint64(int64(*(*int8)(ptr(a))))
 		case opLdxSHChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-2 && a-hotBase > hotSize-2 && !env.Check(a, 2, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 2}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-2 && a-s.hotBase > s.hotSize-2 {
+				s.pc = pc
+				ok := s.env.Check(a, 2, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 2}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = uint64(int64(*(*int16)(ptr(a))))
 		case opLdxSWChecked:
 			a := regs[in.src&15] + in.imm
-			if a-stackBase > engine.StackSize-4 && a-hotBase > hotSize-4 && !env.Check(a, 4, false) {
-				fault = engine.RuntimeError{Addr: a, Size: 4}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-4 && a-s.hotBase > s.hotSize-4 {
+				s.pc = pc
+				ok := s.env.Check(a, 4, false)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 4}
+					goto memFault
+				}
 			}
 			regs[in.dst&15] = uint64(int64(*(*int32)(ptr(a))))
 		case opStBChecked:
 			a := regs[in.dst&15] + uint64(int64(in.off))
-			if a-stackBase > engine.StackSize-1 && a-hotWBase > hotWSize-1 && !env.Check(a, 1, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 1, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-1 && a-s.hotWBase > s.hotWSize-1 {
+				s.pc = pc
+				ok := s.env.Check(a, 1, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 1, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint8)(ptr(a)) = uint8(in.imm)
 		case opStHChecked:
 			a := regs[in.dst&15] + uint64(int64(in.off))
-			if a-stackBase > engine.StackSize-2 && a-hotWBase > hotWSize-2 && !env.Check(a, 2, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 2, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-2 && a-s.hotWBase > s.hotWSize-2 {
+				s.pc = pc
+				ok := s.env.Check(a, 2, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 2, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint16)(ptr(a)) = uint16(in.imm)
 		case opStWChecked:
 			a := regs[in.dst&15] + uint64(int64(in.off))
-			if a-stackBase > engine.StackSize-4 && a-hotWBase > hotWSize-4 && !env.Check(a, 4, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 4, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-4 && a-s.hotWBase > s.hotWSize-4 {
+				s.pc = pc
+				ok := s.env.Check(a, 4, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 4, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint32)(ptr(a)) = uint32(in.imm)
 		case opStDWChecked:
 			a := regs[in.dst&15] + uint64(int64(in.off))
-			if a-stackBase > engine.StackSize-8 && a-hotWBase > hotWSize-8 && !env.Check(a, 8, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 8, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-8 && a-s.hotWBase > s.hotWSize-8 {
+				s.pc = pc
+				ok := s.env.Check(a, 8, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 8, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint64)(ptr(a)) = in.imm
 		case opStxBChecked:
 			a := regs[in.dst&15] + in.imm
-			if a-stackBase > engine.StackSize-1 && a-hotWBase > hotWSize-1 && !env.Check(a, 1, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 1, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-1 && a-s.hotWBase > s.hotWSize-1 {
+				s.pc = pc
+				ok := s.env.Check(a, 1, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 1, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint8)(ptr(a)) = uint8(regs[in.src&15])
 		case opStxHChecked:
 			a := regs[in.dst&15] + in.imm
-			if a-stackBase > engine.StackSize-2 && a-hotWBase > hotWSize-2 && !env.Check(a, 2, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 2, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-2 && a-s.hotWBase > s.hotWSize-2 {
+				s.pc = pc
+				ok := s.env.Check(a, 2, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 2, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint16)(ptr(a)) = uint16(regs[in.src&15])
 		case opStxWChecked:
 			a := regs[in.dst&15] + in.imm
-			if a-stackBase > engine.StackSize-4 && a-hotWBase > hotWSize-4 && !env.Check(a, 4, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 4, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-4 && a-s.hotWBase > s.hotWSize-4 {
+				s.pc = pc
+				ok := s.env.Check(a, 4, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 4, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint32)(ptr(a)) = uint32(regs[in.src&15])
 		case opStxDWChecked:
 			a := regs[in.dst&15] + in.imm
-			if a-stackBase > engine.StackSize-8 && a-hotWBase > hotWSize-8 && !env.Check(a, 8, true) {
-				fault = engine.RuntimeError{Addr: a, Size: 8, Write: true}
-				goto memFault
+			if a-s.stackBase > engine.StackSize-8 && a-s.hotWBase > s.hotWSize-8 {
+				s.pc = pc
+				ok := s.env.Check(a, 8, true)
+				pc, base = s.pc, s.base
+				if !ok {
+					s.fault = engine.RuntimeError{Addr: a, Size: 8, Write: true}
+					goto memFault
+				}
 			}
 			*(*uint64)(ptr(a)) = regs[in.src&15]
 
@@ -622,8 +715,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 				size = 4
 			}
 			a := regs[in.dst&15] + in.imm
-			if c.checked && (a%size != 0 || !env.Check(a, size, true)) {
-				fault = engine.RuntimeError{Addr: a, Size: int(size), Write: true}
+			s.pc = pc
+			if s.code.checked && (a%size != 0 || !s.env.Check(a, size, true)) {
+				s.fault = engine.RuntimeError{Addr: a, Size: int(size), Write: true}
 				goto memFault
 			}
 			if in.op == opAtomic32 {
@@ -631,84 +725,96 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 			} else {
 				atomic64(in, &regs, (*uint64)(ptr(a)))
 			}
+			pc, base = s.pc, s.base
 
 		case opLdAbsB, opLdAbsH, opLdAbsW, opLdIndB, opLdIndH, opLdIndW:
 			off := int64(int32(uint32(in.imm)))
 			if in.op >= opLdIndB {
 				off = int64(int32(uint32(regs[in.src&15]) + uint32(in.imm)))
 			}
-			v, ok := loadPacket(env.Packet, off, in.op)
+			s.pc = pc
+			v, ok := loadPacket(s.env.Packet, off, in.op)
+			pc, base = s.pc, s.base
 			if !ok {
 				// Linux semantics: an out-of-bounds legacy packet load ends the program with 0.
-				env.Executed = executed + uint64(pc-blockStart)
+				s.env.Executed = s.executed + uint64(pc-s.blockStart)
 				return 0, nil
 			}
 			regs[0] = v
 
 		case opCall:
-			regs[0] = c.helpers[in.imm](env, regs[1], regs[2], regs[3], regs[4], regs[5])
-			if env.Stopped() {
-				env.Executed = executed + uint64(pc-blockStart)
-				return env.TakeStop()
+			s.pc = pc
+			regs[0] = s.code.helpers[in.imm](s.env, regs[1], regs[2], regs[3], regs[4], regs[5])
+			pc, base = s.pc, s.base
+			if s.env.Stopped() {
+				s.env.Executed = s.executed + uint64(pc-s.blockStart)
+				return s.env.TakeStop()
 			}
 		case opCallX:
+			s.pc = pc
 			id := int32(regs[in.dst&15])
-			fn, ok := c.byID[id]
-			if !ok || fn == nil {
-				env.Executed = executed + uint64(pc-blockStart)
-				return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf("%w: callx to helper %d", engine.ErrUnknownHelper, id)}
+			fn := s.code.byID[id]
+			if fn == nil {
+				return s.fail(s.pc, "%w: callx to helper %d", engine.ErrUnknownHelper, id)
 			}
-			regs[0] = fn(env, regs[1], regs[2], regs[3], regs[4], regs[5])
-			if env.Stopped() {
-				env.Executed = executed + uint64(pc-blockStart)
-				return env.TakeStop()
+			regs[0] = fn(s.env, regs[1], regs[2], regs[3], regs[4], regs[5])
+			pc, base = s.pc, s.base
+			if s.env.Stopped() {
+				s.env.Executed = s.executed + uint64(pc-s.blockStart)
+				return s.env.TakeStop()
 			}
 		case opCallLocal:
-			if depth+1 >= engine.MaxCallDepth {
-				env.Executed = executed + uint64(pc-blockStart)
-				return 0, &engine.RuntimeError{PC: pc - 1, Err: engine.ErrCallDepth}
+			if s.depth+1 >= engine.MaxCallDepth {
+				return s.fail(pc, "%w", engine.ErrCallDepth)
 			}
-			f := &frames[depth]
+			f := &s.frames[s.depth]
 			f.ret = pc
 			f.saved = [4]uint64{regs[6], regs[7], regs[8], regs[9]}
 			f.fp = regs[10]
-			depth++
+			s.depth++
 			regs[10] -= engine.StackFrameSize
-			target = int(in.off)
+			s.target = int(in.off)
 			goto jump
 		case opExit:
-			if depth == 0 {
-				env.Executed = executed + uint64(pc-blockStart)
+			if s.depth == 0 {
+				s.env.Executed = s.executed + uint64(pc-s.blockStart)
 				return regs[0], nil
 			}
-			depth--
-			f := &frames[depth]
+			s.depth--
+			f := &s.frames[s.depth]
 			regs[6], regs[7], regs[8], regs[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
 			regs[10] = f.fp
-			target = f.ret
+			s.target = f.ret
 			goto jump
 		default:
-			env.Executed = executed + uint64(pc-blockStart)
-			return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf("internal error: operation %d", in.op)}
+			return s.fail(pc, "internal error: operation %d", in.op)
 		}
 		continue
 
 	jump:
-		// A control transfer ends a straight-line block: account for it against the budget.
-		executed += uint64(pc - blockStart)
-		if executed > budget {
-			env.Executed = executed
-			return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, budget)}
+		// A control transfer ends a straight-line block: account for it against the s.budget.
+		s.executed += uint64(pc - s.blockStart)
+		if s.executed > s.budget {
+			s.blockStart = pc
+			return s.fail(pc, "%w (%d)", engine.ErrBudgetExceeded, s.budget)
 		}
-		pc, blockStart = target, target
+		pc, s.blockStart = s.target, s.target
 		continue
 
 	memFault:
-		fault.PC = pc - 1
-		fault.Err = engine.ErrMemoryAccess
-		env.Executed = executed + uint64(pc-blockStart)
+		// Every jump here has saved pc in s.pc.
+		s.fault.PC = s.pc - 1
+		s.fault.Err = engine.ErrMemoryAccess
+		s.env.Executed = s.executed + uint64(s.pc-s.blockStart)
+		fault := s.fault
 		return 0, &fault
 	}
+}
+
+// fail ends a run with an error at the instruction before pc.
+func (s *state) fail(pc int, format string, args ...any) (uint64, error) {
+	s.env.Executed = s.executed + uint64(pc-s.blockStart)
+	return 0, &engine.RuntimeError{PC: pc - 1, Err: fmt.Errorf(format, args...)}
 }
 
 func loadPacket(pkt []byte, off int64, op uint8) (uint64, bool) {
