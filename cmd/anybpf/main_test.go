@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf/isa"
+)
+
+// run executes the CLI in-process with the given standard input.
+func run(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := newRootCommand(strings.NewReader(stdin), &out, &errb)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), errb.String(), err
+}
+
+func writeProgram(t *testing.T, asm string) string {
+	t.Helper()
+	insns, err := isa.Assemble(asm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "prog.bin")
+	if err := os.WriteFile(path, isa.Encode(insns), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const sumProgram = `
+mov %r0, 0
+loop:
+jeq %r2, 0, done
+ldxb %r3, [%r1+0]
+add %r0, %r3
+stb [%r1+0], 0xff
+add %r1, 1
+sub %r2, 1
+ja loop
+done:
+exit`
+
+func TestProgRun(t *testing.T) {
+	prog := writeProgram(t, sumProgram)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.WriteFile(in, []byte{1, 2, 3, 4}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, "", "prog", "run", prog, "data_in", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "Return value: 10, duration (average): ") {
+		t.Fatalf("output %q", out)
+	}
+	// Repeats share one buffer, as BPF_PROG_TEST_RUN does: later runs see the 0xff the
+	// first one wrote.
+	dataOut := filepath.Join(dir, "out")
+	out, _, err = run(t, "", "-j", "prog", "run", prog, "data_in", in, "repeat", "2", "data_out", dataOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Retval     uint64 `json:"retval"`
+		DurationNs *int64 `json:"duration_ns"`
+		DataOut    string `json:"data_out"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if res.Retval != 4*0xff || res.DurationNs == nil || res.DataOut != "ffffffff" {
+		t.Fatalf("JSON result %+v", res)
+	}
+	if b, _ := os.ReadFile(dataOut); !bytes.Equal(b, []byte{0xff, 0xff, 0xff, 0xff}) {
+		t.Fatalf("data_out file holds %x", b)
+	}
+}
+
+func TestProgRunErrors(t *testing.T) {
+	prog := writeProgram(t, sumProgram)
+	bad := writeProgram(t, "ldxw %r0, [%r1+8]\nexit")
+	elf := filepath.Join(t.TempDir(), "x.o")
+	os.WriteFile(elf, []byte("\x7fELF\x02\x01\x01"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prog", "run"}, "requires at least 1 arg"},
+		{[]string{"prog", "run", prog, "repeat"}, `"repeat" needs a value`},
+		{[]string{"prog", "run", prog, "repeat", "x"}, "not a positive number"},
+		{[]string{"prog", "run", prog, "bogus"}, `unknown argument "bogus"`},
+		{[]string{"prog", "run", prog, "engine", "jit"}, "not available yet"},
+		{[]string{"prog", "run", "/nonexistent"}, "no such file"},
+		{[]string{"prog", "run", elf}, "ELF object files are not supported yet"},
+		{[]string{"prog", "run", bad}, "invalid memory access"},
+	} {
+		_, _, err := run(t, "", tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestDisasm(t *testing.T) {
+	prog := writeProgram(t, "mov %r0, 1\nlddw %r1, 0x100000000\nexit")
+	out, _, err := run(t, "", "disasm", prog)
+	if err != nil || out != "   0: r0 = 1\n   1: r1 = 0x100000000 ll\n   3: exit\n" {
+		t.Fatalf("disasm = %q, %v", out, err)
+	}
+	out, _, err = run(t, "", "disasm", "--syntax", "conformance", prog)
+	if err != nil || !strings.Contains(out, "mov %r0, 1") {
+		t.Fatalf("disasm conformance = %q, %v", out, err)
+	}
+	out, _, err = run(t, "", "-j", "disasm", prog)
+	var rows []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 3 || rows[1]["pc"] != 1.0 || rows[2]["pc"] != 3.0 {
+		t.Fatalf("disasm -j = %q, %v", out, err)
+	}
+	if _, _, err := run(t, "", "disasm", "--syntax", "att", prog); err == nil {
+		t.Fatal("unknown syntax accepted")
+	}
+}
+
+func TestConformancePlugin(t *testing.T) {
+	hexOf := func(asm string) string {
+		insns, err := isa.Assemble(asm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		for _, b := range isa.Encode(insns) {
+			fmt.Fprintf(&sb, "%02x  ", b)
+		}
+		return sb.String()
+	}
+	out, _, err := run(t, hexOf("ldxh %r0, [%r1+1]\nexit"), "conformance-plugin", "11  22  33  ")
+	if err != nil || out != "3322\n" {
+		t.Fatalf("plugin = %q, %v", out, err)
+	}
+	// Compact hex works too, and the unwind helper (5) is there.
+	out, _, err = run(t, "b701000000000000850000000500000095000000000000000", "conformance-plugin")
+	if err == nil {
+		t.Fatalf("odd-length hex accepted: %q", out)
+	}
+	out, _, err = run(t, "b7010000000000008500000005000000b7000000020000009500000000000000", "conformance-plugin")
+	if err != nil || out != "0\n" {
+		t.Fatalf("unwind: %q, %v", out, err)
+	}
+	for _, tc := range []struct{ stdin, arg, want string }{
+		{"zz", "", "invalid hex"},
+		{hexOf("ldxw %r0, [%r1+0]\nexit"), "01", "invalid memory access"},
+		{"0700010001000000 9500000000000000", "", "reserved field"},
+		{hexOf("exit"), "", "uninitialized"},
+	} {
+		args := []string{"conformance-plugin"}
+		if tc.arg != "" {
+			args = append(args, tc.arg)
+		}
+		if _, _, err := run(t, tc.stdin, args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("stdin %q: error %v, want %q", tc.stdin, err, tc.want)
+		}
+	}
+	if _, _, err := run(t, hexOf("mov %r0, 0\nexit"), "conformance-plugin", "--elf"); err == nil {
+		t.Error("--elf accepted")
+	}
+}
