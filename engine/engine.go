@@ -106,7 +106,8 @@ type Env struct {
 	stopped bool
 	exitR0  uint64
 	err     error
-	// Executed is the number of instructions the last run executed.
+	// Executed is the number of instructions the last run executed. Engines count in
+	// checked mode and when a budget is set; otherwise it may stay 0.
 	Executed uint64
 }
 

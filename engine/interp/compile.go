@@ -25,7 +25,7 @@ type inst struct {
 	op  uint8
 	dst uint8
 	src uint8
-	_   uint8
+	a   uint8  // first operand register of fused three-address operations
 	off int32  // memory offset, or absolute target slot of a jump or local call
 	imm uint64 // operand, prepared for the operation (sign- or zero-extended, masked)
 }
@@ -36,7 +36,10 @@ type Code struct {
 	helpers []engine.HelperFunc // indexed by inst.imm for opCall
 	byID    map[int32]engine.HelperFunc
 	budget  uint64
-	checked bool
+	// counting is set in checked mode and whenever a budget is set; without it,
+	// taken jumps skip the instruction accounting and Env.Executed stays 0.
+	counting bool
+	checked  bool
 }
 
 // Compile validates and translates a program.
@@ -61,6 +64,7 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 		budget:  cfg.Budget,
 		checked: cfg.Checked,
 	}
+	c.counting = cfg.Checked || cfg.Budget != 0
 	if c.budget == 0 {
 		c.budget = ^uint64(0)
 	}
@@ -76,7 +80,46 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 			c.insns[slot+1] = inst{op: opInvalid}
 		}
 	}
+	if fusion {
+		fuse(c.insns)
+	}
 	return c, nil
+}
+
+// fusion enables fuse; tests turn it off to compare.
+var fusion = true
+
+// aluGroup3 maps an ALU operation group (its index counting from opAdd64K in fours) to
+// its three-address group (counting from opAdd64K3), for the groups that have one.
+var aluGroup3 = map[uint8]uint8{0: 0, 1: 1, 2: 2, 5: 3, 6: 4, 7: 5, 8: 6, 11: 7, 13: 8, 3: 9, 4: 10, 9: 11, 10: 12}
+
+// fuse replaces common instruction pairs with one operation that does both and skips the
+// second slot. The second slot keeps its own operation, so a jump into it still works,
+// and instruction counting stays exact because counts come from slot distances.
+//
+//   - "mov dst, a" + "op dst, x" becomes the three-address "dst = a op x";
+//   - "if c goto +1" + "goto T" becomes "if !c goto T".
+func fuse(insns []inst) {
+	for i := 0; i+1 < len(insns); i++ {
+		cur, next := &insns[i], insns[i+1]
+		switch {
+		case (cur.op == opMov64X || cur.op == opMov32X) && next.op >= opAdd64K && next.op <= opArsh32X:
+			group, variant := (next.op-opAdd64K)/4, (next.op-opAdd64K)%4
+			g3, ok := aluGroup3[group]
+			wideOp := variant < 2
+			xForm := variant%2 == 1
+			if !ok || next.dst != cur.dst || (cur.op == opMov32X && wideOp) || (xForm && next.src == cur.dst) {
+				continue
+			}
+			fused := next
+			fused.op = opAdd64K3 + 4*g3 + variant
+			fused.a = cur.src
+			*cur = fused
+		case cur.op >= opJEQ64K && cur.op <= opJSLE32X && int(cur.off) == i+2 && next.op == opJA:
+			cur.op = opJEQ64KJA + (cur.op - opJEQ64K)
+			cur.off = next.off
+		}
+	}
 }
 
 func (c *Code) translate(ins isa.Instruction, slot int, helperIndex map[int32]uint64) (inst, error) {

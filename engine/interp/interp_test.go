@@ -103,8 +103,8 @@ func TestBudget(t *testing.T) {
 	if env.Executed < 1000 || env.Executed > 1010 {
 		t.Fatalf("executed %d instructions, want about 1000", env.Executed)
 	}
-	// Exact counting: 1 + 10*3 (add, sub... ) per iteration.
-	counted := compile(t, "mov %r0, 0\nmov %r1, 10\nl:\nadd %r0, 2\nsub %r1, 1\njne %r1, 0, l\nexit", engine.Config{})
+	// Exact counting, with the fused pairs too: 2 + 10*3 + 1.
+	counted := compile(t, "mov %r0, 0\nmov %r1, 10\nl:\nadd %r0, 2\nsub %r1, 1\njne %r1, 0, l\nexit", engine.Config{Checked: true})
 	r0, env, err := runWith(t, counted, nil)
 	if err != nil || r0 != 20 {
 		t.Fatalf("Run = %d, %v", r0, err)

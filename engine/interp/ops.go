@@ -173,6 +173,108 @@ const (
 	opStxWChecked
 	opStxDWChecked
 
+	// Fused pairs (see fuse in compile.go). Three-address ALU operations: "mov dst, a"
+	// followed by "op dst, operand", in groups of four like the plain ALU operations.
+	opAdd64K3
+	opAdd64X3
+	opAdd32K3
+	opAdd32X3
+	opSub64K3
+	opSub64X3
+	opSub32K3
+	opSub32X3
+	opMul64K3
+	opMul64X3
+	opMul32K3
+	opMul32X3
+	opOr64K3
+	opOr64X3
+	opOr32K3
+	opOr32X3
+	opAnd64K3
+	opAnd64X3
+	opAnd32K3
+	opAnd32X3
+	opLsh64K3
+	opLsh64X3
+	opLsh32K3
+	opLsh32X3
+	opRsh64K3
+	opRsh64X3
+	opRsh32K3
+	opRsh32X3
+	opXor64K3
+	opXor64X3
+	opXor32K3
+	opXor32X3
+	opArsh64K3
+	opArsh64X3
+	opArsh32K3
+	opArsh32X3
+	opDiv64K3
+	opDiv64X3
+	opDiv32K3
+	opDiv32X3
+	opSDiv64K3
+	opSDiv64X3
+	opSDiv32K3
+	opSDiv32X3
+	opMod64K3
+	opMod64X3
+	opMod32K3
+	opMod32X3
+	opSMod64K3
+	opSMod64X3
+	opSMod32K3
+	opSMod32X3
+
+	// A conditional jump over an unconditional jump ("if c goto +1; goto T"): to T
+	// unless c holds, in groups of four like the plain conditional jumps.
+	opJEQ64KJA
+	opJEQ64XJA
+	opJEQ32KJA
+	opJEQ32XJA
+	opJGT64KJA
+	opJGT64XJA
+	opJGT32KJA
+	opJGT32XJA
+	opJGE64KJA
+	opJGE64XJA
+	opJGE32KJA
+	opJGE32XJA
+	opJSET64KJA
+	opJSET64XJA
+	opJSET32KJA
+	opJSET32XJA
+	opJNE64KJA
+	opJNE64XJA
+	opJNE32KJA
+	opJNE32XJA
+	opJSGT64KJA
+	opJSGT64XJA
+	opJSGT32KJA
+	opJSGT32XJA
+	opJSGE64KJA
+	opJSGE64XJA
+	opJSGE32KJA
+	opJSGE32XJA
+	opJLT64KJA
+	opJLT64XJA
+	opJLT32KJA
+	opJLT32XJA
+	opJLE64KJA
+	opJLE64XJA
+	opJLE32KJA
+	opJLE32XJA
+	opJSLT64KJA
+	opJSLT64XJA
+	opJSLT32KJA
+	opJSLT32XJA
+	opJSLE64KJA
+	opJSLE64XJA
+	opJSLE32KJA
+	opJSLE32XJA
+
 	opCount
 )
 

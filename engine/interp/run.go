@@ -33,8 +33,9 @@ type state struct {
 	hotBase, hotSize   uint64
 	hotWBase, hotWSize uint64
 	budget             uint64
+	counting           bool   // count instructions: checked mode or a budget
 	executed           uint64 // instructions executed before blockStart
-	blockStart, target int
+	blockStart, from   int    // start of the current block; source of the last jump
 	depth              int
 	frames             [engine.MaxCallDepth]frame
 	fault              engine.RuntimeError
@@ -60,6 +61,7 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 		}
 	}
 	s.budget = c.budget
+	s.counting = c.counting
 	s.env, s.code = env, c
 
 	var regs [16]uint64
@@ -270,226 +272,887 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 
 		case opJEQ64K:
 			if regs[in.dst&15] == in.imm {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJEQ64X:
 			if regs[in.dst&15] == regs[in.src&15] {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJEQ32K:
 			if uint32(regs[in.dst&15]) == uint32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJEQ32X:
 			if uint32(regs[in.dst&15]) == uint32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJNE64K:
 			if regs[in.dst&15] != in.imm {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJNE64X:
 			if regs[in.dst&15] != regs[in.src&15] {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJNE32K:
 			if uint32(regs[in.dst&15]) != uint32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJNE32X:
 			if uint32(regs[in.dst&15]) != uint32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGT64K:
 			if regs[in.dst&15] > in.imm {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGT64X:
 			if regs[in.dst&15] > regs[in.src&15] {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGT32K:
 			if uint32(regs[in.dst&15]) > uint32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGT32X:
 			if uint32(regs[in.dst&15]) > uint32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGE64K:
 			if regs[in.dst&15] >= in.imm {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGE64X:
 			if regs[in.dst&15] >= regs[in.src&15] {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGE32K:
 			if uint32(regs[in.dst&15]) >= uint32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJGE32X:
 			if uint32(regs[in.dst&15]) >= uint32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLT64K:
 			if regs[in.dst&15] < in.imm {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLT64X:
 			if regs[in.dst&15] < regs[in.src&15] {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLT32K:
 			if uint32(regs[in.dst&15]) < uint32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLT32X:
 			if uint32(regs[in.dst&15]) < uint32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLE64K:
 			if regs[in.dst&15] <= in.imm {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLE64X:
 			if regs[in.dst&15] <= regs[in.src&15] {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLE32K:
 			if uint32(regs[in.dst&15]) <= uint32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJLE32X:
 			if uint32(regs[in.dst&15]) <= uint32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGT64K:
 			if int64(regs[in.dst&15]) > int64(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGT64X:
 			if int64(regs[in.dst&15]) > int64(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGT32K:
 			if int32(regs[in.dst&15]) > int32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGT32X:
 			if int32(regs[in.dst&15]) > int32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGE64K:
 			if int64(regs[in.dst&15]) >= int64(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGE64X:
 			if int64(regs[in.dst&15]) >= int64(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGE32K:
 			if int32(regs[in.dst&15]) >= int32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSGE32X:
 			if int32(regs[in.dst&15]) >= int32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLT64K:
 			if int64(regs[in.dst&15]) < int64(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLT64X:
 			if int64(regs[in.dst&15]) < int64(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLT32K:
 			if int32(regs[in.dst&15]) < int32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLT32X:
 			if int32(regs[in.dst&15]) < int32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLE64K:
 			if int64(regs[in.dst&15]) <= int64(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLE64X:
 			if int64(regs[in.dst&15]) <= int64(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLE32K:
 			if int32(regs[in.dst&15]) <= int32(in.imm) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSLE32X:
 			if int32(regs[in.dst&15]) <= int32(regs[in.src&15]) {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSET64K:
 			if regs[in.dst&15]&in.imm != 0 {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSET64X:
 			if regs[in.dst&15]&regs[in.src&15] != 0 {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSET32K:
 			if uint32(regs[in.dst&15])&uint32(in.imm) != 0 {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
 		case opJSET32X:
 			if uint32(regs[in.dst&15])&uint32(regs[in.src&15]) != 0 {
-				s.target = int(in.off)
+				s.from = pc
+				pc = int(in.off)
 				goto jump
 			}
+		case opAdd64K3:
+			regs[in.dst&15] = regs[in.a&15] + in.imm
+			pc++
+		case opAdd64X3:
+			regs[in.dst&15] = regs[in.a&15] + regs[in.src&15]
+			pc++
+		case opAdd32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) + uint32(in.imm))
+			pc++
+		case opAdd32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) + uint32(regs[in.src&15]))
+			pc++
+		case opSub64K3:
+			regs[in.dst&15] = regs[in.a&15] - in.imm
+			pc++
+		case opSub64X3:
+			regs[in.dst&15] = regs[in.a&15] - regs[in.src&15]
+			pc++
+		case opSub32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) - uint32(in.imm))
+			pc++
+		case opSub32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) - uint32(regs[in.src&15]))
+			pc++
+		case opMul64K3:
+			regs[in.dst&15] = regs[in.a&15] * in.imm
+			pc++
+		case opMul64X3:
+			regs[in.dst&15] = regs[in.a&15] * regs[in.src&15]
+			pc++
+		case opMul32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) * uint32(in.imm))
+			pc++
+		case opMul32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) * uint32(regs[in.src&15]))
+			pc++
+		case opOr64K3:
+			regs[in.dst&15] = regs[in.a&15] | in.imm
+			pc++
+		case opOr64X3:
+			regs[in.dst&15] = regs[in.a&15] | regs[in.src&15]
+			pc++
+		case opOr32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) | uint32(in.imm))
+			pc++
+		case opOr32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) | uint32(regs[in.src&15]))
+			pc++
+		case opAnd64K3:
+			regs[in.dst&15] = regs[in.a&15] & in.imm
+			pc++
+		case opAnd64X3:
+			regs[in.dst&15] = regs[in.a&15] & regs[in.src&15]
+			pc++
+		case opAnd32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) & uint32(in.imm))
+			pc++
+		case opAnd32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) & uint32(regs[in.src&15]))
+			pc++
+		case opLsh64K3:
+			regs[in.dst&15] = regs[in.a&15] << in.imm
+			pc++
+		case opLsh64X3:
+			regs[in.dst&15] = regs[in.a&15] << (regs[in.src&15] & 63)
+			pc++
+		case opLsh32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) << in.imm)
+			pc++
+		case opLsh32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) << (regs[in.src&15] & 31))
+			pc++
+		case opRsh64K3:
+			regs[in.dst&15] = regs[in.a&15] >> in.imm
+			pc++
+		case opRsh64X3:
+			regs[in.dst&15] = regs[in.a&15] >> (regs[in.src&15] & 63)
+			pc++
+		case opRsh32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) >> in.imm)
+			pc++
+		case opRsh32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) >> (regs[in.src&15] & 31))
+			pc++
+		case opXor64K3:
+			regs[in.dst&15] = regs[in.a&15] ^ in.imm
+			pc++
+		case opXor64X3:
+			regs[in.dst&15] = regs[in.a&15] ^ regs[in.src&15]
+			pc++
+		case opXor32K3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) ^ uint32(in.imm))
+			pc++
+		case opXor32X3:
+			regs[in.dst&15] = uint64(uint32(regs[in.a&15]) ^ uint32(regs[in.src&15]))
+			pc++
+		case opArsh64K3:
+			regs[in.dst&15] = uint64(int64(regs[in.a&15]) >> in.imm)
+			pc++
+		case opArsh64X3:
+			regs[in.dst&15] = uint64(int64(regs[in.a&15]) >> (regs[in.src&15] & 63))
+			pc++
+		case opArsh32K3:
+			regs[in.dst&15] = uint64(uint32(int32(regs[in.a&15]) >> in.imm))
+			pc++
+		case opArsh32X3:
+			regs[in.dst&15] = uint64(uint32(int32(regs[in.a&15]) >> (regs[in.src&15] & 31)))
+			pc++
+		case opDiv64K3:
+			if d := in.imm; d != 0 {
+				regs[in.dst&15] = regs[in.a&15] / d
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opDiv64X3:
+			if d := regs[in.src&15]; d != 0 {
+				regs[in.dst&15] = regs[in.a&15] / d
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opDiv32K3:
+			if d := uint32(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opDiv32X3:
+			if d := uint32(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opSDiv64K3:
+			if d := int64(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.a&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opSDiv64X3:
+			if d := int64(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.a&15]) / d)
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opSDiv32K3:
+			if d := int32(uint32(in.imm)); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.a&15]) / d))
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opSDiv32X3:
+			if d := int32(uint32(regs[in.src&15])); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.a&15]) / d))
+			} else {
+				regs[in.dst&15] = 0
+			}
+			pc++
+		case opMod64K3:
+			if d := in.imm; d != 0 {
+				regs[in.dst&15] = regs[in.a&15] % d
+			} else {
+				regs[in.dst&15] = regs[in.a&15]
+			}
+			pc++
+		case opMod64X3:
+			if d := regs[in.src&15]; d != 0 {
+				regs[in.dst&15] = regs[in.a&15] % d
+			} else {
+				regs[in.dst&15] = regs[in.a&15]
+			}
+			pc++
+		case opMod32K3:
+			if d := uint32(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]) % d)
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]))
+			}
+			pc++
+		case opMod32X3:
+			if d := uint32(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]) % d)
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]))
+			}
+			pc++
+		case opSMod64K3:
+			if d := int64(in.imm); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.a&15]) % d)
+			} else {
+				regs[in.dst&15] = regs[in.a&15]
+			}
+			pc++
+		case opSMod64X3:
+			if d := int64(regs[in.src&15]); d != 0 {
+				regs[in.dst&15] = uint64(int64(regs[in.a&15]) % d)
+			} else {
+				regs[in.dst&15] = regs[in.a&15]
+			}
+			pc++
+		case opSMod32K3:
+			if d := int32(uint32(in.imm)); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.a&15]) % d))
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]))
+			}
+			pc++
+		case opSMod32X3:
+			if d := int32(uint32(regs[in.src&15])); d != 0 {
+				regs[in.dst&15] = uint64(uint32(int32(regs[in.a&15]) % d))
+			} else {
+				regs[in.dst&15] = uint64(uint32(regs[in.a&15]))
+			}
+			pc++
+		case opJEQ64KJA:
+			if regs[in.dst&15] == in.imm {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJEQ64XJA:
+			if regs[in.dst&15] == regs[in.src&15] {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJEQ32KJA:
+			if uint32(regs[in.dst&15]) == uint32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJEQ32XJA:
+			if uint32(regs[in.dst&15]) == uint32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGT64KJA:
+			if regs[in.dst&15] > in.imm {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGT64XJA:
+			if regs[in.dst&15] > regs[in.src&15] {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGT32KJA:
+			if uint32(regs[in.dst&15]) > uint32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGT32XJA:
+			if uint32(regs[in.dst&15]) > uint32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGE64KJA:
+			if regs[in.dst&15] >= in.imm {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGE64XJA:
+			if regs[in.dst&15] >= regs[in.src&15] {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGE32KJA:
+			if uint32(regs[in.dst&15]) >= uint32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJGE32XJA:
+			if uint32(regs[in.dst&15]) >= uint32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSET64KJA:
+			if regs[in.dst&15]&in.imm != 0 {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSET64XJA:
+			if regs[in.dst&15]&regs[in.src&15] != 0 {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSET32KJA:
+			if uint32(regs[in.dst&15])&uint32(in.imm) != 0 {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSET32XJA:
+			if uint32(regs[in.dst&15])&uint32(regs[in.src&15]) != 0 {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJNE64KJA:
+			if regs[in.dst&15] != in.imm {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJNE64XJA:
+			if regs[in.dst&15] != regs[in.src&15] {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJNE32KJA:
+			if uint32(regs[in.dst&15]) != uint32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJNE32XJA:
+			if uint32(regs[in.dst&15]) != uint32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGT64KJA:
+			if int64(regs[in.dst&15]) > int64(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGT64XJA:
+			if int64(regs[in.dst&15]) > int64(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGT32KJA:
+			if int32(regs[in.dst&15]) > int32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGT32XJA:
+			if int32(regs[in.dst&15]) > int32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGE64KJA:
+			if int64(regs[in.dst&15]) >= int64(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGE64XJA:
+			if int64(regs[in.dst&15]) >= int64(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGE32KJA:
+			if int32(regs[in.dst&15]) >= int32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSGE32XJA:
+			if int32(regs[in.dst&15]) >= int32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLT64KJA:
+			if regs[in.dst&15] < in.imm {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLT64XJA:
+			if regs[in.dst&15] < regs[in.src&15] {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLT32KJA:
+			if uint32(regs[in.dst&15]) < uint32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLT32XJA:
+			if uint32(regs[in.dst&15]) < uint32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLE64KJA:
+			if regs[in.dst&15] <= in.imm {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLE64XJA:
+			if regs[in.dst&15] <= regs[in.src&15] {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLE32KJA:
+			if uint32(regs[in.dst&15]) <= uint32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJLE32XJA:
+			if uint32(regs[in.dst&15]) <= uint32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLT64KJA:
+			if int64(regs[in.dst&15]) < int64(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLT64XJA:
+			if int64(regs[in.dst&15]) < int64(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLT32KJA:
+			if int32(regs[in.dst&15]) < int32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLT32XJA:
+			if int32(regs[in.dst&15]) < int32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLE64KJA:
+			if int64(regs[in.dst&15]) <= int64(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLE64XJA:
+			if int64(regs[in.dst&15]) <= int64(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLE32KJA:
+			if int32(regs[in.dst&15]) <= int32(in.imm) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
+		case opJSLE32XJA:
+			if int32(regs[in.dst&15]) <= int32(regs[in.src&15]) {
+				s.from = pc
+				pc++
+			} else {
+				s.from = pc + 1
+				pc = int(in.off)
+			}
+			goto jump
 		case opJA:
-			s.target = int(in.off)
+			s.from = pc
+			pc = int(in.off)
 			goto jump
 		case opLDDW:
 			regs[in.dst&15] = in.imm
@@ -529,6 +1192,7 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 
 		// Checked memory access: the stack and the hot region inline, the rest in Env.Check.
 		case opLdxBChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-1 && a-s.hotBase > s.hotSize-1 {
 				s.pc = pc
@@ -539,8 +1203,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = uint64(*(*uint8)(ptr(a)))
+			regs[d] = uint64(*(*uint8)(ptr(a)))
 		case opLdxHChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-2 && a-s.hotBase > s.hotSize-2 {
 				s.pc = pc
@@ -551,8 +1216,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = uint64(*(*uint16)(ptr(a)))
+			regs[d] = uint64(*(*uint16)(ptr(a)))
 		case opLdxWChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-4 && a-s.hotBase > s.hotSize-4 {
 				s.pc = pc
@@ -563,8 +1229,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = uint64(*(*uint32)(ptr(a)))
+			regs[d] = uint64(*(*uint32)(ptr(a)))
 		case opLdxDWChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-8 && a-s.hotBase > s.hotSize-8 {
 				s.pc = pc
@@ -575,8 +1242,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = *(*uint64)(ptr(a))
+			regs[d] = *(*uint64)(ptr(a))
 		case opLdxSBChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-1 && a-s.hotBase > s.hotSize-1 {
 				s.pc = pc
@@ -587,8 +1255,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = uint64(int64(*(*int8)(ptr(a))))
+			regs[d] = uint64(int64(*(*int8)(ptr(a))))
 		case opLdxSHChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-2 && a-s.hotBase > s.hotSize-2 {
 				s.pc = pc
@@ -599,8 +1268,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = uint64(int64(*(*int16)(ptr(a))))
+			regs[d] = uint64(int64(*(*int16)(ptr(a))))
 		case opLdxSWChecked:
+			d := in.dst & 15
 			a := regs[in.src&15] + in.imm
 			if a-s.stackBase > engine.StackSize-4 && a-s.hotBase > s.hotSize-4 {
 				s.pc = pc
@@ -611,8 +1281,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			regs[in.dst&15] = uint64(int64(*(*int32)(ptr(a))))
+			regs[d] = uint64(int64(*(*int32)(ptr(a))))
 		case opStBChecked:
+			v := in.imm
 			a := regs[in.dst&15] + uint64(int64(in.off))
 			if a-s.stackBase > engine.StackSize-1 && a-s.hotWBase > s.hotWSize-1 {
 				s.pc = pc
@@ -623,8 +1294,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint8)(ptr(a)) = uint8(in.imm)
+			*(*uint8)(ptr(a)) = uint8(v)
 		case opStHChecked:
+			v := in.imm
 			a := regs[in.dst&15] + uint64(int64(in.off))
 			if a-s.stackBase > engine.StackSize-2 && a-s.hotWBase > s.hotWSize-2 {
 				s.pc = pc
@@ -635,8 +1307,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint16)(ptr(a)) = uint16(in.imm)
+			*(*uint16)(ptr(a)) = uint16(v)
 		case opStWChecked:
+			v := in.imm
 			a := regs[in.dst&15] + uint64(int64(in.off))
 			if a-s.stackBase > engine.StackSize-4 && a-s.hotWBase > s.hotWSize-4 {
 				s.pc = pc
@@ -647,8 +1320,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint32)(ptr(a)) = uint32(in.imm)
+			*(*uint32)(ptr(a)) = uint32(v)
 		case opStDWChecked:
+			v := in.imm
 			a := regs[in.dst&15] + uint64(int64(in.off))
 			if a-s.stackBase > engine.StackSize-8 && a-s.hotWBase > s.hotWSize-8 {
 				s.pc = pc
@@ -659,8 +1333,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint64)(ptr(a)) = in.imm
+			*(*uint64)(ptr(a)) = v
 		case opStxBChecked:
+			v := regs[in.src&15]
 			a := regs[in.dst&15] + in.imm
 			if a-s.stackBase > engine.StackSize-1 && a-s.hotWBase > s.hotWSize-1 {
 				s.pc = pc
@@ -671,8 +1346,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint8)(ptr(a)) = uint8(regs[in.src&15])
+			*(*uint8)(ptr(a)) = uint8(v)
 		case opStxHChecked:
+			v := regs[in.src&15]
 			a := regs[in.dst&15] + in.imm
 			if a-s.stackBase > engine.StackSize-2 && a-s.hotWBase > s.hotWSize-2 {
 				s.pc = pc
@@ -683,8 +1359,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint16)(ptr(a)) = uint16(regs[in.src&15])
+			*(*uint16)(ptr(a)) = uint16(v)
 		case opStxWChecked:
+			v := regs[in.src&15]
 			a := regs[in.dst&15] + in.imm
 			if a-s.stackBase > engine.StackSize-4 && a-s.hotWBase > s.hotWSize-4 {
 				s.pc = pc
@@ -695,8 +1372,9 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint32)(ptr(a)) = uint32(regs[in.src&15])
+			*(*uint32)(ptr(a)) = uint32(v)
 		case opStxDWChecked:
+			v := regs[in.src&15]
 			a := regs[in.dst&15] + in.imm
 			if a-s.stackBase > engine.StackSize-8 && a-s.hotWBase > s.hotWSize-8 {
 				s.pc = pc
@@ -707,7 +1385,7 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 					goto memFault
 				}
 			}
-			*(*uint64)(ptr(a)) = regs[in.src&15]
+			*(*uint64)(ptr(a)) = v
 
 		case opAtomic32, opAtomic64:
 			size := uint64(8)
@@ -715,15 +1393,16 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 				size = 4
 			}
 			a := regs[in.dst&15] + in.imm
+			ins := *in
 			s.pc = pc
 			if s.code.checked && (a%size != 0 || !s.env.Check(a, size, true)) {
 				s.fault = engine.RuntimeError{Addr: a, Size: int(size), Write: true}
 				goto memFault
 			}
-			if in.op == opAtomic32 {
-				atomic32(in, &regs, (*uint32)(ptr(a)))
+			if ins.op == opAtomic32 {
+				atomic32(&ins, &regs, (*uint32)(ptr(a)))
 			} else {
-				atomic64(in, &regs, (*uint64)(ptr(a)))
+				atomic64(&ins, &regs, (*uint64)(ptr(a)))
 			}
 			pc, base = s.pc, s.base
 
@@ -773,7 +1452,8 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 			f.fp = regs[10]
 			s.depth++
 			regs[10] -= engine.StackFrameSize
-			s.target = int(in.off)
+			s.from = pc
+			pc = int(in.off)
 			goto jump
 		case opExit:
 			if s.depth == 0 {
@@ -784,21 +1464,26 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 			f := &s.frames[s.depth]
 			regs[6], regs[7], regs[8], regs[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
 			regs[10] = f.fp
-			s.target = f.ret
+			s.from = pc
+			pc = f.ret
 			goto jump
-		default:
+		default: // opInvalid and the unused values above opCount
 			return s.fail(pc, "internal error: operation %d", in.op)
 		}
 		continue
 
 	jump:
-		// A control transfer ends a straight-line block: account for it against the s.budget.
-		s.executed += uint64(pc - s.blockStart)
-		if s.executed > s.budget {
-			s.blockStart = pc
-			return s.fail(pc, "%w (%d)", engine.ErrBudgetExceeded, s.budget)
+		// A control transfer from s.from to pc ends a straight-line block: account for
+		// it against the budget.
+		if !s.counting {
+			continue
 		}
-		pc, s.blockStart = s.target, s.target
+		s.executed += uint64(s.from - s.blockStart)
+		s.blockStart = pc
+		if s.executed > s.budget {
+			s.blockStart = s.from
+			return s.fail(s.from, "%w (%d)", engine.ErrBudgetExceeded, s.budget)
+		}
 		continue
 
 	memFault:

@@ -1,0 +1,171 @@
+// Package bench holds anybpf's cross-engine benchmarks: compute-heavy C programs compiled
+// to eBPF (programs/*.bin, rebuilt by the Makefile with clang) and natively (native/).
+package bench
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/isa"
+)
+
+// programs are the compute benchmarks; each has NAME.bin (raw bytecode, r1 = input,
+// r2 = length), NAME.in (input) and NAME.expect (the native build's result) in programs/.
+var programs = []string{"log2", "primes", "memcpy", "strcmp", "switch64", "crc32"}
+
+type program struct {
+	name   string
+	insns  []isa.Instruction
+	input  []byte
+	expect uint64
+}
+
+func load(tb testing.TB, name string) program {
+	tb.Helper()
+	read := func(ext string) []byte {
+		b, err := os.ReadFile(filepath.Join("programs", name+ext))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	insns, err := isa.Decode(read(".bin"))
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	expect, err := strconv.ParseUint(strings.TrimSpace(string(read(".expect"))), 0, 64)
+	if err != nil {
+		tb.Fatalf("%s.expect: %v", name, err)
+	}
+	return program{name: name, insns: insns, input: read(".in"), expect: expect}
+}
+
+// runner runs one compiled program repeatedly on a private copy of its input, restoring
+// the input before each run so that programs that write (memcpy) see the same data.
+type runner struct {
+	code     engine.Code
+	env      *engine.Env
+	pristine []byte
+	buf      []byte
+	r1       uint64
+}
+
+func newRunner(tb testing.TB, p program, checked bool) *runner {
+	code, err := interp.Compile(p.insns, engine.Config{Checked: checked})
+	if err != nil {
+		tb.Fatalf("%s: %v", p.name, err)
+	}
+	r := &runner{code: code, env: engine.NewEnv(), pristine: p.input, buf: append([]byte(nil), p.input...)}
+	reg := engine.RegionOf("input", r.buf, true)
+	r.env.AddRegion(reg)
+	r.r1 = uint64(reg.Addr)
+	return r
+}
+
+func (r *runner) run() (uint64, error) {
+	copy(r.buf, r.pristine)
+	r0, err := r.code.Run(r.env, r.r1, uint64(len(r.buf)))
+	runtime.KeepAlive(r.buf)
+	return r0, err
+}
+
+// TestResults checks every benchmark program against the result of its native build.
+func TestResults(t *testing.T) {
+	for _, name := range programs {
+		p := load(t, name)
+		for _, checked := range []bool{false, true} {
+			r := newRunner(t, p, checked)
+			got, err := r.run()
+			if err != nil {
+				t.Fatalf("%s (checked=%v): %v", name, checked, err)
+			}
+			if got != p.expect {
+				t.Errorf("%s (checked=%v): r0 = %#x, native result %#x", name, checked, got, p.expect)
+			}
+			if checked {
+				t.Logf("%s: %d instructions executed", name, r.env.Executed)
+			}
+		}
+	}
+}
+
+// BenchmarkInterp reports ns per run and ns per executed eBPF instruction for every
+// program, unchecked and checked, and the geometric mean of ns/insn over the programs.
+func BenchmarkInterp(b *testing.B) {
+	for _, mode := range []struct {
+		name    string
+		checked bool
+	}{{"unchecked", false}, {"checked", true}} {
+		logSum := 0.0
+		for _, name := range programs {
+			p := load(b, name)
+			executed := float64(countInstructions(b, p))
+			r := newRunner(b, p, mode.checked)
+			restore := restoreCost(r)
+			var perInsn float64
+			b.Run(mode.name+"/"+name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if _, err := r.run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				perRun := float64(b.Elapsed().Nanoseconds())/float64(b.N) - restore
+				perInsn = perRun / executed
+				b.ReportMetric(perRun, "ns/run")
+				b.ReportMetric(perInsn, "ns/insn")
+				b.ReportMetric(executed, "insns/run")
+			})
+			logSum += math.Log(perInsn)
+		}
+		b.Run(mode.name+"/geomean", func(b *testing.B) {
+			b.ReportMetric(math.Exp(logSum/float64(len(programs))), "ns/insn")
+		})
+	}
+}
+
+// countInstructions runs p once in checked mode, which counts every instruction.
+func countInstructions(tb testing.TB, p program) uint64 {
+	r := newRunner(tb, p, true)
+	if _, err := r.run(); err != nil {
+		tb.Fatal(err)
+	}
+	return r.env.Executed
+}
+
+// restoreCost is the time one input restore takes, which is not the program's.
+func restoreCost(r *runner) float64 {
+	const n = 100000
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		copy(r.buf, r.pristine)
+	}
+	return float64(time.Since(start).Nanoseconds()) / n
+}
+
+// TestNativeResults builds the native harness with clang and checks that the native build
+// of every program computes the committed .expect value, which TestResults holds the
+// eBPF build to.
+func TestNativeResults(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("clang not installed: cannot build the native reference")
+	}
+	bin := filepath.Join(t.TempDir(), "harness")
+	out, err := exec.Command(clang, "-O2", "-I/usr/include/x86_64-linux-gnu", "-o", bin, filepath.Join("native", "harness.c")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("build native harness: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "-check", "programs").CombinedOutput()
+	if err != nil {
+		t.Fatalf("native results differ from programs/*.expect: %v\n%s", err, out)
+	}
+}
