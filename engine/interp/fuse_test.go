@@ -78,7 +78,7 @@ func TestFusionConformance(t *testing.T) {
 }
 
 // TestFusionRandom generates programs dense in fusible pairs (mov + ALU, conditional
-// jump over goto) and checks that fusion never changes what they compute.
+// jump over goto or over mov) and checks that fusion never changes what they compute.
 func TestFusionRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	for n := 0; n < 3000; n++ {
@@ -146,7 +146,11 @@ func randomProgram(rng *rand.Rand) []isa.Instruction {
 				j.OpCode |= isa.SrcX
 				j.Src, j.Constant = reg(), 0
 			}
-			p = append(p, j, isa.Instruction{OpCode: isa.OpJA, Offset: int16(rng.IntN(3))})
+			if rng.IntN(2) == 0 {
+				p = append(p, j, isa.Instruction{OpCode: isa.OpJA, Offset: int16(rng.IntN(3))})
+			} else { // conditional move
+				p = append(p, j, isa.Instruction{OpCode: uint8(isa.ClassALU64) | isa.AluMov | isa.SrcX, Dst: dst, Src: reg()})
+			}
 		case 3:
 			p = append(p, isa.Instruction{OpCode: uint8(class) | isa.AluAdd, Dst: dst, Constant: int64(rng.Int32())})
 		}
