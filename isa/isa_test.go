@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -174,20 +173,14 @@ func checkRoundTrip(t *testing.T, insns []isa.Instruction) {
 // TestCorpusRoundTrip assembles every conformance program and checks the round trip
 // through bytes and both text syntaxes.
 func TestCorpusRoundTrip(t *testing.T) {
-	dir := testutil.CorpusDir(t, "bpf_conformance")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.data"))
-	for _, f := range files {
-		tc, err := conformance.ParseFile(f)
+	tests, err := conformance.LoadDir(testutil.CorpusDir(t, "bpf_conformance"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		insns, err := tc.Instructions()
 		if err != nil {
 			t.Fatal(err)
-		}
-		prog, err := tc.Program()
-		if err != nil {
-			t.Fatal(err)
-		}
-		insns, err := isa.Decode(prog)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.Name, err)
 		}
 		checkRoundTrip(t, insns)
 		for _, ins := range insns {

@@ -3,12 +3,12 @@ package interp
 import (
 	"bytes"
 	"math/rand/v2"
-	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/internal/conformance"
+	"github.com/anybpf/anybpf/internal/testutil"
 	"github.com/anybpf/anybpf/isa"
 )
 
@@ -56,20 +56,12 @@ func runBoth(t *testing.T, insns []isa.Instruction, mem []byte) {
 }
 
 func TestFusionConformance(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "corpus", "bpf_conformance", "*.data"))
-	if len(files) == 0 {
-		t.Skip("bpf_conformance corpus not found beside the repository")
+	tests, err := conformance.LoadDir(testutil.CorpusDir(t, "bpf_conformance"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		tc, err := conformance.ParseFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prog, err := tc.Program()
-		if err != nil {
-			t.Fatal(err)
-		}
-		insns, err := isa.Decode(prog)
+	for _, tc := range tests {
+		insns, err := tc.Instructions()
 		if err != nil {
 			t.Fatal(err)
 		}

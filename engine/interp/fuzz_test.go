@@ -2,7 +2,6 @@ package interp_test
 
 import (
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/anybpf/anybpf/engine"
@@ -33,16 +32,7 @@ func FuzzCheckedRun(f *testing.F) {
 		if err != nil {
 			return
 		}
-		env := engine.NewEnv()
-		var r1, r2 uint64
-		if len(mem) > 0 {
-			reg := engine.RegionOf("mem", mem, true)
-			env.AddRegion(reg)
-			r1, r2 = uint64(reg.Addr), uint64(len(mem))
-		}
-		env.Packet = mem
-		_, _ = code.Run(env, r1, r2)
-		runtime.KeepAlive(mem)
+		_, env, _ := runWith(t, code, mem)
 		if env.Executed > 20000+uint64(len(program)) {
 			t.Fatalf("executed %d instructions with a budget of 20000", env.Executed)
 		}

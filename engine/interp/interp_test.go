@@ -26,6 +26,7 @@ func compile(t *testing.T, src string, cfg engine.Config) *interp.Code {
 func runWith(t *testing.T, code *interp.Code, mem []byte) (uint64, *engine.Env, error) {
 	t.Helper()
 	env := engine.NewEnv()
+	env.Packet = mem
 	var r1, r2 uint64
 	if len(mem) > 0 {
 		reg := engine.RegionOf("mem", mem, true)

@@ -55,6 +55,36 @@ func (t *Test) Program() ([]byte, error) {
 	return isa.Encode(insns), nil
 }
 
+// Instructions returns the test's program decoded.
+func (t *Test) Instructions() ([]isa.Instruction, error) {
+	prog, err := t.Program()
+	if err != nil {
+		return nil, err
+	}
+	insns, err := isa.Decode(prog)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return insns, nil
+}
+
+// LoadDir parses every *.data file in dir.
+func LoadDir(dir string) ([]*Test, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.data"))
+	if err != nil {
+		return nil, err
+	}
+	tests := make([]*Test, 0, len(files))
+	for _, f := range files {
+		tc, err := ParseFile(f)
+		if err != nil {
+			return nil, err
+		}
+		tests = append(tests, tc)
+	}
+	return tests, nil
+}
+
 // ParseFile reads a test file.
 func ParseFile(path string) (*Test, error) {
 	b, err := os.ReadFile(path)
