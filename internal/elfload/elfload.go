@@ -1,0 +1,541 @@
+// Package elfload reads eBPF ELF objects as clang writes them, old and new: programs and
+// their bpf-to-bpf callees, legacy "maps" sections and BTF-defined ".maps", global data
+// sections, relocations and the license. It is built on the standard library's debug/elf;
+// BTF is parsed with cilium/ebpf's btf package.
+//
+// The result keeps references symbolic: an instruction that loads a map or a global
+// variable is listed in ProgramSpec.References, for the runtime to resolve when it
+// creates the maps.
+package elfload
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/anybpf/anybpf/isa"
+)
+
+// ErrInvalidObject is wrapped by every error about a malformed object.
+var ErrInvalidObject = errors.New("invalid eBPF object")
+
+// ErrNotSupported is wrapped by errors about valid objects using something anybpf does not
+// handle yet.
+var ErrNotSupported = errors.New("not supported")
+
+// Object is a parsed ELF object.
+type Object struct {
+	License  string
+	Programs []*ProgramSpec
+	// Maps lists the maps in the order of their sections and symbols: legacy maps, BTF
+	// maps, then one array map per global data section.
+	Maps []*MapSpec
+	// BTF is the object's type information, nil when it has none.
+	BTF *btf.Spec
+}
+
+// Map returns the map with the given name, or nil.
+func (o *Object) Map(name string) *MapSpec {
+	for _, m := range o.Maps {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Program returns the program with the given name, or nil.
+func (o *Object) Program(name string) *ProgramSpec {
+	for _, p := range o.Programs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// ProgramSpec is one program: its entry function followed by every function it calls.
+type ProgramSpec struct {
+	Name    string
+	Section string
+	// Instructions are relocated: local calls point at the appended callees.
+	Instructions []isa.Instruction
+	// References lists the 64-bit loads of maps and global data.
+	References []Reference
+}
+
+// Reference says that the LDDW at Instruction (an index into Instructions) loads map Map
+// (Value false: the map itself) or the address of its value at Offset (Value true, global
+// data).
+type Reference struct {
+	Instruction int
+	Map         string
+	Value       bool
+	Offset      uint32
+}
+
+// MapSpec describes a map declared by the object.
+type MapSpec struct {
+	Name       string
+	Section    string
+	Type       uint32
+	KeySize    uint32
+	ValueSize  uint32
+	MaxEntries uint32
+	Flags      uint32
+	// Pinning is the BTF "pinning" attribute (1: by name), 0 when absent.
+	Pinning uint32
+	// InnerMap is the template of the inner map of a map-of-maps, when declared.
+	InnerMap *MapSpec
+	// Contents are initial values: the section bytes of global data (key 0), or the
+	// "values" of BTF maps-of-maps and program arrays (by symbol name).
+	Data     []byte
+	Contents []InitialValue
+	// ReadOnly is set for .rodata sections.
+	ReadOnly bool
+}
+
+// InitialValue is an initial entry of a map-of-maps or program array: the map or program
+// whose name is Symbol goes in slot Key.
+type InitialValue struct {
+	Key    uint32
+	Symbol string
+}
+
+// Linux map type numbers used by the loader itself.
+const (
+	mapTypeArray = 2
+)
+
+// LoadFile parses the object at path.
+func LoadFile(path string) (*Object, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	obj, err := Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return obj, nil
+}
+
+// Load parses an object.
+func Load(r io.ReaderAt) (*Object, error) {
+	var f *elf.File
+	err := guard(func() (err error) {
+		f, err = elf.NewFile(r)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidObject, err)
+	}
+	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB {
+		return nil, fmt.Errorf("%w: %v %v (only 64-bit little-endian eBPF objects)", ErrNotSupported, f.Class, f.Data)
+	}
+	if f.Machine != elf.EM_BPF && f.Machine != elf.EM_NONE {
+		return nil, fmt.Errorf("%w: machine %v is not BPF", ErrInvalidObject, f.Machine)
+	}
+	l := &loader{f: f, obj: &Object{}, r: r}
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	return l.obj, nil
+}
+
+type section struct {
+	*elf.Section
+	index int
+	data  []byte
+	kind  sectionKind
+	// symbols in this section, by offset
+	syms []elf.Symbol
+	// relocations that apply to this section, by offset
+	relocs map[uint64]elf.Symbol
+}
+
+type sectionKind int
+
+const (
+	kindOther sectionKind = iota
+	kindCode
+	kindLegacyMaps
+	kindBTFMaps
+	kindData
+	kindLicense
+)
+
+type loader struct {
+	r        io.ReaderAt
+	f        *elf.File
+	obj      *Object
+	sections map[int]*section
+	symbols  []elf.Symbol
+	// functions maps (section index, offset) to the function starting there.
+	functions map[funcKey]*function
+}
+
+type funcKey struct {
+	section int
+	offset  uint64
+}
+
+type function struct {
+	name    string
+	section *section
+	offset  uint64 // in bytes
+	insns   []isa.Instruction
+	// offsets of each instruction in slots from the function start
+	slots []int
+}
+
+func (l *loader) load() error {
+	l.sections = map[int]*section{}
+	for i, s := range l.f.Sections {
+		sec := &section{Section: s, index: i, relocs: map[uint64]elf.Symbol{}}
+		switch {
+		case s.Name == "license":
+			sec.kind = kindLicense
+		case s.Name == "maps" || strings.HasPrefix(s.Name, "maps/"):
+			sec.kind = kindLegacyMaps
+		case s.Name == ".maps":
+			sec.kind = kindBTFMaps
+		case s.Type == elf.SHT_PROGBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0:
+			sec.kind = kindCode
+		case isDataSection(s.Name) && (s.Type == elf.SHT_PROGBITS || s.Type == elf.SHT_NOBITS):
+			sec.kind = kindData
+		}
+		if sec.kind != kindOther && s.Type != elf.SHT_NOBITS {
+			err := guard(func() (err error) {
+				sec.data, err = s.Data()
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%w: section %s: %v", ErrInvalidObject, s.Name, err)
+			}
+		}
+		l.sections[i] = sec
+	}
+	var syms []elf.Symbol
+	err := guard(func() (err error) {
+		syms, err = l.f.Symbols()
+		return err
+	})
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return fmt.Errorf("%w: symbols: %v", ErrInvalidObject, err)
+	}
+	l.symbols = syms
+	for _, sym := range syms {
+		if int(sym.Section) > 0 && int(sym.Section) < len(l.f.Sections) {
+			if sec := l.f.Sections[sym.Section]; sec.Type != elf.SHT_NOBITS && (sym.Value > sec.Size || sym.Size > sec.Size-sym.Value) {
+				return fmt.Errorf("%w: symbol %q (bytes %d..%d) lies outside its section %s (%d bytes)", ErrInvalidObject, sym.Name, sym.Value, sym.Value+sym.Size, sec.Name, sec.Size)
+			}
+		}
+	}
+	for _, sym := range syms {
+		if sec, ok := l.sections[int(sym.Section)]; ok {
+			sec.syms = append(sec.syms, sym)
+		}
+	}
+	for _, sec := range l.sections {
+		sort.SliceStable(sec.syms, func(i, j int) bool { return sec.syms[i].Value < sec.syms[j].Value })
+	}
+	if err := l.loadRelocations(); err != nil {
+		return err
+	}
+	if lic := l.sectionNamed("license"); lic != nil {
+		l.obj.License = string(bytes.TrimRight(lic.data, "\x00"))
+	}
+	if err := l.loadBTF(); err != nil {
+		return err
+	}
+	if err := l.loadMaps(); err != nil {
+		return err
+	}
+	if err := l.loadFunctions(); err != nil {
+		return err
+	}
+	return l.loadPrograms()
+}
+
+// guard runs a debug/elf call, turning the panics it can raise on malformed input into
+// errors.
+func guard(call func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed ELF (%v)", p)
+		}
+	}()
+	return call()
+}
+
+func isDataSection(name string) bool {
+	for _, p := range []string{".data", ".rodata", ".bss"} {
+		if name == p || strings.HasPrefix(name, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) sectionNamed(name string) *section {
+	for i := 0; i < len(l.f.Sections); i++ {
+		if l.sections[i].Name == name {
+			return l.sections[i]
+		}
+	}
+	return nil
+}
+
+func (l *loader) loadRelocations() error {
+	for _, sec := range l.sections {
+		if sec.Type != elf.SHT_REL {
+			continue
+		}
+		target, ok := l.sections[int(sec.Info)]
+		if !ok {
+			return fmt.Errorf("%w: relocation section %s targets section %d", ErrInvalidObject, sec.Name, sec.Info)
+		}
+		var data []byte
+		err := guard(func() (err error) {
+			data, err = sec.Data()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%w: section %s: %v", ErrInvalidObject, sec.Name, err)
+		}
+		if len(data)%16 != 0 {
+			return fmt.Errorf("%w: relocation section %s has %d bytes, not a multiple of 16", ErrInvalidObject, sec.Name, len(data))
+		}
+		for off := 0; off < len(data); off += 16 {
+			rOff := binary.LittleEndian.Uint64(data[off:])
+			info := binary.LittleEndian.Uint64(data[off+8:])
+			symIdx := int(info >> 32)
+			if symIdx > len(l.symbols) {
+				return fmt.Errorf("%w: relocation %d in %s names symbol %d of %d", ErrInvalidObject, off/16, sec.Name, symIdx, len(l.symbols))
+			}
+			if target.Type != elf.SHT_NOBITS && (rOff >= target.Size || target.Size-rOff < 4) {
+				return fmt.Errorf("%w: relocation %d in %s applies at byte %d of %s (%d bytes)", ErrInvalidObject, off/16, sec.Name, rOff, target.Name, target.Size)
+			}
+			if target.kind != kindCode && target.kind != kindBTFMaps {
+				continue // debug info and the like
+			}
+			if symIdx == 0 {
+				return fmt.Errorf("%w: relocation %d in %s names the null symbol", ErrInvalidObject, off/16, sec.Name)
+			}
+			if target.kind == kindCode && rOff%isa.InstructionSize != 0 {
+				return fmt.Errorf("%w: relocation %d in %s is not at an instruction (byte %d)", ErrInvalidObject, off/16, sec.Name, rOff)
+			}
+			target.relocs[rOff] = l.symbols[symIdx-1] // debug/elf drops the null symbol
+		}
+	}
+	return nil
+}
+
+func (l *loader) loadBTF() error {
+	if l.sectionNamed(".BTF") == nil {
+		return nil
+	}
+	var spec *btf.Spec
+	err := guard(func() (err error) {
+		spec, _, err = btf.LoadSpecAndExtInfosFromReader(l.r)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: BTF: %v", ErrInvalidObject, err)
+	}
+	l.obj.BTF = spec
+	return nil
+}
+
+// legacyMapDef is struct bpf_map_def as older libbpf and iproute2 headers declare it;
+// objects may carry a prefix of it or extra fields after it.
+func (l *loader) loadMaps() error {
+	for i := 0; i < len(l.f.Sections); i++ {
+		sec := l.sections[i]
+		switch sec.kind {
+		case kindLegacyMaps:
+			if err := l.loadLegacyMaps(sec); err != nil {
+				return err
+			}
+		case kindBTFMaps:
+			if err := l.loadBTFMaps(sec); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < len(l.f.Sections); i++ {
+		sec := l.sections[i]
+		if sec.kind != kindData {
+			continue
+		}
+		m := &MapSpec{Name: sec.Name, Section: sec.Name, Type: mapTypeArray, KeySize: 4,
+			ValueSize: uint32(sec.Size), MaxEntries: 1, ReadOnly: strings.HasPrefix(sec.Name, ".rodata")}
+		if sec.Type != elf.SHT_NOBITS {
+			m.Data = sec.data
+		} else {
+			m.Data = make([]byte, sec.Size)
+		}
+		l.obj.Maps = append(l.obj.Maps, m)
+	}
+	return nil
+}
+
+func (l *loader) loadLegacyMaps(sec *section) error {
+	var syms []elf.Symbol
+	for _, s := range sec.syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_SECTION && s.Name != "" {
+			syms = append(syms, s)
+		}
+	}
+	if len(syms) == 0 {
+		return nil
+	}
+	size := uint64(len(sec.data)) / uint64(len(syms))
+	if size < 16 || uint64(len(sec.data))%uint64(len(syms)) != 0 {
+		return fmt.Errorf("%w: section %s: %d bytes for %d maps", ErrInvalidObject, sec.Name, len(sec.data), len(syms))
+	}
+	for _, s := range syms {
+		if s.Value+16 > uint64(len(sec.data)) {
+			return fmt.Errorf("%w: map %s lies outside section %s", ErrInvalidObject, s.Name, sec.Name)
+		}
+		d := sec.data[s.Value:]
+		m := &MapSpec{
+			Name:       s.Name,
+			Section:    sec.Name,
+			Type:       binary.LittleEndian.Uint32(d[0:]),
+			KeySize:    binary.LittleEndian.Uint32(d[4:]),
+			ValueSize:  binary.LittleEndian.Uint32(d[8:]),
+			MaxEntries: binary.LittleEndian.Uint32(d[12:]),
+		}
+		if size >= 20 && s.Value+20 <= uint64(len(sec.data)) {
+			m.Flags = binary.LittleEndian.Uint32(d[16:])
+		}
+		l.obj.Maps = append(l.obj.Maps, m)
+	}
+	return nil
+}
+
+func (l *loader) loadBTFMaps(sec *section) error {
+	if l.obj.BTF == nil {
+		return fmt.Errorf("%w: section .maps needs BTF, and the object has none", ErrInvalidObject)
+	}
+	var ds *btf.Datasec
+	if err := l.obj.BTF.TypeByName(".maps", &ds); err != nil {
+		return fmt.Errorf("%w: .maps: %v", ErrInvalidObject, err)
+	}
+	for _, vs := range ds.Vars {
+		v, ok := vs.Type.(*btf.Var)
+		if !ok {
+			return fmt.Errorf("%w: .maps: entry is %T, not a variable", ErrInvalidObject, vs.Type)
+		}
+		def, ok := btf.UnderlyingType(v.Type).(*btf.Struct)
+		if !ok {
+			return fmt.Errorf("%w: map %s: definition is %T, not a struct", ErrInvalidObject, v.Name, v.Type)
+		}
+		m, err := mapFromBTF(v.Name, def)
+		if err != nil {
+			return fmt.Errorf("map %s: %w", v.Name, err)
+		}
+		m.Section = sec.Name
+		// Initial values of maps-of-maps and program arrays are relocations into the
+		// "values" array.
+		for _, member := range def.Members {
+			if member.Name != "values" {
+				continue
+			}
+			base := uint64(vs.Offset) + uint64(member.Offset.Bytes())
+			end := base + 8*uint64(m.MaxEntries)
+			for off, sym := range sec.relocs {
+				if off >= base && off < end && (off-base)%8 == 0 {
+					m.Contents = append(m.Contents, InitialValue{Key: uint32((off - base) / 8), Symbol: sym.Name})
+				}
+			}
+			sort.Slice(m.Contents, func(i, j int) bool { return m.Contents[i].Key < m.Contents[j].Key })
+		}
+		l.obj.Maps = append(l.obj.Maps, m)
+	}
+	return nil
+}
+
+func mapFromBTF(name string, def *btf.Struct) (*MapSpec, error) {
+	m := &MapSpec{Name: name}
+	for _, member := range def.Members {
+		switch member.Name {
+		case "type", "max_entries", "map_flags", "pinning", "key_size", "value_size", "map_extra", "numa_node":
+			n, err := btfUint(member.Type)
+			if err != nil {
+				return nil, fmt.Errorf("%w: member %s: %v", ErrInvalidObject, member.Name, err)
+			}
+			switch member.Name {
+			case "type":
+				m.Type = n
+			case "max_entries":
+				m.MaxEntries = n
+			case "map_flags":
+				m.Flags = n
+			case "pinning":
+				m.Pinning = n
+			case "key_size":
+				m.KeySize = n
+			case "value_size":
+				m.ValueSize = n
+			}
+		case "key", "value":
+			ptr, ok := member.Type.(*btf.Pointer)
+			if !ok {
+				return nil, fmt.Errorf("%w: member %s is %T, not a pointer", ErrInvalidObject, member.Name, member.Type)
+			}
+			size, err := btf.Sizeof(ptr.Target)
+			if err != nil {
+				return nil, fmt.Errorf("%w: member %s: %v", ErrInvalidObject, member.Name, err)
+			}
+			if member.Name == "key" {
+				m.KeySize = uint32(size)
+			} else {
+				m.ValueSize = uint32(size)
+			}
+		case "values":
+			arr, ok := member.Type.(*btf.Array)
+			if !ok {
+				return nil, fmt.Errorf("%w: member values is %T, not an array", ErrInvalidObject, member.Type)
+			}
+			ptr, ok := arr.Type.(*btf.Pointer)
+			if !ok {
+				return nil, fmt.Errorf("%w: values holds %T, not pointers", ErrInvalidObject, arr.Type)
+			}
+			m.ValueSize = 4
+			if inner, ok := btf.UnderlyingType(ptr.Target).(*btf.Struct); ok {
+				im, err := mapFromBTF(name+".inner", inner)
+				if err != nil {
+					return nil, fmt.Errorf("inner map: %w", err)
+				}
+				m.InnerMap = im
+			}
+		}
+	}
+	return m, nil
+}
+
+// btfUint decodes the "__uint(name, value)" convention: a pointer to an array whose
+// length is the value.
+func btfUint(t btf.Type) (uint32, error) {
+	ptr, ok := t.(*btf.Pointer)
+	if !ok {
+		return 0, fmt.Errorf("%T is not a pointer", t)
+	}
+	arr, ok := btf.UnderlyingType(ptr.Target).(*btf.Array)
+	if !ok {
+		return 0, fmt.Errorf("pointer to %T, not to an array", ptr.Target)
+	}
+	return arr.Nelems, nil
+}

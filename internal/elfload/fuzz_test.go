@@ -1,0 +1,32 @@
+package elfload_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf/internal/elfload"
+)
+
+// FuzzLoad: the loader never panics or hangs on arbitrary bytes; seeded with the sample
+// objects.
+func FuzzLoad(f *testing.F) {
+	root := filepath.Join("..", "..", "..", "shared", "corpus", "ebpf-samples")
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "MANIFEST.sha256" || strings.HasSuffix(path, ".csv") || strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".txt") {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil && len(b) < 1<<20 {
+			f.Add(b)
+		}
+		return nil
+	})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		obj, err := elfload.Load(bytes.NewReader(b))
+		if err == nil && obj == nil {
+			t.Fatal("nil object without an error")
+		}
+	})
+}
