@@ -10,6 +10,7 @@ import (
 
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/internal/testutil"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // expectation is one row of prevail_expectations.csv.
@@ -51,6 +52,7 @@ func TestCorpus(t *testing.T) {
 		return nil
 	})
 	loaded, failed := 0, 0
+	untyped := map[string]bool{}
 	for _, path := range files {
 		rel, _ := filepath.Rel(dir, path)
 		obj, err := elfload.LoadFile(path)
@@ -83,10 +85,14 @@ func TestCorpus(t *testing.T) {
 			p := obj.Program(e.function)
 			if p == nil || p.Section != e.section {
 				t.Errorf("%s: program %s in section %s not found", rel, e.function, e.section)
+				continue
+			}
+			if p.Type == progtype.Unspec && p.Section != ".text" {
+				untyped[p.Section] = true
 			}
 		}
 	}
-	t.Logf("%d objects loaded, %d refused, of %d", loaded, failed, len(files))
+	t.Logf("%d objects loaded, %d refused, of %d; sections without a program type: %v", loaded, failed, len(files), untyped)
 }
 
 // TestInvalid: the malformed objects (fuzzer finds) are refused with an error, never a

@@ -22,6 +22,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // ErrInvalidObject is wrapped by every error about a malformed object.
@@ -66,6 +67,10 @@ func (o *Object) Program(name string) *ProgramSpec {
 type ProgramSpec struct {
 	Name    string
 	Section string
+	// Type and AttachType come from the section name; Type is progtype.Unspec when the
+	// name says nothing.
+	Type       progtype.Type
+	AttachType progtype.AttachType
 	// Instructions are relocated: local calls point at the appended callees.
 	Instructions []isa.Instruction
 	// References lists the 64-bit loads of maps and global data.

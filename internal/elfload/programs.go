@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // loadFunctions splits every code section into functions: one per function symbol, or,
@@ -100,6 +101,7 @@ func sortFunctions(fns []*function) {
 // applies the relocations.
 func (l *loader) link(entry *function) (*ProgramSpec, error) {
 	p := &ProgramSpec{Name: entry.name, Section: entry.section.Name}
+	p.Type, p.AttachType, _ = progtype.FromSection(p.Section)
 	order := []*function{entry}
 	base := map[*function]int{entry: 0} // slot where each function starts in the program
 	nextSlot := totalSlots(entry)
