@@ -173,3 +173,24 @@ func TestConformancePlugin(t *testing.T) {
 		t.Error("--elf accepted")
 	}
 }
+
+func TestProgShow(t *testing.T) {
+	obj := filepath.Join("..", "..", "bench", "programs", "crc32.bpf.o")
+	out, _, err := run(t, "", "prog", "show", obj)
+	if err != nil || !strings.Contains(out, "0: unknown  name bench_crc32  section .text  insns 26") {
+		t.Fatalf("prog show = %q, %v", out, err)
+	}
+	out, _, err = run(t, "", "-j", "prog", "show", obj)
+	var res struct {
+		Programs []struct {
+			Name  string `json:"name"`
+			Insns int    `json:"insns"`
+		} `json:"programs"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res.Programs) != 1 || res.Programs[0].Insns != 26 {
+		t.Fatalf("prog show -j = %q, %v", out, err)
+	}
+	if _, _, err := run(t, "", "prog", "show", filepath.Join("..", "..", "bench", "programs", "crc32.bin")); err == nil {
+		t.Fatal("raw bytecode accepted as an ELF object")
+	}
+}

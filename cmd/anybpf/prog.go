@@ -54,7 +54,7 @@ func newProgCommand(g *globalFlags) *cobra.Command {
 		Use:   "prog",
 		Short: "Inspect and run programs",
 	}
-	prog.AddCommand(newProgRunCommand(g))
+	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g))
 	return prog
 }
 

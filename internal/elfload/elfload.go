@@ -22,6 +22,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
 	"github.com/anybpf/anybpf/progtype"
 )
 
@@ -91,7 +92,7 @@ type Reference struct {
 type MapSpec struct {
 	Name       string
 	Section    string
-	Type       uint32
+	Type       maps.Type
 	KeySize    uint32
 	ValueSize  uint32
 	MaxEntries uint32
@@ -114,11 +115,6 @@ type InitialValue struct {
 	Key    uint32
 	Symbol string
 }
-
-// Linux map type numbers used by the loader itself.
-const (
-	mapTypeArray = 2
-)
 
 // LoadFile parses the object at path.
 func LoadFile(path string) (*Object, error) {
@@ -383,7 +379,7 @@ func (l *loader) loadMaps() error {
 		if sec.kind != kindData {
 			continue
 		}
-		m := &MapSpec{Name: sec.Name, Section: sec.Name, Type: mapTypeArray, KeySize: 4,
+		m := &MapSpec{Name: sec.Name, Section: sec.Name, Type: maps.Array, KeySize: 4,
 			ValueSize: uint32(sec.Size), MaxEntries: 1, ReadOnly: strings.HasPrefix(sec.Name, ".rodata")}
 		if sec.Type != elf.SHT_NOBITS {
 			m.Data = sec.data
@@ -417,7 +413,7 @@ func (l *loader) loadLegacyMaps(sec *section) error {
 		m := &MapSpec{
 			Name:       s.Name,
 			Section:    sec.Name,
-			Type:       binary.LittleEndian.Uint32(d[0:]),
+			Type:       maps.Type(binary.LittleEndian.Uint32(d[0:])),
 			KeySize:    binary.LittleEndian.Uint32(d[4:]),
 			ValueSize:  binary.LittleEndian.Uint32(d[8:]),
 			MaxEntries: binary.LittleEndian.Uint32(d[12:]),
@@ -483,7 +479,7 @@ func mapFromBTF(name string, def *btf.Struct) (*MapSpec, error) {
 			}
 			switch member.Name {
 			case "type":
-				m.Type = n
+				m.Type = maps.Type(n)
 			case "max_entries":
 				m.MaxEntries = n
 			case "map_flags":
