@@ -1,0 +1,114 @@
+package maps
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+)
+
+// array is BPF_MAP_TYPE_ARRAY: max_entries values, keyed by a 4-byte index, allocated
+// once and never freed, so pointers to them stay valid.
+type array struct {
+	spec   Spec
+	stride uintptr // value size rounded up to 8, as the kernel does
+	values []byte
+}
+
+func newArray(spec Spec) (*array, error) {
+	if spec.KeySize != 4 {
+		return nil, fmt.Errorf("map %q: %w: array keys are 4 bytes, not %d", spec.Name, ErrInvalid, spec.KeySize)
+	}
+	stride := (uintptr(spec.ValueSize) + 7) &^ 7
+	if uint64(stride)*uint64(spec.MaxEntries) > 1<<32 {
+		return nil, fmt.Errorf("map %q: %w: %d entries of %d bytes is too large", spec.Name, ErrInvalid, spec.MaxEntries, spec.ValueSize)
+	}
+	return &array{spec: spec, stride: stride, values: make([]byte, stride*uintptr(spec.MaxEntries))}, nil
+}
+
+func (a *array) Spec() Spec { return a.spec }
+
+func (a *array) value(index uint32) []byte {
+	off := uintptr(index) * a.stride
+	return a.values[off : off+uintptr(a.spec.ValueSize)]
+}
+
+func (a *array) index(key []byte) (uint32, error) {
+	if err := checkSizes(a.spec, key, nil); err != nil {
+		return 0, err
+	}
+	i := binary.LittleEndian.Uint32(key)
+	if i >= a.spec.MaxEntries {
+		return 0, fmt.Errorf("%w: index %d of map %q (%d entries)", ErrKeyNotExist, i, a.spec.Name, a.spec.MaxEntries)
+	}
+	return i, nil
+}
+
+func (a *array) Lookup(key, value []byte) error {
+	if err := checkSizes(a.spec, nil, value); err != nil {
+		return err
+	}
+	i, err := a.index(key)
+	if err != nil {
+		return err
+	}
+	copy(value, a.value(i))
+	return nil
+}
+
+func (a *array) Update(key, value []byte, flags uint64) error {
+	if err := checkSizes(a.spec, nil, value); err != nil {
+		return err
+	}
+	switch flags {
+	case UpdateAny, UpdateExist:
+	case UpdateNoExist:
+		return fmt.Errorf("%w: map %q: every array element exists", ErrKeyExist, a.spec.Name)
+	default:
+		return fmt.Errorf("%w: update flags %#x", ErrInvalid, flags)
+	}
+	i, err := a.index(key)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFull, err) // the kernel says E2BIG for an index past the end
+	}
+	copy(a.value(i), value)
+	return nil
+}
+
+func (a *array) Delete(key []byte) error {
+	if err := checkSizes(a.spec, key, nil); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: array elements cannot be deleted", ErrInvalid)
+}
+
+func (a *array) NextKey(key, next []byte) error {
+	if err := checkSizes(a.spec, nil, nil); err != nil {
+		return err
+	}
+	if len(next) != 4 {
+		return fmt.Errorf("%w: next key buffer is %d bytes", ErrInvalid, len(next))
+	}
+	var i uint32
+	if key != nil {
+		if len(key) != 4 {
+			return fmt.Errorf("%w: key is %d bytes", ErrInvalid, len(key))
+		}
+		// As in the kernel, an index past the end restarts at 0.
+		if cur := binary.LittleEndian.Uint32(key); cur < a.spec.MaxEntries {
+			i = cur + 1
+		}
+	}
+	if i >= a.spec.MaxEntries {
+		return ErrKeyNotExist
+	}
+	binary.LittleEndian.PutUint32(next, i)
+	return nil
+}
+
+func (a *array) LookupPtr(key unsafe.Pointer) unsafe.Pointer {
+	i := *(*uint32)(key)
+	if i >= a.spec.MaxEntries {
+		return nil
+	}
+	return unsafe.Pointer(&a.values[uintptr(i)*a.stride])
+}

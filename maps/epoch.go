@@ -1,0 +1,103 @@
+package maps
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Epochs delays the reuse of map memory that a running program may still point to, the
+// way the kernel's RCU does. An invocation enters before it runs and leaves after; memory
+// retired while it ran is kept until every invocation that was running has left.
+//
+// Memory here is Go memory, so "freeing" means dropping the last reference and letting
+// the garbage collector have it.
+type Epochs struct {
+	current atomic.Uint64
+	slots   []slot
+
+	mu      sync.Mutex
+	retired []retiredItem
+}
+
+type slot struct {
+	// epoch is the epoch the invocation in this slot entered, 0 when the slot is free.
+	epoch atomic.Uint64
+	_     [56]byte // one cache line each
+}
+
+type retiredItem struct {
+	epoch uint64
+	mem   []byte
+}
+
+// NewEpochs returns an epoch tracker for up to slots concurrent invocations (0: twice
+// GOMAXPROCS).
+func NewEpochs(slots int) *Epochs {
+	if slots <= 0 {
+		slots = 2 * runtime.GOMAXPROCS(0)
+	}
+	e := &Epochs{slots: make([]slot, slots)}
+	e.current.Store(1)
+	return e
+}
+
+// Guard is an entered invocation.
+type Guard struct {
+	s *slot
+}
+
+// Enter marks the start of an invocation. It spins only if every slot is taken.
+func (e *Epochs) Enter() Guard {
+	epoch := e.current.Load()
+	for {
+		for i := range e.slots {
+			s := &e.slots[i]
+			if s.epoch.Load() == 0 && s.epoch.CompareAndSwap(0, epoch) {
+				return Guard{s}
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// Leave marks the end of the invocation.
+func (g Guard) Leave() { g.s.epoch.Store(0) }
+
+// Retire hands memory that a program may still use to the tracker, which drops it once
+// every invocation running now has left.
+func (e *Epochs) Retire(mem []byte) {
+	epoch := e.current.Add(1) - 1
+	e.mu.Lock()
+	e.retired = append(e.retired, retiredItem{epoch: epoch, mem: mem})
+	if len(e.retired) >= 64 {
+		e.collectLocked()
+	}
+	e.mu.Unlock()
+}
+
+// Collect drops the retired memory that no running invocation can reach and returns how
+// much is still held.
+func (e *Epochs) Collect() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.collectLocked()
+	return len(e.retired)
+}
+
+func (e *Epochs) collectLocked() {
+	oldest := e.current.Load()
+	for i := range e.slots {
+		if ep := e.slots[i].epoch.Load(); ep != 0 && ep < oldest {
+			oldest = ep
+		}
+	}
+	kept := e.retired[:0]
+	for _, r := range e.retired {
+		if r.epoch >= oldest {
+			kept = append(kept, r)
+		}
+	}
+	clear(e.retired[len(kept):])
+	e.retired = kept
+}

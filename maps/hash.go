@@ -1,0 +1,137 @@
+package maps
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"unsafe"
+)
+
+// hash is BPF_MAP_TYPE_HASH. Each value has its own allocation; a replaced or deleted
+// value is retired to the Epochs, never reused while a program may hold it.
+type hash struct {
+	spec   Spec
+	epochs *Epochs
+
+	mu      sync.RWMutex
+	entries map[string]*entry
+}
+
+// entry holds the current value of a key; replacing the value swaps the slice, so an
+// update hashes the key once.
+type entry struct {
+	value []byte
+}
+
+func newHash(spec Spec, epochs *Epochs) (*hash, error) {
+	if epochs == nil {
+		return nil, fmt.Errorf("map %q: %w: a hash map needs an epoch tracker", spec.Name, ErrInvalid)
+	}
+	return &hash{spec: spec, epochs: epochs, entries: map[string]*entry{}}, nil
+}
+
+func (h *hash) Spec() Spec { return h.spec }
+
+func (h *hash) Lookup(key, value []byte) error {
+	if err := checkSizes(h.spec, key, value); err != nil {
+		return err
+	}
+	h.mu.RLock()
+	e, ok := h.entries[string(key)]
+	if ok {
+		copy(value, e.value)
+	}
+	h.mu.RUnlock()
+	if !ok {
+		return ErrKeyNotExist
+	}
+	return nil
+}
+
+func (h *hash) Update(key, value []byte, flags uint64) error {
+	if err := checkSizes(h.spec, key, value); err != nil {
+		return err
+	}
+	if flags > UpdateExist {
+		return fmt.Errorf("%w: update flags %#x", ErrInvalid, flags)
+	}
+	v := make([]byte, (h.spec.ValueSize+7)&^7)[:h.spec.ValueSize]
+	copy(v, value)
+	h.mu.Lock()
+	e, exists := h.entries[string(key)]
+	switch {
+	case exists && flags == UpdateNoExist:
+		h.mu.Unlock()
+		return ErrKeyExist
+	case !exists && flags == UpdateExist:
+		h.mu.Unlock()
+		return ErrKeyNotExist
+	case !exists && len(h.entries) >= int(h.spec.MaxEntries):
+		h.mu.Unlock()
+		return fmt.Errorf("%w: map %q holds %d entries", ErrFull, h.spec.Name, h.spec.MaxEntries)
+	case !exists:
+		h.entries[string(key)] = &entry{value: v}
+		h.mu.Unlock()
+		return nil
+	}
+	old := e.value
+	e.value = v
+	h.mu.Unlock()
+	h.epochs.Retire(old)
+	return nil
+}
+
+func (h *hash) Delete(key []byte) error {
+	if err := checkSizes(h.spec, key, nil); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	e, ok := h.entries[string(key)]
+	delete(h.entries, string(key))
+	h.mu.Unlock()
+	if !ok {
+		return ErrKeyNotExist
+	}
+	h.epochs.Retire(e.value)
+	return nil
+}
+
+// NextKey iterates in ascending byte order of the keys. A key that is not in the map
+// restarts the iteration, as in the kernel.
+func (h *hash) NextKey(key, next []byte) error {
+	if err := checkSizes(h.spec, nil, nil); err != nil {
+		return err
+	}
+	if len(next) != int(h.spec.KeySize) || (key != nil && len(key) != int(h.spec.KeySize)) {
+		return fmt.Errorf("%w: keys of map %q are %d bytes", ErrInvalid, h.spec.Name, h.spec.KeySize)
+	}
+	h.mu.RLock()
+	keys := make([]string, 0, len(h.entries))
+	for k := range h.entries {
+		keys = append(keys, k)
+	}
+	_, present := h.entries[string(key)]
+	h.mu.RUnlock()
+	sort.Strings(keys)
+	i := 0
+	if key != nil && present {
+		i = sort.SearchStrings(keys, string(key)) + 1
+	}
+	if i >= len(keys) {
+		return ErrKeyNotExist
+	}
+	copy(next, keys[i])
+	return nil
+}
+
+func (h *hash) LookupPtr(key unsafe.Pointer) unsafe.Pointer {
+	k := unsafe.Slice((*byte)(key), h.spec.KeySize)
+	h.mu.RLock()
+	e := h.entries[string(k)]
+	var p unsafe.Pointer
+	if e != nil {
+		p = unsafe.Pointer(unsafe.SliceData(e.value))
+	}
+	h.mu.RUnlock()
+	return p
+}

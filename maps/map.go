@@ -1,0 +1,85 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Errors with the meaning of the kernel's errno values for map operations.
+var (
+	// ErrKeyNotExist is ENOENT: no such key (or no next key).
+	ErrKeyNotExist = errors.New("key does not exist")
+	// ErrKeyExist is EEXIST: BPF_NOEXIST and the key is there.
+	ErrKeyExist = errors.New("key already exists")
+	// ErrFull is E2BIG: the map holds max_entries elements already.
+	ErrFull = errors.New("map is full")
+	// ErrInvalid is EINVAL: bad flags, sizes or arguments.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrNotSupported is for map types or operations anybpf does not provide.
+	ErrNotSupported = errors.New("not supported")
+)
+
+// Update flags, Linux's values.
+const (
+	UpdateAny     uint64 = 0 // create or replace
+	UpdateNoExist uint64 = 1 // create only
+	UpdateExist   uint64 = 2 // replace only
+	UpdateLock    uint64 = 4 // take the value's spin lock (not supported yet)
+)
+
+// Spec describes a map to create.
+type Spec struct {
+	Name       string
+	Type       Type
+	KeySize    uint32
+	ValueSize  uint32
+	MaxEntries uint32
+	Flags      uint32
+}
+
+// Map is an eBPF map. The byte-slice methods are for user space and copy; the Ptr
+// methods are for helpers and return pointers into the map's stable value memory, which
+// stays valid for the running invocation even if the element is deleted meanwhile (see
+// Epochs).
+type Map interface {
+	Spec() Spec
+	// Lookup copies the value of key into value.
+	Lookup(key, value []byte) error
+	// Update creates or replaces the value of key according to flags.
+	Update(key, value []byte, flags uint64) error
+	// Delete removes key.
+	Delete(key []byte) error
+	// NextKey stores in next the key after key (the first key when key is nil), or
+	// returns ErrKeyNotExist at the end.
+	NextKey(key, next []byte) error
+	// LookupPtr returns the address of key's value, or nil.
+	LookupPtr(key unsafe.Pointer) unsafe.Pointer
+}
+
+// New creates a map.
+func New(spec Spec, epochs *Epochs) (Map, error) {
+	if spec.KeySize == 0 && spec.Type != Queue && spec.Type != Stack {
+		return nil, fmt.Errorf("map %q: %w: key size 0", spec.Name, ErrInvalid)
+	}
+	if spec.ValueSize == 0 || spec.MaxEntries == 0 {
+		return nil, fmt.Errorf("map %q: %w: value size %d, max entries %d", spec.Name, ErrInvalid, spec.ValueSize, spec.MaxEntries)
+	}
+	switch spec.Type {
+	case Array:
+		return newArray(spec)
+	case Hash:
+		return newHash(spec, epochs)
+	}
+	return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
+}
+
+func checkSizes(spec Spec, key, value []byte) error {
+	if key != nil && len(key) != int(spec.KeySize) {
+		return fmt.Errorf("%w: key is %d bytes, map %q has %d-byte keys", ErrInvalid, len(key), spec.Name, spec.KeySize)
+	}
+	if value != nil && len(value) != int(spec.ValueSize) {
+		return fmt.Errorf("%w: value is %d bytes, map %q has %d-byte values", ErrInvalid, len(value), spec.Name, spec.ValueSize)
+	}
+	return nil
+}
