@@ -1,0 +1,145 @@
+package helpers
+
+import (
+	"fmt"
+
+	"github.com/anybpf/anybpf/maps"
+)
+
+// prototypes holds every helper anybpf knows the prototype of, by id.
+var prototypes = map[ID]*Prototype{}
+
+// byName is the reverse of names.
+var byName = func() map[string]ID {
+	m := make(map[string]ID, len(names))
+	for id, n := range names {
+		m[n] = id
+	}
+	return m
+}()
+
+// ByName returns the id of the helper called name (without "bpf_").
+func ByName(name string) (ID, bool) {
+	id, ok := byName[name]
+	return id, ok
+}
+
+type option func(*Prototype)
+
+func mapTypes(ts ...maps.Type) option {
+	return func(p *Prototype) { p.MapTypes = ts }
+}
+
+var (
+	packet option = func(p *Prototype) { p.PacketAccess = true }
+	gpl    option = func(p *Prototype) { p.GPLOnly = true }
+)
+
+// def declares a prototype by the helper's Linux name, so that ids come from the names
+// table and cannot drift.
+func def(name string, ret RetKind, args []ArgKind, opts ...option) {
+	id, ok := byName[name]
+	if !ok {
+		panic(fmt.Sprintf("helpers: no helper named %q", name))
+	}
+	p := &Prototype{ID: id, Ret: ret}
+	copy(p.Args[:], args)
+	for _, o := range opts {
+		o(p)
+	}
+	prototypes[id] = p
+}
+
+func a(kinds ...ArgKind) []ArgKind { return kinds }
+
+func init() {
+	const (
+		any    = ArgAnything
+		mapPtr = ArgConstMapPtr
+		ctx    = ArgPtrToCtx
+		mem    = ArgPtrToMem
+		umem   = ArgPtrToUninitMem
+		size   = ArgConstSize
+		size0  = ArgConstSizeOrZero
+	)
+	// Maps.
+	def("map_lookup_elem", RetPtrToMapValueOrNull, a(mapPtr, ArgPtrToMapKey))
+	def("map_update_elem", RetInteger, a(mapPtr, ArgPtrToMapKey, ArgPtrToMapValue, any))
+	def("map_delete_elem", RetInteger, a(mapPtr, ArgPtrToMapKey))
+	def("map_push_elem", RetInteger, a(mapPtr, ArgPtrToMapValue, any), mapTypes(maps.Queue, maps.Stack))
+	def("map_pop_elem", RetInteger, a(mapPtr, ArgPtrToUninitMapValue), mapTypes(maps.Queue, maps.Stack))
+	def("map_peek_elem", RetInteger, a(mapPtr, ArgPtrToUninitMapValue), mapTypes(maps.Queue, maps.Stack))
+	def("for_each_map_elem", RetInteger, a(mapPtr, ArgPtrToFunc, ArgPtrToStackOrNull, any))
+	def("tail_call", RetVoid, a(ctx, mapPtr, any), mapTypes(maps.ProgArray))
+	def("spin_lock", RetVoid, a(ArgPtrToSpinLock))
+	def("spin_unlock", RetVoid, a(ArgPtrToSpinLock))
+
+	// Time, randomness, identity.
+	def("ktime_get_ns", RetInteger, nil)
+	def("ktime_get_boot_ns", RetInteger, nil)
+	def("ktime_get_coarse_ns", RetInteger, nil)
+	def("jiffies64", RetInteger, nil)
+	def("get_prandom_u32", RetInteger, nil)
+	def("get_smp_processor_id", RetInteger, nil)
+	def("get_numa_node_id", RetInteger, nil)
+	def("get_current_pid_tgid", RetInteger, nil)
+	def("get_current_uid_gid", RetInteger, nil)
+	def("get_current_comm", RetInteger, a(umem, size))
+	def("get_current_task", RetInteger, nil, gpl)
+	def("get_current_cgroup_id", RetInteger, nil)
+
+	// Output.
+	def("trace_printk", RetInteger, a(mem, size, any, any, any), gpl)
+	def("snprintf", RetInteger, a(umem, size0, ArgPtrToConstStr, mem, size0))
+	def("perf_event_output", RetInteger, a(ctx, mapPtr, any, mem, size0), mapTypes(maps.PerfEventArray))
+	def("perf_event_read", RetInteger, a(mapPtr, any), mapTypes(maps.PerfEventArray))
+	def("ringbuf_output", RetInteger, a(mapPtr, mem, size0, any), mapTypes(maps.RingBuf))
+	def("ringbuf_reserve", RetPtrToMemOrNull, a(mapPtr, ArgConstAllocSizeOrZero, any), mapTypes(maps.RingBuf))
+	def("ringbuf_submit", RetVoid, a(ArgPtrToRingbufMem, any))
+	def("ringbuf_discard", RetVoid, a(ArgPtrToRingbufMem, any))
+	def("ringbuf_query", RetInteger, a(mapPtr, any), mapTypes(maps.RingBuf))
+
+	// Bounded iteration and strings.
+	def("loop", RetInteger, a(any, ArgPtrToFunc, ArgPtrToStackOrNull, any))
+	def("strncmp", RetInteger, a(mem, size, ArgPtrToConstStr))
+
+	// Packets.
+	def("csum_diff", RetInteger, a(mem, size0, mem, size0, any))
+	def("l3_csum_replace", RetInteger, a(ctx, any, any, any, any), packet)
+	def("l4_csum_replace", RetInteger, a(ctx, any, any, any, any), packet)
+	def("skb_load_bytes", RetInteger, a(ctx, any, umem, size))
+	def("skb_store_bytes", RetInteger, a(ctx, any, mem, size, any), packet)
+	def("skb_change_proto", RetInteger, a(ctx, any, any), packet)
+	def("skb_change_tail", RetInteger, a(ctx, any, any), packet)
+	def("skb_change_head", RetInteger, a(ctx, any, any), packet)
+	def("skb_pull_data", RetInteger, a(ctx, any), packet)
+	def("skb_adjust_room", RetInteger, a(ctx, any, any, any), packet)
+	def("skb_vlan_push", RetInteger, a(ctx, any, any), packet)
+	def("skb_vlan_pop", RetInteger, a(ctx), packet)
+	def("get_hash_recalc", RetInteger, a(ctx))
+	def("set_hash", RetInteger, a(ctx, any))
+	def("get_cgroup_classid", RetInteger, a(ctx))
+	def("redirect", RetInteger, a(any, any))
+	def("redirect_map", RetInteger, a(mapPtr, any, any), mapTypes(maps.DevMap, maps.DevMapHash, maps.CPUMap, maps.XSKMap))
+	def("clone_redirect", RetInteger, a(ctx, any, any))
+	def("xdp_adjust_head", RetInteger, a(ctx, any), packet)
+	def("xdp_adjust_tail", RetInteger, a(ctx, any), packet)
+	def("xdp_adjust_meta", RetInteger, a(ctx, any), packet)
+	def("get_socket_cookie", RetInteger, a(ctx))
+	def("get_socket_uid", RetInteger, a(ctx))
+	def("setsockopt", RetInteger, a(ctx, any, any, mem, size))
+	def("getsockopt", RetInteger, a(ctx, any, any, umem, size))
+	def("sock_ops_cb_flags_set", RetInteger, a(ctx, any))
+
+	// Tracing.
+	def("probe_read", RetInteger, a(umem, size0, any), gpl)
+	def("probe_read_str", RetInteger, a(umem, size0, any), gpl)
+	def("probe_read_user", RetInteger, a(umem, size0, any), gpl)
+	def("probe_read_kernel", RetInteger, a(umem, size0, any), gpl)
+	def("probe_read_user_str", RetInteger, a(umem, size0, any), gpl)
+	def("probe_read_kernel_str", RetInteger, a(umem, size0, any), gpl)
+	def("get_stackid", RetInteger, a(ctx, mapPtr, any), mapTypes(maps.StackTrace), gpl)
+	def("get_stack", RetInteger, a(ctx, umem, size0, any), gpl)
+	def("override_return", RetInteger, a(ctx, any), gpl)
+	def("send_signal", RetInteger, a(any))
+}
