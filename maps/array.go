@@ -6,30 +6,42 @@ import (
 	"unsafe"
 )
 
-// array is BPF_MAP_TYPE_ARRAY: max_entries values, keyed by a 4-byte index, allocated
-// once and never freed, so pointers to them stay valid.
+// array is BPF_MAP_TYPE_ARRAY and BPF_MAP_TYPE_PERCPU_ARRAY: max_entries values (times
+// the number of CPUs), keyed by a 4-byte index, allocated once and never freed, so
+// pointers to them stay valid.
 type array struct {
 	spec   Spec
 	stride uintptr // value size rounded up to 8, as the kernel does
+	ncpu   uintptr // values per element: 1, or the CPU count of a per-CPU array
 	values []byte
 }
 
-func newArray(spec Spec) (*array, error) {
+func newArray(spec Spec, ncpu int) (*array, error) {
 	if spec.KeySize != 4 {
 		return nil, fmt.Errorf("map %q: %w: array keys are 4 bytes, not %d", spec.Name, ErrInvalid, spec.KeySize)
 	}
 	stride := (uintptr(spec.ValueSize) + 7) &^ 7
-	if uint64(stride)*uint64(spec.MaxEntries) > 1<<32 {
+	if uint64(stride)*uint64(spec.MaxEntries)*uint64(ncpu) > 1<<32 {
 		return nil, fmt.Errorf("map %q: %w: %d entries of %d bytes is too large", spec.Name, ErrInvalid, spec.MaxEntries, spec.ValueSize)
 	}
-	return &array{spec: spec, stride: stride, values: make([]byte, stride*uintptr(spec.MaxEntries))}, nil
+	return &array{spec: spec, stride: stride, ncpu: uintptr(ncpu), values: make([]byte, stride*uintptr(ncpu)*uintptr(spec.MaxEntries))}, nil
+}
+
+// userValueSize is the size of a value as user space reads and writes it: one value, or
+// one 8-byte-aligned value per CPU.
+func (a *array) userValueSize() int {
+	if a.ncpu == 1 {
+		return int(a.spec.ValueSize)
+	}
+	return int(a.stride * a.ncpu)
 }
 
 func (a *array) Spec() Spec { return a.spec }
 
+// value returns element index as user space sees it.
 func (a *array) value(index uint32) []byte {
-	off := uintptr(index) * a.stride
-	return a.values[off : off+uintptr(a.spec.ValueSize)]
+	off := uintptr(index) * a.stride * a.ncpu
+	return a.values[off : off+uintptr(a.userValueSize())]
 }
 
 func (a *array) index(key []byte) (uint32, error) {
@@ -44,7 +56,7 @@ func (a *array) index(key []byte) (uint32, error) {
 }
 
 func (a *array) Lookup(key, value []byte) error {
-	if err := checkSizes(a.spec, nil, value); err != nil {
+	if err := checkValue(a.spec, value, a.userValueSize()); err != nil {
 		return err
 	}
 	i, err := a.index(key)
@@ -56,7 +68,7 @@ func (a *array) Lookup(key, value []byte) error {
 }
 
 func (a *array) Update(key, value []byte, flags uint64) error {
-	if err := checkSizes(a.spec, nil, value); err != nil {
+	if err := checkValue(a.spec, value, a.userValueSize()); err != nil {
 		return err
 	}
 	switch flags {
@@ -105,10 +117,12 @@ func (a *array) NextKey(key, next []byte) error {
 	return nil
 }
 
-func (a *array) LookupPtr(key unsafe.Pointer) unsafe.Pointer {
+func (a *array) LookupPtr(key unsafe.Pointer) unsafe.Pointer { return a.LookupPtrCPU(key, 0) }
+
+func (a *array) LookupPtrCPU(key unsafe.Pointer, cpu int) unsafe.Pointer {
 	i := *(*uint32)(key)
-	if i >= a.spec.MaxEntries {
+	if i >= a.spec.MaxEntries || uintptr(cpu) >= a.ncpu {
 		return nil
 	}
-	return unsafe.Pointer(&a.values[uintptr(i)*a.stride])
+	return unsafe.Pointer(&a.values[(uintptr(i)*a.ncpu+uintptr(cpu))*a.stride])
 }

@@ -42,10 +42,18 @@ func NewEpochs(slots int) *Epochs {
 	return e
 }
 
-// Guard is an entered invocation.
+// Guard is an entered invocation. Its slot number doubles as the "CPU" of per-CPU maps
+// and bpf_get_smp_processor_id: no two running invocations share one.
 type Guard struct {
-	s *slot
+	s   *slot
+	cpu int
 }
+
+// CPU returns the invocation's slot number, 0 to NumCPU()-1.
+func (g Guard) CPU() int { return g.cpu }
+
+// NumCPU returns the number of slots, which is the number of values per-CPU maps keep.
+func (e *Epochs) NumCPU() int { return len(e.slots) }
 
 // Enter marks the start of an invocation. It spins only if every slot is taken.
 func (e *Epochs) Enter() Guard {
@@ -54,7 +62,7 @@ func (e *Epochs) Enter() Guard {
 		for i := range e.slots {
 			s := &e.slots[i]
 			if s.epoch.Load() == 0 && s.epoch.CompareAndSwap(0, epoch) {
-				return Guard{s}
+				return Guard{s, i}
 			}
 		}
 		runtime.Gosched()

@@ -7,11 +7,14 @@ import (
 	"unsafe"
 )
 
-// hash is BPF_MAP_TYPE_HASH. Each value has its own allocation; a replaced or deleted
-// value is retired to the Epochs, never reused while a program may hold it.
+// hash is BPF_MAP_TYPE_HASH and BPF_MAP_TYPE_PERCPU_HASH. Each value (or set of per-CPU
+// values) has its own allocation; a replaced or deleted value is retired to the Epochs,
+// never reused while a program may hold it.
 type hash struct {
 	spec   Spec
 	epochs *Epochs
+	stride uintptr // value size rounded up to 8
+	ncpu   uintptr // values per element
 
 	mu      sync.RWMutex
 	entries map[string]*entry
@@ -23,17 +26,25 @@ type entry struct {
 	value []byte
 }
 
-func newHash(spec Spec, epochs *Epochs) (*hash, error) {
-	if epochs == nil {
-		return nil, fmt.Errorf("map %q: %w: a hash map needs an epoch tracker", spec.Name, ErrInvalid)
+func newHash(spec Spec, epochs *Epochs, ncpu int) (*hash, error) {
+	stride := (uintptr(spec.ValueSize) + 7) &^ 7
+	return &hash{spec: spec, epochs: epochs, stride: stride, ncpu: uintptr(ncpu), entries: map[string]*entry{}}, nil
+}
+
+func (h *hash) userValueSize() int {
+	if h.ncpu == 1 {
+		return int(h.spec.ValueSize)
 	}
-	return &hash{spec: spec, epochs: epochs, entries: map[string]*entry{}}, nil
+	return int(h.stride * h.ncpu)
 }
 
 func (h *hash) Spec() Spec { return h.spec }
 
 func (h *hash) Lookup(key, value []byte) error {
-	if err := checkSizes(h.spec, key, value); err != nil {
+	if err := checkSizes(h.spec, key, nil); err != nil {
+		return err
+	}
+	if err := checkValue(h.spec, value, h.userValueSize()); err != nil {
 		return err
 	}
 	h.mu.RLock()
@@ -49,13 +60,16 @@ func (h *hash) Lookup(key, value []byte) error {
 }
 
 func (h *hash) Update(key, value []byte, flags uint64) error {
-	if err := checkSizes(h.spec, key, value); err != nil {
+	if err := checkSizes(h.spec, key, nil); err != nil {
+		return err
+	}
+	if err := checkValue(h.spec, value, h.userValueSize()); err != nil {
 		return err
 	}
 	if flags > UpdateExist {
 		return fmt.Errorf("%w: update flags %#x", ErrInvalid, flags)
 	}
-	v := make([]byte, (h.spec.ValueSize+7)&^7)[:h.spec.ValueSize]
+	v := make([]byte, h.stride*h.ncpu)[:h.userValueSize()]
 	copy(v, value)
 	h.mu.Lock()
 	e, exists := h.entries[string(key)]
@@ -124,13 +138,18 @@ func (h *hash) NextKey(key, next []byte) error {
 	return nil
 }
 
-func (h *hash) LookupPtr(key unsafe.Pointer) unsafe.Pointer {
+func (h *hash) LookupPtr(key unsafe.Pointer) unsafe.Pointer { return h.LookupPtrCPU(key, 0) }
+
+func (h *hash) LookupPtrCPU(key unsafe.Pointer, cpu int) unsafe.Pointer {
+	if uintptr(cpu) >= h.ncpu {
+		return nil
+	}
 	k := unsafe.Slice((*byte)(key), h.spec.KeySize)
 	h.mu.RLock()
 	e := h.entries[string(k)]
 	var p unsafe.Pointer
 	if e != nil {
-		p = unsafe.Pointer(unsafe.SliceData(e.value))
+		p = unsafe.Add(unsafe.Pointer(unsafe.SliceData(e.value)), uintptr(cpu)*h.stride)
 	}
 	h.mu.RUnlock()
 	return p

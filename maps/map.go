@@ -57,8 +57,21 @@ type Map interface {
 	LookupPtr(key unsafe.Pointer) unsafe.Pointer
 }
 
-// New creates a map.
+// PerCPUMap is a map that keeps a value per CPU (per running invocation, see Epochs).
+// User space reads and writes all of them at once: NumCPU values, each rounded up to 8
+// bytes, as with the kernel's per-CPU maps.
+type PerCPUMap interface {
+	Map
+	// LookupPtrCPU returns the address of key's value for cpu, or nil.
+	LookupPtrCPU(key unsafe.Pointer, cpu int) unsafe.Pointer
+}
+
+// New creates a map. epochs supplies the CPU count of per-CPU maps and delays the reuse
+// of replaced values.
 func New(spec Spec, epochs *Epochs) (Map, error) {
+	if epochs == nil {
+		return nil, fmt.Errorf("map %q: %w: no epoch tracker", spec.Name, ErrInvalid)
+	}
 	if spec.KeySize == 0 && spec.Type != Queue && spec.Type != Stack {
 		return nil, fmt.Errorf("map %q: %w: key size 0", spec.Name, ErrInvalid)
 	}
@@ -67,11 +80,23 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	}
 	switch spec.Type {
 	case Array:
-		return newArray(spec)
+		return newArray(spec, 1)
+	case PerCPUArray:
+		return newArray(spec, epochs.NumCPU())
 	case Hash:
-		return newHash(spec, epochs)
+		return newHash(spec, epochs, 1)
+	case PerCPUHash:
+		return newHash(spec, epochs, epochs.NumCPU())
 	}
 	return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
+}
+
+// checkValue checks a user-space value buffer against the size the map expects.
+func checkValue(spec Spec, value []byte, want int) error {
+	if len(value) != want {
+		return fmt.Errorf("%w: value is %d bytes, map %q takes %d", ErrInvalid, len(value), spec.Name, want)
+	}
+	return nil
 }
 
 func checkSizes(spec Spec, key, value []byte) error {

@@ -247,3 +247,53 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestPerCPU: invocations increment their own CPU's value without atomics; user space
+// reads one value per CPU and the sum is exact. Run with -race.
+func TestPerCPU(t *testing.T) {
+	e := NewEpochs(3)
+	for _, typ := range []Type{PerCPUArray, PerCPUHash} {
+		m, err := New(Spec{Name: "p", Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 8}, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm := m.(PerCPUMap)
+		userSize := 8 * e.NumCPU() // 4-byte values round up to 8
+		if err := m.Update(u32(5), make([]byte, 4), UpdateAny); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("%s: update with one value: %v", typ, err)
+		}
+		if err := m.Update(u32(5), make([]byte, userSize), UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+		const workers, iters = 8, 3000
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := u32(5)
+				for i := 0; i < iters; i++ {
+					g := e.Enter()
+					p := pm.LookupPtrCPU(unsafe.Pointer(&key[0]), g.CPU())
+					*(*uint32)(p) += 1
+					g.Leave()
+				}
+			}()
+		}
+		wg.Wait()
+		v := make([]byte, userSize)
+		if err := m.Lookup(u32(5), v); err != nil {
+			t.Fatal(err)
+		}
+		var sum uint32
+		for cpu := 0; cpu < e.NumCPU(); cpu++ {
+			sum += binary.LittleEndian.Uint32(v[8*cpu:])
+		}
+		if sum != workers*iters {
+			t.Errorf("%s: per-CPU values sum to %d, want %d", typ, sum, workers*iters)
+		}
+		if pm.LookupPtrCPU(unsafe.Pointer(&u32(5)[0]), e.NumCPU()) != nil {
+			t.Errorf("%s: CPU out of range gave a value", typ)
+		}
+	}
+}
