@@ -36,3 +36,30 @@ func BenchmarkUserOps(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLPMLookup measures the helper-side lookup in tries of 1K and 1M /24 routes
+// plus a default route (the issue #3 LPM benchmark shape).
+func BenchmarkLPMLookup(b *testing.B) {
+	for _, n := range []int{1 << 10, 1 << 20} {
+		m, err := New(Spec{Name: "lpm", Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: uint32(n + 1), Flags: FlagNoPrealloc}, NewEpochs(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Update(lpmKey(0, 0, 0, 0, 0), u64(0), UpdateAny)
+		for i := 0; i < n; i++ {
+			m.Update(lpmKey(24, byte(i>>16), byte(i>>8), byte(i), 0), u64(uint64(i)), UpdateAny)
+		}
+		keys := make([][]byte, 1024)
+		for i := range keys {
+			j := (i * 7919) % n
+			keys[i] = lpmKey(32, byte(j>>16), byte(j>>8), byte(j), byte(i))
+		}
+		b.Run(map[int]string{1 << 10: "1K", 1 << 20: "1M"}[n], func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if m.LookupPtr(unsafe.Pointer(&keys[i&1023][0])) == nil {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}

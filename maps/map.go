@@ -87,6 +87,12 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 		return newHash(spec, epochs, 1)
 	case PerCPUHash:
 		return newHash(spec, epochs, epochs.NumCPU())
+	case Queue:
+		return newQueue(spec, false)
+	case Stack:
+		return newQueue(spec, true)
+	case LPMTrie:
+		return newLPM(spec, epochs)
 	}
 	return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
 }
