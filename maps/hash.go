@@ -1,9 +1,11 @@
 package maps
 
 import (
+	"container/list"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -18,17 +20,44 @@ type hash struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+
+	// lru is set for the LRU hash types: a full map evicts instead of refusing. order
+	// holds the entries oldest first.
+	lru   bool
+	order *list.List
 }
 
 // entry holds the current value of a key; replacing the value swaps the slice, so an
 // update hashes the key once.
 type entry struct {
 	value []byte
+	// LRU maps only: the key, and whether the entry was used since the last eviction
+	// scan passed it (a second chance, as the kernel's LRU gives).
+	key  string
+	elem *list.Element
+	used atomic.Bool
 }
 
 func newHash(spec Spec, epochs *Epochs, ncpu int) (*hash, error) {
 	stride := (uintptr(spec.ValueSize) + 7) &^ 7
 	return &hash{spec: spec, epochs: epochs, stride: stride, ncpu: uintptr(ncpu), entries: map[string]*entry{}}, nil
+}
+
+// evictLocked removes the least recently used entry: the oldest one not used since the
+// scan last passed it; used ones go to the back with their mark cleared.
+func (h *hash) evictLocked() []byte {
+	for {
+		front := h.order.Front()
+		e := front.Value.(*entry)
+		if e.used.Load() {
+			e.used.Store(false)
+			h.order.MoveToBack(front)
+			continue
+		}
+		h.order.Remove(front)
+		delete(h.entries, e.key)
+		return e.value
+	}
 }
 
 func (h *hash) userValueSize() int {
@@ -80,14 +109,27 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 	case !exists && flags == UpdateExist:
 		h.mu.Unlock()
 		return ErrKeyNotExist
-	case !exists && len(h.entries) >= int(h.spec.MaxEntries):
+	case !exists && len(h.entries) >= int(h.spec.MaxEntries) && !h.lru:
 		h.mu.Unlock()
 		return fmt.Errorf("%w: map %q holds %d entries", ErrFull, h.spec.Name, h.spec.MaxEntries)
 	case !exists:
-		h.entries[string(key)] = &entry{value: v}
+		var evicted []byte
+		if h.lru && len(h.entries) >= int(h.spec.MaxEntries) {
+			evicted = h.evictLocked()
+		}
+		ne := &entry{value: v}
+		h.entries[string(key)] = ne
+		if h.lru {
+			ne.key = string(key)
+			ne.elem = h.order.PushBack(ne)
+		}
 		h.mu.Unlock()
+		if evicted != nil {
+			h.epochs.Retire(evicted)
+		}
 		return nil
 	}
+	e.used.Store(true)
 	old := e.value
 	e.value = v
 	h.mu.Unlock()
@@ -102,6 +144,9 @@ func (h *hash) Delete(key []byte) error {
 	h.mu.Lock()
 	e, ok := h.entries[string(key)]
 	delete(h.entries, string(key))
+	if ok && h.lru {
+		h.order.Remove(e.elem)
+	}
 	h.mu.Unlock()
 	if !ok {
 		return ErrKeyNotExist
@@ -150,6 +195,9 @@ func (h *hash) LookupPtrCPU(key unsafe.Pointer, cpu int) unsafe.Pointer {
 	var p unsafe.Pointer
 	if e != nil {
 		p = unsafe.Add(unsafe.Pointer(unsafe.SliceData(e.value)), uintptr(cpu)*h.stride)
+		if h.lru && !e.used.Load() {
+			e.used.Store(true)
+		}
 	}
 	h.mu.RUnlock()
 	return p

@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -87,6 +88,17 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 		return newHash(spec, epochs, 1)
 	case PerCPUHash:
 		return newHash(spec, epochs, epochs.NumCPU())
+	case LRUHash, LRUPerCPUHash:
+		ncpu := 1
+		if spec.Type == LRUPerCPUHash {
+			ncpu = epochs.NumCPU()
+		}
+		h, err := newHash(spec, epochs, ncpu)
+		if err != nil {
+			return nil, err
+		}
+		h.lru, h.order = true, list.New()
+		return h, nil
 	case Queue:
 		return newQueue(spec, false)
 	case Stack:

@@ -297,3 +297,49 @@ func TestPerCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestLRU: a full LRU map evicts the entry used least recently instead of refusing.
+func TestLRU(t *testing.T) {
+	for _, typ := range []Type{LRUHash, LRUPerCPUHash} {
+		e := NewEpochs(2)
+		m, err := New(Spec{Name: "l", Type: typ, KeySize: 4, ValueSize: 8, MaxEntries: 3}, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vsize := 8
+		if typ == LRUPerCPUHash {
+			vsize = 8 * e.NumCPU()
+		}
+		val := make([]byte, vsize)
+		for k := uint32(1); k <= 3; k++ {
+			if err := m.Update(u32(k), val, UpdateAny); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Use 1 and 3 (as a program would), then insert 4: 2 goes.
+		for _, k := range []uint32{1, 3} {
+			key := u32(k)
+			if m.LookupPtr(unsafe.Pointer(&key[0])) == nil {
+				t.Fatalf("%s: key %d missing", typ, k)
+			}
+		}
+		if err := m.Update(u32(4), val, UpdateNoExist); err != nil {
+			t.Fatalf("%s: insert into a full LRU map: %v", typ, err)
+		}
+		for k, want := range map[uint32]bool{1: true, 2: false, 3: true, 4: true} {
+			err := m.Lookup(u32(k), val)
+			if (err == nil) != want {
+				t.Errorf("%s: key %d present=%v, want %v", typ, k, err == nil, want)
+			}
+		}
+		if err := m.Delete(u32(1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Update(u32(5), val, UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Lookup(u32(3), val); err != nil {
+			t.Errorf("%s: a free slot after delete still evicted key 3", typ)
+		}
+	}
+}
