@@ -73,6 +73,9 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	if epochs == nil {
 		return nil, fmt.Errorf("map %q: %w: no epoch tracker", spec.Name, ErrInvalid)
 	}
+	if spec.Type == RingBuf {
+		return newRingBuf(spec)
+	}
 	if spec.KeySize == 0 && spec.Type != Queue && spec.Type != Stack {
 		return nil, fmt.Errorf("map %q: %w: key size 0", spec.Name, ErrInvalid)
 	}
