@@ -132,6 +132,13 @@ func (e *Env) AddRegion(r Region) {
 	}
 }
 
+// TruncateRegions forgets the regions added after the first n.
+func (e *Env) TruncateRegions(n int) {
+	if n < len(e.regions) {
+		e.regions = e.regions[:n]
+	}
+}
+
 // ResetRegions forgets every region added with AddRegion.
 func (e *Env) ResetRegions() { e.regions = e.regions[:0] }
 

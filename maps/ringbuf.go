@@ -247,3 +247,9 @@ func (rd *RingBufferReader) ReadInto(rec *Record) error {
 		}
 	}
 }
+
+// Owns reports whether p points into the ring's data.
+func (r *RingBuffer) Owns(p unsafe.Pointer) bool {
+	base := uintptr(unsafe.Pointer(&r.data[0]))
+	return uintptr(p) >= base && uintptr(p) < base+uintptr(len(r.data))
+}

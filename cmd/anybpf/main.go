@@ -45,9 +45,9 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run eBPF programs outside the Linux kernel",
 		Long: `anybpf loads eBPF bytecode, checks it and runs it with its own engines.
 
-Available now: raw bytecode files (disasm, prog run), listing ELF objects (prog show),
-the bpf_conformance plugin. Not yet available: running ELF objects (maps, helpers,
-program contexts), the verifier, the JIT, the daemon and hooks.`,
+Available now: raw bytecode (disasm, prog run), ELF objects (prog show; prog run for XDP
+programs and programs without a context type), the bpf_conformance plugin. Not yet
+available: other program types' contexts, the verifier, the JIT, the daemon and hooks.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -100,7 +100,9 @@ func TestProgRunErrors(t *testing.T) {
 		{[]string{"prog", "run", prog, "bogus"}, `unknown argument "bogus"`},
 		{[]string{"prog", "run", prog, "engine", "jit"}, "not available yet"},
 		{[]string{"prog", "run", "/nonexistent"}, "no such file"},
-		{[]string{"prog", "run", elf}, "ELF object files are not supported yet"},
+		{[]string{"prog", "run", elf}, "invalid eBPF object"},
+		{[]string{"prog", "run", filepath.Join("..", "..", "testdata", "xdp_counter.o"), "name", "nope"}, `no program named "nope"`},
+		{[]string{"prog", "run", filepath.Join("..", "..", "testdata", "xdp_counter.o"), "unchecked"}, "always run checked"},
 		{[]string{"prog", "run", bad}, "invalid memory access"},
 	} {
 		_, _, err := run(t, "", tc.args...)
@@ -192,5 +194,25 @@ func TestProgShow(t *testing.T) {
 	}
 	if _, _, err := run(t, "", "prog", "show", filepath.Join("..", "..", "bench", "programs", "crc32.bin")); err == nil {
 		t.Fatal("raw bytecode accepted as an ELF object")
+	}
+}
+
+func TestProgRunObject(t *testing.T) {
+	dir := t.TempDir()
+	pkt := filepath.Join(dir, "pkt")
+	frame := append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd}, "ipv6"...)
+	os.WriteFile(pkt, frame, 0o644)
+	obj := filepath.Join("..", "..", "testdata", "xdp_counter.o")
+	out, _, err := run(t, "", "prog", "run", obj, "name", "xdp_count", "data_in", pkt, "repeat", "5")
+	if err != nil || !strings.HasPrefix(out, "Return value: 1, duration (average): ") {
+		t.Fatalf("xdp_count on IPv6: %q, %v (want XDP_DROP = 1)", out, err)
+	}
+	out, _, err = run(t, "", "-j", "prog", "run", obj, "name", "xdp_strip2", "data_in", pkt)
+	var res struct {
+		Retval  uint64 `json:"retval"`
+		DataOut string `json:"data_out"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Retval != 3 || res.DataOut != fmt.Sprintf("%x", frame[2:]) {
+		t.Fatalf("xdp_strip2: %q, %v", out, err)
 	}
 }

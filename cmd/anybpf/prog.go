@@ -2,16 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
 	"github.com/anybpf/anybpf/isa"
@@ -93,18 +96,24 @@ func keywordArgs(args []string, valued []string, flags []string) (map[string]str
 
 func newProgRunCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "run FILE [data_in FILE] [data_out FILE] [repeat N] [engine auto|interp] [unchecked]",
+		Use:   "run FILE [name NAME | section SEC] [data_in FILE] [data_out FILE] [repeat N] [engine auto|interp] [unchecked]",
 		Short: "Run a program on input data, like bpftool prog run",
-		Long: `Run a raw bytecode program once or repeat times and print its return value and the
-average duration of one run.
+		Long: `Run a program once or repeat times and print its return value and the average
+duration of one run. Every run works on the same buffer and the same maps, as
+BPF_PROG_TEST_RUN does.
 
-The program gets r1 = pointer to a copy of the data_in bytes and r2 = their length (the
-bpf_conformance convention). The program is not verified yet, so it runs in checked mode:
-every load and store is checked, and a bad access is an error. "unchecked" turns the
-checks off for trusted programs. ELF object files are not supported yet.`,
+FILE is an ELF object or raw bytecode. From an object, the program named NAME runs (or,
+by name order, the first in section SEC, or the first of all): XDP programs get data_in as the packet,
+with 256 bytes of headroom; programs in sections without a program type get r1 = pointer
+to the data and r2 = its length. Other program types cannot run yet.
+
+Raw bytecode gets r1 = pointer to a copy of the data_in bytes and r2 = their length (the
+bpf_conformance convention). Programs are not verified yet, so they run in checked mode:
+every load and store is checked, and a bad access is an error. For raw bytecode,
+"unchecked" turns the checks off for trusted programs.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "repeat", "engine"}, []string{"unchecked"})
+			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "repeat", "engine", "name", "section"}, []string{"unchecked"})
 			if err != nil {
 				return fmt.Errorf("prog run: %w", err)
 			}
@@ -114,28 +123,20 @@ checks off for trusted programs. ELF object files are not supported yet.`,
 					return fmt.Errorf("prog run: repeat %q is not a positive number", v)
 				}
 			}
-			eng, err := engineByName(kw["engine"])
-			if err != nil {
-				return fmt.Errorf("prog run: %w", err)
-			}
-			insns, err := readRawProgram(args[0])
-			if err != nil {
-				return fmt.Errorf("prog run: %w", err)
-			}
 			var data []byte
 			if path, ok := kw["data_in"]; ok {
 				if data, err = os.ReadFile(path); err != nil {
 					return fmt.Errorf("prog run: data_in: %w", err)
 				}
 			}
-			_, checkedOff := kw["unchecked"]
-			code, err := eng.Compile(insns, engine.Config{Checked: !checkedOff, Budget: 1 << 32})
-			if err != nil {
-				return fmt.Errorf("prog run: %s: %w", args[0], err)
+			var res runResult
+			if isELF(args[0]) {
+				res, err = runObject(args[0], kw, data, repeat)
+			} else {
+				res, err = runRaw(args[0], kw, data, repeat)
 			}
-			res, err := runRepeated(code, data, repeat)
 			if err != nil {
-				return fmt.Errorf("prog run: %s: %w", args[0], err)
+				return fmt.Errorf("prog run: %w", err)
 			}
 			if path, ok := kw["data_out"]; ok {
 				if err := os.WriteFile(path, res.dataOut, 0o644); err != nil {
@@ -153,6 +154,86 @@ checks off for trusted programs. ELF object files are not supported yet.`,
 			return err
 		},
 	}
+}
+
+func isELF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	n, _ := f.Read(magic)
+	return n == 4 && bytes.Equal(magic, []byte("\x7fELF"))
+}
+
+func runRaw(path string, kw map[string]string, data []byte, repeat uint64) (runResult, error) {
+	if _, ok := kw["name"]; ok {
+		return runResult{}, fmt.Errorf("name: %s is raw bytecode, which has no program names", path)
+	}
+	eng, err := engineByName(kw["engine"])
+	if err != nil {
+		return runResult{}, err
+	}
+	insns, err := readRawProgram(path)
+	if err != nil {
+		return runResult{}, err
+	}
+	_, checkedOff := kw["unchecked"]
+	code, err := eng.Compile(insns, engine.Config{Checked: !checkedOff, Budget: 1 << 32})
+	if err != nil {
+		return runResult{}, fmt.Errorf("%s: %w", path, err)
+	}
+	res, err := runRepeated(code, data, repeat)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, nil
+}
+
+func runObject(path string, kw map[string]string, data []byte, repeat uint64) (runResult, error) {
+	if _, ok := kw["unchecked"]; ok {
+		return runResult{}, errors.New("unchecked: object programs always run checked until the verifier exists")
+	}
+	cfg := anybpf.NewRuntimeConfig().WithTraceLog(os.Stderr)
+	if e, ok := kw["engine"]; ok {
+		cfg = cfg.WithEngine(e)
+	}
+	coll, err := anybpf.NewRuntime(context.Background(), cfg).LoadCollection(path)
+	if err != nil {
+		return runResult{}, err
+	}
+	prog, err := pickProgram(coll, path, kw)
+	if err != nil {
+		return runResult{}, err
+	}
+	opts := &anybpf.RunOptions{Data: data, Repeat: uint32(repeat)}
+	ret, err := prog.Run(opts)
+	if err != nil {
+		return runResult{}, err
+	}
+	return runResult{retval: uint64(ret), duration: opts.Duration, dataOut: opts.DataOut}, nil
+}
+
+// pickProgram selects by name or section, or takes the first program in section order.
+func pickProgram(coll *anybpf.Collection, path string, kw map[string]string) (*anybpf.Program, error) {
+	if name, ok := kw["name"]; ok {
+		if p := coll.Programs[name]; p != nil {
+			return p, nil
+		}
+		return nil, fmt.Errorf("%s has no program named %q", path, name)
+	}
+	var progs []*anybpf.Program
+	for _, p := range coll.Programs {
+		progs = append(progs, p)
+	}
+	sort.Slice(progs, func(i, j int) bool { return progs[i].Name < progs[j].Name })
+	for _, p := range progs {
+		if sec, ok := kw["section"]; !ok || p.Section == sec {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no program in section %q", path, kw["section"])
 }
 
 type runResult struct {

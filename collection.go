@@ -1,0 +1,224 @@
+package anybpf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/internal/elfload"
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+)
+
+// Collection is what an object file holds, loaded: its programs and maps by name.
+type Collection struct {
+	Programs map[string]*Program
+	Maps     map[string]*Map
+}
+
+// Map is a loaded map.
+type Map struct {
+	name   string
+	m      maps.Map
+	handle uint64
+	ncpu   int // values per key in user space: the CPU count for per-CPU maps, else 1
+	// region is the map's value memory when it is fixed (arrays, global data), which
+	// checked mode lets programs access directly.
+	region engine.Region
+}
+
+// Program is a loaded program.
+type Program struct {
+	Name    string
+	Section string
+	Type    progtype.Type
+	rt      *Runtime
+	code    engine.Code
+	// regions are the fixed map memories the program refers to.
+	regions []engine.Region
+	// insns is the program as loaded: relocated, context accesses rewritten.
+	insns []isa.Instruction
+}
+
+// LoadCollection loads every program and map of an ELF object.
+func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
+	obj, err := elfload.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := rt.engine()
+	if err != nil {
+		return nil, err
+	}
+	coll := &Collection{Programs: map[string]*Program{}, Maps: map[string]*Map{}}
+	for _, spec := range obj.Maps {
+		m, err := maps.New(maps.Spec{Name: spec.Name, Type: spec.Type, KeySize: spec.KeySize, ValueSize: spec.ValueSize, MaxEntries: spec.MaxEntries, Flags: spec.Flags}, rt.epochs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: map %s: %w", path, spec.Name, err)
+		}
+		lm := &Map{name: spec.Name, m: m, ncpu: 1}
+		if _, ok := m.(maps.PerCPUMap); ok && (spec.Type == maps.PerCPUArray || spec.Type == maps.PerCPUHash || spec.Type == maps.LRUPerCPUHash) {
+			lm.ncpu = rt.epochs.NumCPU()
+		}
+		if spec.Data != nil {
+			if err := m.Update([]byte{0, 0, 0, 0}, spec.Data, maps.UpdateAny); err != nil {
+				return nil, fmt.Errorf("%s: map %s: initial data: %w", path, spec.Name, err)
+			}
+		}
+		if spec.Type == maps.Array {
+			key := uint32(0)
+			p := m.LookupPtr(unsafe.Pointer(&key))
+			size := uintptr(spec.ValueSize+7) &^ 7 * uintptr(spec.MaxEntries)
+			lm.region = engine.Region{Addr: uintptr(p), Size: size, Writable: !spec.ReadOnly, Name: spec.Name}
+		}
+		rt.register(lm)
+		coll.Maps[spec.Name] = lm
+	}
+	for _, ps := range obj.Programs {
+		p, err := rt.loadProgram(eng, ps, coll)
+		if err != nil {
+			return nil, fmt.Errorf("%s: program %s: %w", path, ps.Name, err)
+		}
+		coll.Programs[ps.Name] = p
+	}
+	return coll, nil
+}
+
+func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll *Collection) (*Program, error) {
+	p := &Program{Name: ps.Name, Section: ps.Section, Type: ps.Type, rt: rt}
+	insns := append([]isa.Instruction(nil), ps.Instructions...)
+	seen := map[*Map]bool{}
+	for _, ref := range ps.References {
+		m := coll.Maps[ref.Map]
+		if m == nil {
+			return nil, fmt.Errorf("refers to map %q, which the object does not define", ref.Map)
+		}
+		ins := &insns[ref.Instruction]
+		ins.Src = isa.Register(isa.PseudoNone)
+		if ref.Value {
+			if m.region.Size == 0 {
+				return nil, fmt.Errorf("%w: direct value access to map %s", ErrNotSupported, ref.Map)
+			}
+			ins.Constant = int64(m.region.Addr) + int64(ref.Offset)
+		} else {
+			ins.Constant = int64(m.handle)
+		}
+		if !seen[m] && m.region.Size > 0 {
+			seen[m] = true
+			p.regions = append(p.regions, m.region)
+		}
+	}
+	for i := range insns {
+		if insns[i].IsLDDW() && insns[i].Src == isa.Register(isa.PseudoFunc) {
+			return nil, fmt.Errorf("%w: callbacks (bpf_loop, for_each_map_elem)", ErrNotSupported)
+		}
+	}
+	if c := progtype.ContextOf(ps.Type); c != nil {
+		var err error
+		if insns, err = progtype.RewriteContext(insns, c); err != nil {
+			return nil, err
+		}
+	} else if ps.Type != progtype.Unspec {
+		return nil, fmt.Errorf("%w: running %s programs (no context layout yet)", ErrNotSupported, ps.Type)
+	}
+	code, err := eng.Compile(insns, engine.Config{Helpers: rt.helperTable(), Checked: true, Budget: rt.cfg.budget})
+	if err != nil {
+		return nil, err
+	}
+	p.code, p.insns = code, insns
+	return p, nil
+}
+
+// Instructions returns the program as it runs: relocated, map references resolved and
+// context accesses rewritten.
+func (p *Program) Instructions() []isa.Instruction { return p.insns }
+
+// encode turns a key or value into bytes: []byte as is, anything else with
+// encoding/binary in little-endian order.
+func encode(v any, size int) ([]byte, error) {
+	if b, ok := v.([]byte); ok {
+		return b, nil
+	}
+	var buf bytes.Buffer
+	if err := binary.Write(&buf, binary.LittleEndian, v); err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	if size >= 0 && buf.Len() != size {
+		return nil, fmt.Errorf("%T is %d bytes, the map wants %d", v, buf.Len(), size)
+	}
+	return buf.Bytes(), nil
+}
+
+func (m *Map) valueSize() int {
+	s := m.m.Spec()
+	if m.ncpu > 1 {
+		return int((s.ValueSize+7)&^7) * m.ncpu
+	}
+	return int(s.ValueSize)
+}
+
+// Lookup reads key's value into valueOut, a []byte of the value size or a pointer to a
+// fixed-size value.
+func (m *Map) Lookup(key, valueOut any) error {
+	k, err := encode(key, int(m.m.Spec().KeySize))
+	if err != nil {
+		return fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	if b, ok := valueOut.([]byte); ok {
+		return m.m.Lookup(k, b)
+	}
+	rv := reflect.ValueOf(valueOut)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("map %s: value out must be a []byte or a non-nil pointer, not %T", m.name, valueOut)
+	}
+	buf := make([]byte, m.valueSize())
+	if err := m.m.Lookup(k, buf); err != nil {
+		return err
+	}
+	return binary.Read(bytes.NewReader(buf), binary.LittleEndian, valueOut)
+}
+
+// Update sets key's value (flags: maps.UpdateAny, UpdateNoExist, UpdateExist).
+func (m *Map) Update(key, value any, flags uint64) error {
+	k, err := encode(key, int(m.m.Spec().KeySize))
+	if err != nil {
+		return fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	v, err := encode(value, m.valueSize())
+	if err != nil {
+		return fmt.Errorf("map %s: value: %w", m.name, err)
+	}
+	return m.m.Update(k, v, flags)
+}
+
+// Delete removes key.
+func (m *Map) Delete(key any) error {
+	k, err := encode(key, int(m.m.Spec().KeySize))
+	if err != nil {
+		return fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	return m.m.Delete(k)
+}
+
+// NextKey writes the key after key (the first when key is nil) into nextOut.
+func (m *Map) NextKey(key any, nextOut []byte) error {
+	var k []byte
+	if key != nil {
+		var err error
+		if k, err = encode(key, int(m.m.Spec().KeySize)); err != nil {
+			return fmt.Errorf("map %s: key: %w", m.name, err)
+		}
+	}
+	return m.m.NextKey(k, nextOut)
+}
+
+// Spec describes the map.
+func (m *Map) Spec() maps.Spec { return m.m.Spec() }
+
+// Underlying returns the map implementation, for readers such as
+// maps.NewRingBufferReader.
+func (m *Map) Underlying() maps.Map { return m.m }

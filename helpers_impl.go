@@ -1,0 +1,412 @@
+package anybpf
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/helpers"
+	"github.com/anybpf/anybpf/maps"
+)
+
+// Linux errno values helpers return, negated.
+const (
+	errnoENOENT = 2
+	errnoE2BIG  = 7
+	errnoEEXIST = 17
+	errnoEINVAL = 22
+)
+
+func errno(err error) uint64 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, maps.ErrKeyNotExist):
+		return neg(errnoENOENT)
+	case errors.Is(err, maps.ErrKeyExist):
+		return neg(errnoEEXIST)
+	case errors.Is(err, maps.ErrFull):
+		return neg(errnoE2BIG)
+	}
+	return neg(errnoEINVAL)
+}
+
+var clockBase = time.Now()
+
+// helperTable returns the helpers this runtime implements, by Linux id.
+func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
+	t := map[int32]engine.HelperFunc{}
+	add := func(name string, fn engine.HelperFunc) {
+		id, ok := helpers.ByName(name)
+		if !ok {
+			panic("anybpf: unknown helper " + name)
+		}
+		t[int32(id)] = fn
+	}
+	add("map_lookup_elem", helperMapLookup)
+	add("map_update_elem", helperMapUpdate)
+	add("map_delete_elem", helperMapDelete)
+	add("map_push_elem", helperMapPush)
+	add("map_pop_elem", func(env *engine.Env, m, v, _, _, _ uint64) uint64 { return queueOp(env, m, v, false) })
+	add("map_peek_elem", func(env *engine.Env, m, v, _, _, _ uint64) uint64 { return queueOp(env, m, v, true) })
+	add("ktime_get_ns", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
+		return uint64(time.Since(clockBase).Nanoseconds()) + 1e9
+	})
+	add("ktime_get_boot_ns", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
+		return uint64(time.Since(clockBase).Nanoseconds()) + 1e9
+	})
+	add("get_prandom_u32", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 { return uint64(rand.Uint32()) })
+	add("get_smp_processor_id", func(env *engine.Env, _, _, _, _, _ uint64) uint64 { return uint64(inv(env).cpu) })
+	add("trace_printk", helperTracePrintk)
+	add("ringbuf_output", helperRingbufOutput)
+	add("ringbuf_reserve", helperRingbufReserve)
+	add("ringbuf_submit", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, false) })
+	add("ringbuf_discard", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, true) })
+	add("ringbuf_query", helperRingbufQuery)
+	add("xdp_adjust_head", helperXDPAdjustHead)
+	add("xdp_adjust_tail", helperXDPAdjustTail)
+	add("xdp_adjust_meta", helperXDPAdjustMeta)
+	return t
+}
+
+func inv(env *engine.Env) *invocation { return env.Context.(*invocation) }
+
+// memory returns the program memory [addr, addr+size) after checking that the program
+// may access it; programs are not verified yet, so helpers check every pointer.
+func memory(env *engine.Env, addr, size uint64, write bool) ([]byte, bool) {
+	if size == 0 {
+		return nil, true
+	}
+	if size > 1<<20 || !env.Check(addr, size, write) {
+		return nil, false
+	}
+	return unsafe.Slice((*byte)(ptrOf(addr)), size), true
+}
+
+// ptrOf turns a program address into a pointer; see engine/interp's ptr.
+func ptrOf(addr uint64) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&addr)) }
+
+func badPointer(env *engine.Env, what string, addr uint64) uint64 {
+	env.Abort(fmt.Errorf("%s %#x is not memory the program may use", what, addr))
+	return 0
+}
+
+func lookupMap(env *engine.Env, handle uint64) (*Map, bool) {
+	m, ok := inv(env).rt.mapByHandle(handle)
+	if !ok {
+		env.Abort(fmt.Errorf("%#x is not a map", handle))
+	}
+	return m, ok
+}
+
+func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	spec := m.m.Spec()
+	if _, ok := memory(env, keyAddr, uint64(spec.KeySize), false); !ok {
+		return badPointer(env, "key", keyAddr)
+	}
+	var p unsafe.Pointer
+	if pm, ok := m.m.(maps.PerCPUMap); ok && m.ncpu > 1 {
+		p = pm.LookupPtrCPU(ptrOf(keyAddr), inv(env).cpu)
+	} else {
+		p = m.m.LookupPtr(ptrOf(keyAddr))
+	}
+	if p == nil {
+		return 0
+	}
+	if m.region.Size == 0 {
+		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(spec.ValueSize), Writable: true, Name: m.name})
+	}
+	return uint64(uintptr(p))
+}
+
+func helperMapUpdate(env *engine.Env, handle, keyAddr, valueAddr, flags, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	spec := m.m.Spec()
+	key, ok := memory(env, keyAddr, uint64(spec.KeySize), false)
+	if !ok {
+		return badPointer(env, "key", keyAddr)
+	}
+	value, ok := memory(env, valueAddr, uint64(spec.ValueSize), false)
+	if !ok {
+		return badPointer(env, "value", valueAddr)
+	}
+	if m.ncpu > 1 {
+		// A program updates its own CPU's value.
+		pm := m.m.(maps.PerCPUMap)
+		if p := pm.LookupPtrCPU(ptrOf(keyAddr), inv(env).cpu); p != nil && flags != maps.UpdateNoExist {
+			copy(unsafe.Slice((*byte)(p), spec.ValueSize), value)
+			return 0
+		}
+		all := make([]byte, m.valueSize())
+		copy(all[int((spec.ValueSize+7)&^7)*inv(env).cpu:], value)
+		return errno(m.m.Update(key, all, flags))
+	}
+	return errno(m.m.Update(key, value, flags))
+}
+
+func helperMapDelete(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	key, ok := memory(env, keyAddr, uint64(m.m.Spec().KeySize), false)
+	if !ok {
+		return badPointer(env, "key", keyAddr)
+	}
+	return errno(m.m.Delete(key))
+}
+
+func helperMapPush(env *engine.Env, handle, valueAddr, flags, _, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	q, isQueue := m.m.(maps.QueueMap)
+	if !isQueue {
+		return neg(errnoEINVAL)
+	}
+	value, ok := memory(env, valueAddr, uint64(m.m.Spec().ValueSize), false)
+	if !ok {
+		return badPointer(env, "value", valueAddr)
+	}
+	return errno(q.Push(value, flags))
+}
+
+func queueOp(env *engine.Env, handle, valueAddr uint64, peek bool) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	q, isQueue := m.m.(maps.QueueMap)
+	if !isQueue {
+		return neg(errnoEINVAL)
+	}
+	value, ok := memory(env, valueAddr, uint64(m.m.Spec().ValueSize), true)
+	if !ok {
+		return badPointer(env, "value", valueAddr)
+	}
+	if peek {
+		return errno(q.Peek(value))
+	}
+	return errno(q.Pop(value))
+}
+
+func ringbuf(env *engine.Env, handle uint64) (*maps.RingBuffer, bool) {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return nil, false
+	}
+	rb, ok := m.m.(*maps.RingBuffer)
+	return rb, ok
+}
+
+func helperRingbufOutput(env *engine.Env, handle, dataAddr, size, flags, _ uint64) uint64 {
+	rb, ok := ringbuf(env, handle)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	data, ok := memory(env, dataAddr, size, false)
+	if !ok {
+		return badPointer(env, "data", dataAddr)
+	}
+	return errno(rb.Output(data, flags))
+}
+
+func helperRingbufReserve(env *engine.Env, handle, size, flags, _, _ uint64) uint64 {
+	rb, ok := ringbuf(env, handle)
+	if !ok {
+		return 0
+	}
+	p := rb.Reserve(size, flags)
+	if p == nil {
+		return 0
+	}
+	env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(size), Writable: true, Name: "ringbuf record"})
+	return uint64(uintptr(p))
+}
+
+func ringbufCommit(env *engine.Env, addr, flags uint64, discard bool) uint64 {
+	// The record's owner is found through the region that reserve registered.
+	for _, r := range env.Regions() {
+		if r.Name == "ringbuf record" && uint64(r.Addr) == addr {
+			for _, m := range inv(env).rt.maps {
+				if rb, ok := m.m.(*maps.RingBuffer); ok && rb.Owns(ptrOf(addr)) {
+					if discard {
+						rb.Discard(ptrOf(addr), flags)
+					} else {
+						rb.Submit(ptrOf(addr), flags)
+					}
+					return 0
+				}
+			}
+		}
+	}
+	env.Abort(fmt.Errorf("%#x is not a reserved ring buffer record", addr))
+	return 0
+}
+
+func helperRingbufQuery(env *engine.Env, handle, flags, _, _, _ uint64) uint64 {
+	rb, ok := ringbuf(env, handle)
+	if !ok {
+		return 0
+	}
+	return rb.Query(flags)
+}
+
+// helperTracePrintk formats like the kernel's bpf_trace_printk (%d %i %u %x %X %ld %lld
+// %lu %llu %lx %llx %p %s %c %%) and writes one line to the runtime's trace log.
+func helperTracePrintk(env *engine.Env, fmtAddr, size, a1, a2, a3 uint64) uint64 {
+	f, ok := memory(env, fmtAddr, size, false)
+	if !ok {
+		return badPointer(env, "format", fmtAddr)
+	}
+	format := string(f)
+	if i := strings.IndexByte(format, 0); i >= 0 {
+		format = format[:i]
+	}
+	args := []uint64{a1, a2, a3}
+	var sb strings.Builder
+	n := 0
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' {
+			sb.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(format) && format[j] == 'l' {
+			j++
+		}
+		if j >= len(format) {
+			break
+		}
+		verb := format[j]
+		if verb == '%' {
+			sb.WriteByte('%')
+			i = j
+			continue
+		}
+		if n >= len(args) {
+			return neg(errnoEINVAL)
+		}
+		arg := args[n]
+		n++
+		long := j-i-1 >= 1
+		switch verb {
+		case 'd', 'i':
+			if long {
+				fmt.Fprintf(&sb, "%d", int64(arg))
+			} else {
+				fmt.Fprintf(&sb, "%d", int32(arg))
+			}
+		case 'u':
+			if long {
+				fmt.Fprintf(&sb, "%d", arg)
+			} else {
+				fmt.Fprintf(&sb, "%d", uint32(arg))
+			}
+		case 'x', 'X':
+			v := arg
+			if !long {
+				v = uint64(uint32(arg))
+			}
+			if verb == 'x' {
+				fmt.Fprintf(&sb, "%x", v)
+			} else {
+				fmt.Fprintf(&sb, "%X", v)
+			}
+		case 'p':
+			fmt.Fprintf(&sb, "0x%x", arg)
+		case 'c':
+			sb.WriteByte(byte(arg))
+		case 's':
+			sb.WriteString(cString(env, arg))
+		default:
+			return neg(errnoEINVAL)
+		}
+		i = j
+	}
+	line := sb.String()
+	rt := inv(env).rt
+	rt.traceMu.Lock()
+	fmt.Fprintln(rt.cfg.traceLog, strings.TrimRight(line, "\n"))
+	rt.traceMu.Unlock()
+	return uint64(len(line))
+}
+
+func cString(env *engine.Env, addr uint64) string {
+	var sb strings.Builder
+	for i := uint64(0); i < 256; i++ {
+		b, ok := memory(env, addr+i, 1, false)
+		if !ok || b[0] == 0 {
+			break
+		}
+		sb.WriteByte(b[0])
+	}
+	return sb.String()
+}
+
+const ethHeaderLen = 14
+
+func xdpFrame(env *engine.Env) (*invocation, uint64, uint64, bool) {
+	in := inv(env)
+	if in.xdp == nil {
+		return nil, 0, 0, false
+	}
+	start := uint64(uintptr(unsafe.Pointer(&in.frame[0])))
+	return in, start, start + uint64(len(in.frame)), true
+}
+
+func helperXDPAdjustHead(env *engine.Env, _, delta, _, _, _ uint64) uint64 {
+	in, start, _, ok := xdpFrame(env)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	data := in.xdp.Data + uint64(int64(int32(delta)))
+	metaLen := in.xdp.Data - in.xdp.DataMeta
+	if data < start+metaLen || data+ethHeaderLen > in.xdp.DataEnd {
+		return neg(errnoEINVAL)
+	}
+	in.xdp.Data, in.xdp.DataMeta = data, data-metaLen
+	return 0
+}
+
+func helperXDPAdjustTail(env *engine.Env, _, delta, _, _, _ uint64) uint64 {
+	in, _, end, ok := xdpFrame(env)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	dataEnd := in.xdp.DataEnd + uint64(int64(int32(delta)))
+	if dataEnd < in.xdp.Data+ethHeaderLen || dataEnd > end {
+		return neg(errnoEINVAL)
+	}
+	in.xdp.DataEnd = dataEnd
+	return 0
+}
+
+func helperXDPAdjustMeta(env *engine.Env, _, delta, _, _, _ uint64) uint64 {
+	in, start, _, ok := xdpFrame(env)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	meta := in.xdp.DataMeta + uint64(int64(int32(delta)))
+	if meta > in.xdp.Data || meta < start || in.xdp.Data-meta > 32 || (in.xdp.Data-meta)%4 != 0 {
+		return neg(errnoEINVAL)
+	}
+	in.xdp.DataMeta = meta
+	return 0
+}
+
+// neg returns -e as the 64-bit pattern helpers return errors in.
+func neg(e int64) uint64 { return uint64(-e) }

@@ -1,0 +1,261 @@
+package progtype
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/anybpf/anybpf/isa"
+)
+
+// ErrContextAccess is wrapped by errors about a program's use of its context.
+var ErrContextAccess = errors.New("invalid context access")
+
+// Field is one field of a program type's context as programs see it (the Linux layout),
+// and where the runtime keeps it.
+type Field struct {
+	Name string
+	// Offset and Size in the Linux struct (xdp_md, __sk_buff, ...).
+	Offset, Size int
+	// RealOffset and RealSize in the runtime's context struct; pointer fields are 32-bit
+	// in Linux's layout and 64-bit in the real one.
+	RealOffset, RealSize int
+	Writable             bool
+	// Pointer kinds: what a load of the field gives.
+	Kind FieldKind
+}
+
+// FieldKind says what a context field holds.
+type FieldKind int
+
+// Field kinds.
+const (
+	Scalar FieldKind = iota
+	PacketStart
+	PacketEnd
+	PacketMeta
+)
+
+// Context describes a program type's context.
+type Context struct {
+	// Name is the C struct name.
+	Name string
+	// Size is the size of the Linux struct; RealSize of the runtime's struct.
+	Size, RealSize int
+	Fields         []Field
+}
+
+// Field returns the field covering [off, off+size), if the access matches it exactly.
+func (c *Context) Field(off, size int) (*Field, bool) {
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		if off == f.Offset && size == f.Size {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// XDPContext is struct xdp_md. The runtime's struct is XDPMD.
+var XDPContext = &Context{
+	Name: "xdp_md", Size: 24, RealSize: 40,
+	Fields: []Field{
+		{Name: "data", Offset: 0, Size: 4, RealOffset: 0, RealSize: 8, Kind: PacketStart},
+		{Name: "data_end", Offset: 4, Size: 4, RealOffset: 8, RealSize: 8, Kind: PacketEnd},
+		{Name: "data_meta", Offset: 8, Size: 4, RealOffset: 16, RealSize: 8, Kind: PacketMeta},
+		{Name: "ingress_ifindex", Offset: 12, Size: 4, RealOffset: 24, RealSize: 4},
+		{Name: "rx_queue_index", Offset: 16, Size: 4, RealOffset: 28, RealSize: 4},
+		{Name: "egress_ifindex", Offset: 20, Size: 4, RealOffset: 32, RealSize: 4},
+	},
+}
+
+// XDPMD is the runtime's XDP context, the layout XDPContext's real offsets describe.
+type XDPMD struct {
+	Data, DataEnd, DataMeta uint64
+	IngressIfindex          uint32
+	RxQueueIndex            uint32
+	EgressIfindex           uint32
+	_                       uint32
+}
+
+// ContextOf returns the context descriptor of a program type, or nil when anybpf does not
+// describe it yet.
+func ContextOf(t Type) *Context {
+	switch t {
+	case XDP:
+		return XDPContext
+	}
+	return nil
+}
+
+// ctxState is what the rewriter knows of a register or stack slot: whether it holds the
+// context pointer plus a constant offset.
+type ctxState struct {
+	isCtx bool
+	off   int
+}
+
+type frameState struct {
+	regs  [11]ctxState
+	stack map[int16]ctxState // 8-byte spills by r10 offset
+}
+
+func (s *frameState) clone() *frameState {
+	c := &frameState{regs: s.regs, stack: make(map[int16]ctxState, len(s.stack))}
+	for k, v := range s.stack {
+		c.stack[k] = v
+	}
+	return c
+}
+
+// merge returns whether s changed.
+func (s *frameState) merge(o *frameState) bool {
+	changed := false
+	for i := range s.regs {
+		if s.regs[i] != o.regs[i] && s.regs[i].isCtx {
+			s.regs[i] = ctxState{}
+			changed = true
+		}
+	}
+	for k, v := range s.stack {
+		if ov, ok := o.stack[k]; !ok || ov != v {
+			delete(s.stack, k)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// RewriteContext finds every load and store through the context pointer (r1 at entry,
+// followed through moves, constant offsets and 8-byte stack spills) and rewrites it to the
+// runtime's layout. A context access it cannot resolve to a field, or a write to a
+// read-only field, is an error naming the instruction. The verifier will supply the same
+// facts later; this tracker is the loader's own until then.
+func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, error) {
+	out := append([]isa.Instruction(nil), insns...)
+	offs, total := isa.SlotOffsets(insns)
+	bySlot := make([]int, total)
+	for i := range bySlot {
+		bySlot[i] = -1
+	}
+	for i, o := range offs {
+		bySlot[o] = i
+	}
+	states := make([]*frameState, total)
+	entry := &frameState{stack: map[int16]ctxState{}}
+	entry.regs[1] = ctxState{isCtx: true}
+	states[0] = entry
+	work := []int{0}
+	push := func(slot int, s *frameState) {
+		if slot < 0 || slot >= total || bySlot[slot] < 0 {
+			return
+		}
+		if states[slot] == nil {
+			states[slot] = s.clone()
+			work = append(work, slot)
+		} else if states[slot].merge(s) {
+			work = append(work, slot)
+		}
+	}
+	sawCtx := map[int]bool{} // instructions that accessed memory through ctx on some visit
+	for len(work) > 0 {
+		slot := work[len(work)-1]
+		work = work[:len(work)-1]
+		i := bySlot[slot]
+		ins := insns[i]
+		s := states[slot].clone()
+		class := ins.Class()
+		switch {
+		case class == isa.ClassLDX && s.regs[ins.Src].isCtx:
+			sawCtx[i] = true
+			s.regs[ins.Dst] = ctxState{}
+		case class == isa.ClassLDX && ins.Src == isa.R10 && ins.OpCode&0x18 == isa.SizeDW:
+			s.regs[ins.Dst] = s.stack[ins.Offset]
+		case (class == isa.ClassST || class == isa.ClassSTX) && s.regs[ins.Dst].isCtx:
+			sawCtx[i] = true
+			if r, ok := isa.WrittenRegister(ins); ok {
+				s.regs[r] = ctxState{}
+			}
+		case class == isa.ClassSTX && ins.Dst == isa.R10:
+			if ins.OpCode&0x18 == isa.SizeDW && ins.OpCode&0xe0 == isa.ModeMEM {
+				s.stack[ins.Offset] = s.regs[ins.Src]
+			} else {
+				clobberStack(s, ins.Offset)
+				if r, ok := isa.WrittenRegister(ins); ok {
+					s.regs[r] = ctxState{}
+				}
+			}
+		case class == isa.ClassST && ins.Dst == isa.R10:
+			clobberStack(s, ins.Offset)
+		case class == isa.ClassALU64 && ins.OpCode&0xf0 == isa.AluMov && ins.OpCode&isa.SrcX != 0 && ins.Offset == 0:
+			s.regs[ins.Dst] = s.regs[ins.Src]
+		case class == isa.ClassALU64 && ins.OpCode&0xf0 == isa.AluAdd && ins.OpCode&isa.SrcX == 0 && s.regs[ins.Dst].isCtx:
+			s.regs[ins.Dst].off += int(ins.Imm())
+		case ins.OpCode == isa.OpCall || ins.OpCode == isa.OpCallX:
+			for r := isa.R0; r <= isa.R5; r++ {
+				s.regs[r] = ctxState{}
+			}
+			if ins.IsLocalCall() {
+				// Context pointers passed to bpf-to-bpf functions are not followed yet.
+				push(slot+1+ins.JumpOffset(), &frameState{stack: map[int16]ctxState{}})
+			}
+		default:
+			if r, ok := isa.WrittenRegister(ins); ok {
+				s.regs[r] = ctxState{}
+			}
+		}
+		next := slot + ins.Slots()
+		switch {
+		case ins.IsExit():
+		case ins.OpCode == isa.OpJA || ins.OpCode == isa.OpJA32:
+			push(slot+1+ins.JumpOffset(), s)
+		case ins.IsJump():
+			push(slot+1+ins.JumpOffset(), s)
+			push(next, s)
+		default:
+			push(next, s)
+		}
+	}
+	// Rewrite with the fixed point: every access through ctx must be through ctx on
+	// every path, at one offset.
+	for i := range out {
+		if !sawCtx[i] {
+			continue
+		}
+		ins, slot := insns[i], offs[i]
+		base := ins.Src
+		if ins.Class() != isa.ClassLDX {
+			base = ins.Dst
+		}
+		st := states[slot].regs[base]
+		if !st.isCtx {
+			return nil, fmt.Errorf("%w: instruction %d (%s) uses r%d, which holds the context on some paths and something else (or another offset) on others", ErrContextAccess, slot, ins, base)
+		}
+		off, size := st.off+int(ins.Offset), isa.SizeBytes(ins.OpCode&0x18)
+		f, ok := c.Field(off, size)
+		switch {
+		case !ok || ins.OpCode&0xe0 != isa.ModeMEM:
+			return nil, fmt.Errorf("%w: instruction %d (%s) accesses %d bytes at offset %d of %s, which is no field", ErrContextAccess, slot, ins, size, off, c.Name)
+		case ins.Class() != isa.ClassLDX && !f.Writable:
+			return nil, fmt.Errorf("%w: instruction %d (%s) writes %s.%s, which is read-only", ErrContextAccess, slot, ins, c.Name, f.Name)
+		}
+		out[i] = realAccess(ins, f, st.off)
+	}
+	return out, nil
+}
+
+func clobberStack(s *frameState, off int16) {
+	for k := range s.stack {
+		if k > off-8 && k < off+8 {
+			delete(s.stack, k)
+		}
+	}
+}
+
+// realAccess turns an access of field f (through a register holding ctx+regOff) into the
+// access of the runtime's layout.
+func realAccess(ins isa.Instruction, f *Field, regOff int) isa.Instruction {
+	size := map[int]uint8{1: isa.SizeB, 2: isa.SizeH, 4: isa.SizeW, 8: isa.SizeDW}[f.RealSize]
+	ins.OpCode = ins.OpCode&^0x18 | size
+	ins.Offset = int16(f.RealOffset - regOff)
+	return ins
+}

@@ -1,0 +1,100 @@
+package anybpf
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/progtype"
+)
+
+// XDPHeadroom is the room before the packet that XDP test runs give, as the kernel's
+// XDP_PACKET_HEADROOM, so that bpf_xdp_adjust_head can grow the packet.
+const XDPHeadroom = 256
+
+// RunOptions are the input and output of a test run, as BPF_PROG_TEST_RUN takes them.
+type RunOptions struct {
+	// Data is the input packet (or, for programs without a context type, the memory
+	// whose address and length are passed in r1 and r2).
+	Data []byte
+	// DataOut receives the packet after the last run; it is resized to fit.
+	DataOut []byte
+	// Repeat runs the program this many times (0 means 1) on the same buffer.
+	Repeat uint32
+	// Duration is set to the average duration of one run.
+	Duration time.Duration
+}
+
+// invocation is what helpers know of the running program.
+type invocation struct {
+	rt    *Runtime
+	cpu   int
+	xdp   *progtype.XDPMD
+	frame []byte // the packet buffer with head- and tailroom
+	env   *engine.Env
+}
+
+// Run runs the program as BPF_PROG_TEST_RUN does and returns its return value.
+func (p *Program) Run(opts *RunOptions) (uint32, error) {
+	if opts == nil {
+		opts = &RunOptions{}
+	}
+	repeat := opts.Repeat
+	if repeat == 0 {
+		repeat = 1
+	}
+	env := engine.NewEnv()
+	inv := &invocation{rt: p.rt, env: env}
+	env.Context = inv
+	for _, r := range p.regions {
+		env.AddRegion(r)
+	}
+	var r1, r2 uint64
+	var out func() []byte
+	switch p.Type {
+	case progtype.XDP:
+		if len(opts.Data) < 14 {
+			return 0, fmt.Errorf("run %s: XDP input must hold at least an Ethernet header (14 bytes), got %d", p.Name, len(opts.Data))
+		}
+		inv.frame = make([]byte, XDPHeadroom+len(opts.Data)+XDPHeadroom)
+		copy(inv.frame[XDPHeadroom:], opts.Data)
+		base := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
+		inv.xdp = &progtype.XDPMD{Data: base + XDPHeadroom, DataMeta: base + XDPHeadroom, DataEnd: base + XDPHeadroom + uint64(len(opts.Data)), IngressIfindex: 1}
+		env.AddRegion(engine.RegionOf("packet", inv.frame, true))
+		ctx := unsafe.Slice((*byte)(unsafe.Pointer(inv.xdp)), unsafe.Sizeof(*inv.xdp))
+		env.AddRegion(engine.RegionOf("xdp_md", ctx, false))
+		r1 = uint64(uintptr(unsafe.Pointer(inv.xdp)))
+		out = func() []byte {
+			return inv.frame[inv.xdp.Data-base : inv.xdp.DataEnd-base]
+		}
+	case progtype.Unspec:
+		inv.frame = append([]byte(nil), opts.Data...)
+		if len(inv.frame) > 0 {
+			env.AddRegion(engine.RegionOf("data", inv.frame, true))
+			r1, r2 = uint64(uintptr(unsafe.Pointer(&inv.frame[0]))), uint64(len(inv.frame))
+		}
+		out = func() []byte { return inv.frame }
+	default:
+		return 0, fmt.Errorf("run %s: %w: test-run of %s programs", p.Name, ErrNotSupported, p.Type)
+	}
+	fixed := len(env.Regions())
+	var ret uint64
+	start := time.Now()
+	for i := uint32(0); i < repeat; i++ {
+		env.TruncateRegions(fixed) // drop the map values earlier runs looked up
+		g := p.rt.epochs.Enter()
+		inv.cpu = g.CPU()
+		var err error
+		ret, err = p.code.Run(env, r1, r2)
+		g.Leave()
+		if err != nil {
+			return 0, fmt.Errorf("run %s: %w", p.Name, err)
+		}
+	}
+	opts.Duration = time.Since(start) / time.Duration(repeat)
+	opts.DataOut = append(opts.DataOut[:0], out()...)
+	runtime.KeepAlive(inv)
+	return uint32(ret), nil
+}

@@ -1,0 +1,125 @@
+package anybpf_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf"
+)
+
+// Linux's XDP return codes.
+const (
+	xdpAborted = 0
+	xdpDrop    = 1
+	xdpPass    = 2
+	xdpTX      = 3
+)
+
+func frame(proto uint16, payload string) []byte {
+	b := make([]byte, 14, 14+len(payload))
+	copy(b, []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2})
+	binary.BigEndian.PutUint16(b[12:], proto)
+	return append(b, payload...)
+}
+
+func load(t *testing.T, cfg anybpf.RuntimeConfig, path string) *anybpf.Collection {
+	t.Helper()
+	coll, err := anybpf.NewRuntime(context.Background(), cfg).LoadCollection(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coll
+}
+
+func TestXDPCounter(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/xdp_counter.o")
+	prog := coll.Programs["xdp_count"]
+	for i, tc := range []struct {
+		data []byte
+		want uint32
+	}{
+		{frame(0x0800, "ipv4 packet"), xdpPass},
+		{frame(0x86dd, "ipv6 packet"), xdpDrop},
+		{frame(0x0800, "ipv4 again"), xdpPass},
+		{[]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, xdpPass}, // proto 0x0d0e
+	} {
+		opts := &anybpf.RunOptions{Data: tc.data}
+		ret, err := prog.Run(opts)
+		if err != nil || ret != tc.want {
+			t.Fatalf("packet %d: ret %d, %v; want %d", i, ret, err, tc.want)
+		}
+		if !bytes.Equal(opts.DataOut, tc.data) {
+			t.Fatalf("packet %d: data out %x", i, opts.DataOut)
+		}
+	}
+	// Repeat runs on the same buffer without resetting maps.
+	opts := &anybpf.RunOptions{Data: frame(0x0800, "x"), Repeat: 10}
+	if ret, err := prog.Run(opts); err != nil || ret != xdpPass || opts.Duration <= 0 {
+		t.Fatalf("repeat: %d, %v, %v", ret, err, opts.Duration)
+	}
+	var n uint64
+	if err := coll.Maps["counts"].Lookup(uint32(0), &n); err != nil || n != 14 {
+		t.Fatalf("counts[0] = %d, %v; want 14", n, err)
+	}
+	for proto, want := range map[uint16]uint64{0x0800: 12, 0x86dd: 1, 0x0d0e: 1} {
+		if err := coll.Maps["by_proto"].Lookup(proto, &n); err != nil || n != want {
+			t.Errorf("by_proto[%#x] = %d, %v; want %d", proto, n, err, want)
+		}
+	}
+	if err := coll.Maps["by_proto"].Lookup(uint16(0x1234), &n); !errors.Is(err, anybpf.ErrKeyNotExist) {
+		t.Errorf("missing key: %v", err)
+	}
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &n); err != nil || n != 14 {
+		t.Errorf("global packets = %d, %v; want 14", n, err)
+	}
+	// .rodata is read-only to the program; user space can still change it (anybpf does
+	// not freeze it yet), and the program sees the new value.
+	rodata := make([]byte, coll.Maps[".rodata"].Spec().ValueSize)
+	if err := coll.Maps[".rodata"].Lookup(uint32(0), rodata); err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint16(rodata) != 0x86dd {
+		t.Fatalf(".rodata starts with %x, want drop_proto 0x86dd", rodata[:2])
+	}
+	binary.LittleEndian.PutUint16(rodata, 0x0800)
+	if err := coll.Maps[".rodata"].Update(uint32(0), rodata, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ret, err := prog.Run(&anybpf.RunOptions{Data: frame(0x0800, "now dropped")}); err != nil || ret != xdpDrop {
+		t.Fatalf("after changing drop_proto: %d, %v", ret, err)
+	}
+}
+
+func TestXDPAdjustHeadAndTrace(t *testing.T) {
+	var log strings.Builder
+	coll := load(t, anybpf.NewRuntimeConfig().WithTraceLog(&log), "testdata/xdp_counter.o")
+	in := frame(0x0800, "payload")
+	opts := &anybpf.RunOptions{Data: in}
+	ret, err := coll.Programs["xdp_strip2"].Run(opts)
+	if err != nil || ret != xdpTX {
+		t.Fatalf("ret %d, %v", ret, err)
+	}
+	if !bytes.Equal(opts.DataOut, in[2:]) {
+		t.Fatalf("data out %x, want %x", opts.DataOut, in[2:])
+	}
+	if got, want := log.String(), "first byte 0, length 19\n"; got != want {
+		t.Fatalf("trace log %q, want %q", got, want)
+	}
+	if _, err := coll.Programs["xdp_strip2"].Run(&anybpf.RunOptions{Data: []byte{1, 2}}); err == nil {
+		t.Fatal("a 2-byte XDP packet was accepted")
+	}
+}
+
+func TestBadPrograms(t *testing.T) {
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine("jit"))
+	if _, err := rt.LoadCollection("testdata/xdp_counter.o"); !errors.Is(err, anybpf.ErrNotSupported) {
+		t.Fatalf("jit engine: %v", err)
+	}
+	if _, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection("testdata/missing.o"); err == nil {
+		t.Fatal("missing file loaded")
+	}
+}
