@@ -145,9 +145,18 @@ func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, err
 	entry.regs[1] = ctxState{isCtx: true}
 	states[0] = entry
 	work := []int{0}
+	// everCtx records, per slot, the registers that held the context on some incoming
+	// path; an access through one of them must find it there on every path.
+	everCtx := make([]uint16, total)
+	everCtx[0] = 1 << 1
 	push := func(slot int, s *frameState) {
 		if slot < 0 || slot >= total || bySlot[slot] < 0 {
 			return
+		}
+		for r := range s.regs {
+			if s.regs[r].isCtx {
+				everCtx[slot] |= 1 << r
+			}
 		}
 		if states[slot] == nil {
 			states[slot] = s.clone()
@@ -156,7 +165,6 @@ func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, err
 			work = append(work, slot)
 		}
 	}
-	sawCtx := map[int]bool{} // instructions that accessed memory through ctx on some visit
 	for len(work) > 0 {
 		slot := work[len(work)-1]
 		work = work[:len(work)-1]
@@ -166,12 +174,10 @@ func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, err
 		class := ins.Class()
 		switch {
 		case class == isa.ClassLDX && s.regs[ins.Src].isCtx:
-			sawCtx[i] = true
 			s.regs[ins.Dst] = ctxState{}
 		case class == isa.ClassLDX && ins.Src == isa.R10 && ins.OpCode&0x18 == isa.SizeDW:
 			s.regs[ins.Dst] = s.stack[ins.Offset]
 		case (class == isa.ClassST || class == isa.ClassSTX) && s.regs[ins.Dst].isCtx:
-			sawCtx[i] = true
 			if r, ok := isa.WrittenRegister(ins); ok {
 				s.regs[r] = ctxState{}
 			}
@@ -218,13 +224,18 @@ func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, err
 	// Rewrite with the fixed point: every access through ctx must be through ctx on
 	// every path, at one offset.
 	for i := range out {
-		if !sawCtx[i] {
+		ins, slot := insns[i], offs[i]
+		var base isa.Register
+		switch ins.Class() {
+		case isa.ClassLDX:
+			base = ins.Src
+		case isa.ClassST, isa.ClassSTX:
+			base = ins.Dst
+		default:
 			continue
 		}
-		ins, slot := insns[i], offs[i]
-		base := ins.Src
-		if ins.Class() != isa.ClassLDX {
-			base = ins.Dst
+		if states[slot] == nil || everCtx[slot]&(1<<base) == 0 {
+			continue
 		}
 		st := states[slot].regs[base]
 		if !st.isCtx {
