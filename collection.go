@@ -3,11 +3,13 @@ package anybpf
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"reflect"
 	"unsafe"
 
 	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/helpers"
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/maps"
@@ -26,6 +28,8 @@ type Map struct {
 	m      maps.Map
 	handle uint64
 	ncpu   int // values per key in user space: the CPU count for per-CPU maps, else 1
+	// err is set when anybpf cannot provide the map's type; m is nil then.
+	err error
 	// region is the map's value memory when it is fixed (arrays, global data), which
 	// checked mode lets programs access directly.
 	region engine.Region
@@ -42,6 +46,8 @@ type Program struct {
 	regions []engine.Region
 	// insns is the program as loaded: relocated, context accesses rewritten.
 	insns []isa.Instruction
+	// err says why the program cannot run, when it cannot.
+	err error
 }
 
 // LoadCollection loads every program and map of an ELF object.
@@ -57,6 +63,11 @@ func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
 	coll := &Collection{Programs: map[string]*Program{}, Maps: map[string]*Map{}}
 	for _, spec := range obj.Maps {
 		m, err := maps.New(maps.Spec{Name: spec.Name, Type: spec.Type, KeySize: spec.KeySize, ValueSize: spec.ValueSize, MaxEntries: spec.MaxEntries, Flags: spec.Flags}, rt.epochs)
+		if errors.Is(err, maps.ErrNotSupported) {
+			// The programs that use it cannot run; the rest of the object can.
+			coll.Maps[spec.Name] = &Map{name: spec.Name, err: err}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: map %s: %w", path, spec.Name, err)
 		}
@@ -80,7 +91,10 @@ func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
 	}
 	for _, ps := range obj.Programs {
 		p, err := rt.loadProgram(eng, ps, coll)
-		if err != nil {
+		if errors.Is(err, ErrNotSupported) {
+			// Keep the program so that users see it, and say why it cannot run.
+			p = &Program{Name: ps.Name, Section: ps.Section, Type: ps.Type, rt: rt, err: err}
+		} else if err != nil {
 			return nil, fmt.Errorf("%s: program %s: %w", path, ps.Name, err)
 		}
 		coll.Programs[ps.Name] = p
@@ -96,6 +110,9 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 		m := coll.Maps[ref.Map]
 		if m == nil {
 			return nil, fmt.Errorf("refers to map %q, which the object does not define", ref.Map)
+		}
+		if m.err != nil {
+			return nil, fmt.Errorf("uses map %s: %w", ref.Map, m.err)
 		}
 		ins := &insns[ref.Instruction]
 		ins.Src = isa.Register(isa.PseudoNone)
@@ -125,7 +142,15 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 	} else if ps.Type != progtype.Unspec {
 		return nil, fmt.Errorf("%w: running %s programs (no context layout yet)", ErrNotSupported, ps.Type)
 	}
-	code, err := eng.Compile(insns, engine.Config{Helpers: rt.helperTable(), Checked: true, Budget: rt.cfg.budget})
+	table := rt.helperTable()
+	for _, ins := range insns {
+		if ins.IsHelperCall() {
+			if _, ok := table[ins.Imm()]; !ok {
+				return nil, fmt.Errorf("%w: helper bpf_%s (%d) is not implemented yet", ErrNotSupported, helpers.ID(ins.Imm()), ins.Imm())
+			}
+		}
+	}
+	code, err := eng.Compile(insns, engine.Config{Helpers: table, Checked: true, Budget: rt.cfg.budget})
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +189,9 @@ func (m *Map) valueSize() int {
 // Lookup reads key's value into valueOut, a []byte of the value size or a pointer to a
 // fixed-size value.
 func (m *Map) Lookup(key, valueOut any) error {
+	if m.err != nil {
+		return fmt.Errorf("map %s: %w", m.name, m.err)
+	}
 	k, err := encode(key, int(m.m.Spec().KeySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
@@ -184,6 +212,9 @@ func (m *Map) Lookup(key, valueOut any) error {
 
 // Update sets key's value (flags: maps.UpdateAny, UpdateNoExist, UpdateExist).
 func (m *Map) Update(key, value any, flags uint64) error {
+	if m.err != nil {
+		return fmt.Errorf("map %s: %w", m.name, m.err)
+	}
 	k, err := encode(key, int(m.m.Spec().KeySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
@@ -197,6 +228,9 @@ func (m *Map) Update(key, value any, flags uint64) error {
 
 // Delete removes key.
 func (m *Map) Delete(key any) error {
+	if m.err != nil {
+		return fmt.Errorf("map %s: %w", m.name, m.err)
+	}
 	k, err := encode(key, int(m.m.Spec().KeySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
@@ -206,6 +240,9 @@ func (m *Map) Delete(key any) error {
 
 // NextKey writes the key after key (the first when key is nil) into nextOut.
 func (m *Map) NextKey(key any, nextOut []byte) error {
+	if m.err != nil {
+		return fmt.Errorf("map %s: %w", m.name, m.err)
+	}
 	var k []byte
 	if key != nil {
 		var err error
@@ -216,9 +253,14 @@ func (m *Map) NextKey(key any, nextOut []byte) error {
 	return m.m.NextKey(k, nextOut)
 }
 
-// Spec describes the map.
-func (m *Map) Spec() maps.Spec { return m.m.Spec() }
+// Spec describes the map (only its name, when its type is not supported).
+func (m *Map) Spec() maps.Spec {
+	if m.m == nil {
+		return maps.Spec{Name: m.name}
+	}
+	return m.m.Spec()
+}
 
 // Underlying returns the map implementation, for readers such as
-// maps.NewRingBufferReader.
+// maps.NewRingBufferReader; nil when the map's type is not supported.
 func (m *Map) Underlying() maps.Map { return m.m }

@@ -38,6 +38,9 @@ type invocation struct {
 
 // Run runs the program as BPF_PROG_TEST_RUN does and returns its return value.
 func (p *Program) Run(opts *RunOptions) (uint32, error) {
+	if p.err != nil {
+		return 0, fmt.Errorf("run %s: %w", p.Name, p.err)
+	}
 	if opts == nil {
 		opts = &RunOptions{}
 	}

@@ -13,7 +13,6 @@ package anybpf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -26,7 +25,7 @@ import (
 // Errors users can test with errors.Is.
 var (
 	// ErrNotSupported is returned for features anybpf does not provide (yet).
-	ErrNotSupported = errors.New("not supported")
+	ErrNotSupported = maps.ErrNotSupported
 	// ErrKeyNotExist is returned by Map lookups of missing keys.
 	ErrKeyNotExist = maps.ErrKeyNotExist
 )

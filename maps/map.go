@@ -73,8 +73,12 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	if epochs == nil {
 		return nil, fmt.Errorf("map %q: %w: no epoch tracker", spec.Name, ErrInvalid)
 	}
-	if spec.Type == RingBuf {
+	switch spec.Type {
+	case RingBuf:
 		return newRingBuf(spec)
+	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, Queue, Stack, LPMTrie:
+	default:
+		return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
 	}
 	if spec.KeySize == 0 && spec.Type != Queue && spec.Type != Stack {
 		return nil, fmt.Errorf("map %q: %w: key size 0", spec.Name, ErrInvalid)
@@ -106,10 +110,9 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 		return newQueue(spec, false)
 	case Stack:
 		return newQueue(spec, true)
-	case LPMTrie:
+	default: // LPMTrie
 		return newLPM(spec, epochs)
 	}
-	return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
 }
 
 // checkValue checks a user-space value buffer against the size the map expects.

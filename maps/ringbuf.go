@@ -45,9 +45,11 @@ type RingBuffer struct {
 }
 
 func newRingBuf(spec Spec) (*RingBuffer, error) {
+	// Key and value types are ignored, as cilium/ebpf does: objects often declare the
+	// record type as the value for documentation.
 	size := uint64(spec.MaxEntries)
-	if spec.KeySize != 0 || spec.ValueSize != 0 || size < 4096 || size&(size-1) != 0 || size > 1<<30 {
-		return nil, fmt.Errorf("map %q: %w: a ring buffer has key and value size 0 and max_entries a power of two of at least 4096, not %d", spec.Name, ErrInvalid, size)
+	if size < 4096 || size&(size-1) != 0 || size > 1<<30 {
+		return nil, fmt.Errorf("map %q: %w: a ring buffer's max_entries must be a power of two from 4096 to 1 GiB, not %d", spec.Name, ErrInvalid, size)
 	}
 	return &RingBuffer{spec: spec, data: make([]byte, size), mask: size - 1, notify: make(chan struct{}, 1)}, nil
 }
