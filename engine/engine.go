@@ -174,12 +174,12 @@ func (e *Env) TakeStop() (r0 uint64, err error) {
 // Check reports whether the access of size bytes at addr lies inside the stack or one
 // registered region (writable, if write).
 func (e *Env) Check(addr uint64, size uint64, write bool) bool {
-	if base := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(e.stack)))); addr-base <= StackSize-size && addr >= base {
+	if base := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(e.stack)))); size <= StackSize && addr >= base && addr-base <= StackSize-size {
 		return true
 	}
 	for i := range e.regions {
 		r := &e.regions[i]
-		if addr >= uint64(r.Addr) && addr-uint64(r.Addr) <= uint64(r.Size)-size && size <= uint64(r.Size) && (r.Writable || !write) {
+		if size <= uint64(r.Size) && addr >= uint64(r.Addr) && addr-uint64(r.Addr) <= uint64(r.Size)-size && (r.Writable || !write) {
 			return true
 		}
 	}
