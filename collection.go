@@ -48,7 +48,11 @@ type Program struct {
 	insns []isa.Instruction
 	// err says why the program cannot run, when it cannot.
 	err error
+	id  uint32
 }
+
+// ID is the program's id in its runtime, what program arrays hold.
+func (p *Program) ID() uint32 { return p.id }
 
 // LoadCollection loads every program and map of an ELF object.
 func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
@@ -97,7 +101,24 @@ func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("%s: program %s: %w", path, ps.Name, err)
 		}
+		rt.registerProgram(p)
 		coll.Programs[ps.Name] = p
+	}
+	// Program arrays declared with initial values (BTF "values").
+	for _, spec := range obj.Maps {
+		m := coll.Maps[spec.Name]
+		if m == nil || m.err != nil || spec.Type != maps.ProgArray {
+			continue
+		}
+		for _, v := range spec.Contents {
+			p := coll.Programs[v.Symbol]
+			if p == nil {
+				return nil, fmt.Errorf("%s: map %s: slot %d names %q, which is not a program of the object", path, spec.Name, v.Key, v.Symbol)
+			}
+			if err := m.Update(v.Key, p, maps.UpdateAny); err != nil {
+				return nil, fmt.Errorf("%s: map %s: slot %d: %w", path, spec.Name, v.Key, err)
+			}
+		}
 	}
 	return coll, nil
 }
@@ -218,6 +239,12 @@ func (m *Map) Update(key, value any, flags uint64) error {
 	k, err := encode(key, int(m.m.Spec().KeySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	if p, ok := value.(*Program); ok {
+		if m.m.Spec().Type != maps.ProgArray {
+			return fmt.Errorf("map %s: a program is a value only of program arrays", m.name)
+		}
+		value = p.id
 	}
 	v, err := encode(value, m.valueSize())
 	if err != nil {

@@ -67,6 +67,7 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("ringbuf_submit", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, false) })
 	add("ringbuf_discard", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, true) })
 	add("ringbuf_query", helperRingbufQuery)
+	add("tail_call", helperTailCall)
 	add("xdp_adjust_head", helperXDPAdjustHead)
 	add("xdp_adjust_tail", helperXDPAdjustTail)
 	add("xdp_adjust_meta", helperXDPAdjustMeta)
@@ -355,6 +356,34 @@ func cString(env *engine.Env, addr uint64) string {
 		sb.WriteByte(b[0])
 	}
 	return sb.String()
+}
+
+// MaxTailCalls is how many tail calls one run may take, as in Linux (MAX_TAIL_CALL_CNT).
+const MaxTailCalls = 33
+
+// helperTailCall arranges for the program in the array slot to run next, with the same
+// context. When it cannot (empty slot, index out of range, chain limit, other program
+// type), it returns an error and the caller goes on, as in Linux.
+func helperTailCall(env *engine.Env, _, handle, index, _, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	arr, ok := m.m.(*maps.IDArray)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	in := inv(env)
+	if index > 0xffffffff || in.tails >= MaxTailCalls {
+		return neg(errnoENOENT)
+	}
+	next := in.rt.programByID(arr.ID(uint32(index)))
+	if next == nil || next.code == nil || next.Type != in.prog.Type {
+		return neg(errnoENOENT)
+	}
+	in.tails++
+	env.TailCall(next)
+	return 0
 }
 
 const ethHeaderLen = 14

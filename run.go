@@ -30,6 +30,8 @@ type RunOptions struct {
 // invocation is what helpers know of the running program.
 type invocation struct {
 	rt    *Runtime
+	prog  *Program // the program running now (changes with tail calls)
+	tails int      // tail calls taken in this run
 	cpu   int
 	xdp   *progtype.XDPMD
 	frame []byte // the packet buffer with head- and tailroom
@@ -88,12 +90,22 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	for i := uint32(0); i < repeat; i++ {
 		env.TruncateRegions(fixed) // drop the map values earlier runs looked up
 		g := p.rt.epochs.Enter()
-		inv.cpu = g.CPU()
+		inv.cpu, inv.prog, inv.tails = g.CPU(), p, 0
 		var err error
-		ret, err = p.code.Run(env, r1, r2)
+		for {
+			ret, err = inv.prog.code.Run(env, r1, r2)
+			next, _ := env.TakeTailCall().(*Program)
+			if err != nil || next == nil {
+				break
+			}
+			for _, r := range next.regions {
+				env.AddRegion(r)
+			}
+			inv.prog = next
+		}
 		g.Leave()
 		if err != nil {
-			return 0, fmt.Errorf("run %s: %w", p.Name, err)
+			return 0, fmt.Errorf("run %s: %w", inv.prog.Name, err)
 		}
 	}
 	opts.Duration = time.Since(start) / time.Duration(repeat)

@@ -69,8 +69,9 @@ type Runtime struct {
 	eng    engine.Engine
 	epochs *maps.Epochs
 
-	mu   sync.Mutex
-	maps []*Map // by handle index
+	mu       sync.Mutex
+	maps     []*Map     // by handle index
+	programs []*Program // by id - 1
 
 	traceMu sync.Mutex
 }
@@ -117,4 +118,21 @@ func (rt *Runtime) mapByHandle(h uint64) (*Map, bool) {
 		return nil, false
 	}
 	return rt.maps[i], true
+}
+
+// register gives a program its id (from 1).
+func (rt *Runtime) registerProgram(p *Program) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.programs = append(rt.programs, p)
+	p.id = uint32(len(rt.programs))
+}
+
+func (rt *Runtime) programByID(id uint32) *Program {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if id == 0 || id > uint32(len(rt.programs)) {
+		return nil
+	}
+	return rt.programs[id-1]
 }

@@ -123,3 +123,44 @@ func TestBadPrograms(t *testing.T) {
 		t.Fatal("missing file loaded")
 	}
 }
+
+func TestTailCalls(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/tailcall.o")
+	pkt := frame(0x0800, "tail")
+	run := func(name string) uint32 {
+		t.Helper()
+		ret, err := coll.Programs[name].Run(&anybpf.RunOptions{Data: pkt})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return ret
+	}
+	if ret := run("entry"); ret != xdpTX {
+		t.Fatalf("entry → stage1 → stage2 returned %d, want XDP_TX", ret)
+	}
+	bss := make([]byte, 16) // hops, loops
+	if err := coll.Maps[".bss"].Lookup(uint32(0), bss); err != nil {
+		t.Fatal(err)
+	}
+	if n := binary.LittleEndian.Uint64(bss); n != 2 {
+		t.Fatalf("hops = %d, want 2", n)
+	}
+	if ret := run("empty_slot"); ret != xdpPass {
+		t.Fatalf("tail call to an empty slot: %d, want the caller's XDP_PASS", ret)
+	}
+	// Point slot 0 at self_loop: it runs once plus 33 tail calls, then the call fails.
+	if err := coll.Maps["jmp"].Update(uint32(0), coll.Programs["self_loop"], 0); err != nil {
+		t.Fatal(err)
+	}
+	if ret := run("self_loop"); ret != xdpPass {
+		t.Fatalf("self_loop returned %d", ret)
+	}
+	coll.Maps[".bss"].Lookup(uint32(0), bss)
+	if loops := binary.LittleEndian.Uint64(bss[8:]); loops != 1+anybpf.MaxTailCalls {
+		t.Fatalf("self_loop ran %d times, want %d", loops, 1+anybpf.MaxTailCalls)
+	}
+	var id uint32
+	if err := coll.Maps["jmp"].Lookup(uint32(1), &id); err != nil || id != coll.Programs["stage1"].ID() {
+		t.Fatalf("slot 1 holds %d, %v; want stage1's id %d", id, err, coll.Programs["stage1"].ID())
+	}
+}

@@ -106,6 +106,7 @@ type Env struct {
 	stopped bool
 	exitR0  uint64
 	err     error
+	tail    any
 	// Executed is the number of instructions the last run executed. Engines count in
 	// checked mode and when a budget is set; otherwise it may stay 0.
 	Executed uint64
@@ -156,6 +157,21 @@ func (e *Env) Exit(r0 uint64) {
 func (e *Env) Abort(err error) {
 	e.stopped = true
 	e.err = err
+}
+
+// TailCall makes the program stop as soon as the running helper returns, so that the
+// caller of Run runs next instead, with the same context (bpf_tail_call). next is the
+// caller's to interpret (the runtime passes its program).
+func (e *Env) TailCall(next any) {
+	e.stopped = true
+	e.tail = next
+}
+
+// TakeTailCall returns and clears the target a helper set with TailCall.
+func (e *Env) TakeTailCall() any {
+	t := e.tail
+	e.tail = nil
+	return t
 }
 
 // Stopped reports whether a helper asked the program to stop.

@@ -76,6 +76,11 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	switch spec.Type {
 	case RingBuf:
 		return newRingBuf(spec)
+	case ProgArray:
+		if spec.MaxEntries == 0 {
+			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
+		}
+		return newIDArray(spec)
 	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, Queue, Stack, LPMTrie:
 	default:
 		return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
