@@ -1,0 +1,153 @@
+package anybpf_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/maps"
+)
+
+// The Linux kernel as oracle: the same object runs in the kernel (through cilium/ebpf's
+// BPF_PROG_TEST_RUN) and in anybpf, and the return values, output packets and map
+// contents must agree. These tests need root and a working bpf(); they skip otherwise.
+
+func kernelAvailable(t *testing.T) {
+	t.Helper()
+	if err := rlimit.RemoveMemlock(); err != nil {
+		t.Skipf("kernel oracle: cannot lift the memlock limit: %v", err)
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		t.Skipf("kernel oracle: bpf() is not available here: %v", err)
+	}
+	m.Close()
+}
+
+// pair is one object loaded into both the kernel and anybpf.
+type pair struct {
+	kernel *ebpf.Collection
+	ours   *anybpf.Collection
+}
+
+func loadPair(t *testing.T, path string) *pair {
+	t.Helper()
+	kernelAvailable(t)
+	spec, err := ebpf.LoadCollectionSpec(path)
+	if err != nil {
+		t.Fatalf("cilium/ebpf: %v", err)
+	}
+	kc, err := ebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatalf("kernel load: %v", err)
+	}
+	t.Cleanup(kc.Close)
+	oc, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pair{kernel: kc, ours: oc}
+}
+
+// run runs a program in both with the same input and compares return value and output.
+func (p *pair) run(t *testing.T, prog string, data []byte) uint32 {
+	t.Helper()
+	kopts := &ebpf.RunOptions{Data: data, DataOut: make([]byte, len(data)+512)}
+	kret, err := p.kernel.Programs[prog].Run(kopts)
+	if err != nil {
+		t.Fatalf("%s in the kernel: %v", prog, err)
+	}
+	oopts := &anybpf.RunOptions{Data: data}
+	oret, err := p.ours.Programs[prog].Run(oopts)
+	if err != nil {
+		t.Fatalf("%s in anybpf: %v", prog, err)
+	}
+	if kret != oret {
+		t.Errorf("%s: kernel returned %d, anybpf %d", prog, kret, oret)
+	}
+	if !bytes.Equal(kopts.DataOut, oopts.DataOut) {
+		t.Errorf("%s: output packet differs:\nkernel %x\nanybpf %x", prog, kopts.DataOut, oopts.DataOut)
+	}
+	return oret
+}
+
+// compareMaps compares every entry of the named maps (program arrays by presence only).
+func (p *pair) compareMaps(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		km, om := p.kernel.Maps[name], p.ours.Maps[name]
+		if km == nil || om == nil {
+			t.Fatalf("map %s missing (kernel %v, anybpf %v)", name, km != nil, om != nil)
+		}
+		kernel := map[string]string{}
+		var k, v []byte
+		it := km.Iterate()
+		for it.Next(&k, &v) {
+			kernel[fmt.Sprintf("%x", k)] = fmt.Sprintf("%x", v)
+		}
+		if err := it.Err(); err != nil {
+			t.Fatalf("map %s: kernel iteration: %v", name, err)
+		}
+		ours := map[string]string{}
+		spec := om.Spec()
+		key := []byte(nil)
+		next := make([]byte, spec.KeySize)
+		for om.NextKey(key, next) == nil {
+			val := make([]byte, spec.ValueSize)
+			if err := om.Lookup(next, val); err != nil && !errors.Is(err, maps.ErrKeyNotExist) {
+				t.Fatalf("map %s: %v", name, err)
+			} else if err == nil {
+				ours[fmt.Sprintf("%x", next)] = fmt.Sprintf("%x", val)
+			}
+			key = append(key[:0], next...)
+		}
+		if fmt.Sprint(sorted(kernel)) != fmt.Sprint(sorted(ours)) {
+			t.Errorf("map %s differs:\nkernel %v\nanybpf %v", name, sorted(kernel), sorted(ours))
+		}
+	}
+}
+
+func sorted(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOracleXDPCounter(t *testing.T) {
+	p := loadPair(t, "testdata/xdp_counter.o")
+	for _, f := range [][]byte{
+		frame(0x0800, "ipv4 packet"),
+		frame(0x86dd, "ipv6 packet"),
+		frame(0x0806, "arp"),
+		frame(0x0800, "another ipv4 packet, a little longer than the first"),
+	} {
+		p.run(t, "xdp_count", f)
+	}
+	p.compareMaps(t, "counts", "by_proto", ".bss")
+	p.run(t, "xdp_strip2", frame(0x0800, "strip me"))
+}
+
+func TestOracleTailCalls(t *testing.T) {
+	p := loadPair(t, "testdata/tailcall.o")
+	pkt := frame(0x0800, "tail")
+	p.run(t, "entry", pkt)
+	p.run(t, "empty_slot", pkt)
+	if err := p.kernel.Maps["jmp"].Put(uint32(0), p.kernel.Programs["self_loop"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ours.Maps["jmp"].Update(uint32(0), p.ours.Programs["self_loop"], 0); err != nil {
+		t.Fatal(err)
+	}
+	p.run(t, "self_loop", pkt)
+	p.compareMaps(t, ".bss")
+}
