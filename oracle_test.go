@@ -3,6 +3,7 @@ package anybpf_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -150,4 +151,47 @@ func TestOracleTailCalls(t *testing.T) {
 	}
 	p.run(t, "self_loop", pkt)
 	p.compareMaps(t, ".bss")
+}
+
+// perCPUSum adds up key's per-CPU values in both (their CPU counts differ).
+func (p *pair) perCPUSum(t *testing.T, name string, key uint32) (kernel, ours uint64) {
+	t.Helper()
+	var kv []uint64
+	if err := p.kernel.Maps[name].Lookup(key, &kv); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range kv {
+		kernel += v
+	}
+	om := p.ours.Maps[name]
+	buf := make([]byte, 4096)
+	n := 0
+	for ; n < len(buf); n += 8 {
+		if om.Lookup(key, buf[:n+8]) == nil {
+			break
+		}
+	}
+	for i := 0; i <= n; i += 8 {
+		ours += binary.LittleEndian.Uint64(buf[i:])
+	}
+	return kernel, ours
+}
+
+func TestOracleMaps(t *testing.T) {
+	p := loadPair(t, "testdata/oracle_maps.o")
+	pkt := frame(0x0800, "the quick brown fox jumps over the lazy dog")
+	for i := 0; i < 5; i++ {
+		p.run(t, "percpu_count", pkt)
+	}
+	if k, o := p.perCPUSum(t, "pcpu", 1); k != o || o != 15 {
+		t.Errorf("per-CPU sum: kernel %d, anybpf %d, want 15", k, o)
+	}
+	p.run(t, "lru_insert", pkt)
+	p.run(t, "lpm_route", pkt)
+	p.run(t, "queue_stack", pkt)
+	p.run(t, "calls_and_loops", pkt)
+	p.run(t, "calls_and_loops", frame(0x86dd, "other bytes"))
+	p.run(t, "hash_flags", pkt)
+	p.run(t, "rewrite_packet", pkt)
+	p.compareMaps(t, ".bss", "routes", "hash", "lru")
 }
