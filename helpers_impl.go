@@ -241,7 +241,7 @@ func ringbufCommit(env *engine.Env, addr, flags uint64, discard bool) uint64 {
 	// The record's owner is found through the region that reserve registered.
 	for _, r := range env.Regions() {
 		if r.Name == "ringbuf record" && uint64(r.Addr) == addr {
-			for _, m := range inv(env).rt.maps {
+			for _, m := range inv(env).rt.allMaps() {
 				if rb, ok := m.m.(*maps.RingBuffer); ok && rb.Owns(ptrOf(addr)) {
 					if discard {
 						rb.Discard(ptrOf(addr), flags)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
@@ -70,8 +71,8 @@ type Runtime struct {
 	epochs *maps.Epochs
 
 	mu       sync.Mutex
-	maps     []*Map     // by handle index
-	programs []*Program // by id - 1
+	maps     atomic.Pointer[[]*Map] // by handle index; replaced, never changed, so helpers read it without a lock
+	programs []*Program             // by id - 1
 
 	traceMu sync.Mutex
 }
@@ -103,21 +104,32 @@ const mapHandleBase = 0xffff_a000_0000_0000
 func (rt *Runtime) register(m *Map) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	m.handle = mapHandleBase | uint64(len(rt.maps))
-	rt.maps = append(rt.maps, m)
+	var old []*Map
+	if p := rt.maps.Load(); p != nil {
+		old = *p
+	}
+	m.handle = mapHandleBase | uint64(len(old))
+	next := append(old[:len(old):len(old)], m)
+	rt.maps.Store(&next)
+}
+
+func (rt *Runtime) allMaps() []*Map {
+	if p := rt.maps.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (rt *Runtime) mapByHandle(h uint64) (*Map, bool) {
 	if h&^0xffff_ffff != mapHandleBase {
 		return nil, false
 	}
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
+	all := rt.allMaps()
 	i := h & 0xffff_ffff
-	if i >= uint64(len(rt.maps)) {
+	if i >= uint64(len(all)) {
 		return nil, false
 	}
-	return rt.maps[i], true
+	return all[i], true
 }
 
 // register gives a program its id (from 1).
