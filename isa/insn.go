@@ -418,6 +418,23 @@ func SlotOffsets(insns []Instruction) ([]int, int) {
 	return offs, slot
 }
 
+// SlotIndex returns the slot offsets of the instructions (as SlotOffsets) and the
+// reverse mapping: for each slot, the index of the instruction starting there, or -1 for
+// the second half of an lddw. The reverse slice has one extra element, for the slot after
+// the last instruction, holding len(insns).
+func SlotIndex(insns []Instruction) (offs, bySlot []int) {
+	offs, total := SlotOffsets(insns)
+	bySlot = make([]int, total+1)
+	for i := range bySlot {
+		bySlot[i] = -1
+	}
+	for i, o := range offs {
+		bySlot[o] = i
+	}
+	bySlot[total] = len(insns)
+	return offs, bySlot
+}
+
 // Validate checks the structure of a decoded program: it is not empty, every jump and
 // local call lands on an instruction inside the program, no instruction writes the frame
 // pointer r10, and the last instruction is an exit or an unconditional jump. It is the
@@ -426,15 +443,8 @@ func Validate(insns []Instruction) error {
 	if len(insns) == 0 {
 		return fmt.Errorf("%w: no instructions", ErrInvalidProgram)
 	}
-	offs, total := SlotOffsets(insns)
-	// slotToIndex maps a slot to its instruction, -1 for the second half of an lddw.
-	slotToIndex := make([]int32, total)
-	for i := range slotToIndex {
-		slotToIndex[i] = -1
-	}
-	for i, o := range offs {
-		slotToIndex[o] = int32(i)
-	}
+	offs, slotToIndex := SlotIndex(insns)
+	total := len(slotToIndex) - 1
 	for i, ins := range insns {
 		if ins.IsJump() || ins.IsLocalCall() {
 			target := offs[i] + 1 + ins.JumpOffset()

@@ -132,14 +132,8 @@ func (s *frameState) merge(o *frameState) bool {
 // facts later; this tracker is the loader's own until then.
 func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, error) {
 	out := append([]isa.Instruction(nil), insns...)
-	offs, total := isa.SlotOffsets(insns)
-	bySlot := make([]int, total)
-	for i := range bySlot {
-		bySlot[i] = -1
-	}
-	for i, o := range offs {
-		bySlot[o] = i
-	}
+	offs, bySlot := isa.SlotIndex(insns)
+	total := len(bySlot) - 1
 	states := make([]*frameState, total)
 	entry := &frameState{stack: map[int16]ctxState{}}
 	entry.regs[1] = ctxState{isCtx: true}

@@ -21,14 +21,8 @@ const (
 // bpf-to-bpf call additionally keeps r6..r9. It is a must-analysis: a register counts as
 // written only if it is written on every path.
 func checkInitialized(insns []isa.Instruction) error {
-	offs, total := isa.SlotOffsets(insns)
-	bySlot := make([]int, total)
-	for i := range bySlot {
-		bySlot[i] = -1
-	}
-	for i, o := range offs {
-		bySlot[o] = i
-	}
+	_, bySlot := isa.SlotIndex(insns)
+	total := len(bySlot) - 1
 	const unvisited = regSet(0xffff)
 	state := make([]regSet, total)
 	for i := range state {

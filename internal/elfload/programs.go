@@ -21,15 +21,7 @@ func (l *loader) loadFunctions() error {
 		if err != nil {
 			return fmt.Errorf("%w: section %s: %v", ErrInvalidObject, sec.Name, err)
 		}
-		offs, total := isa.SlotOffsets(insns)
-		bySlot := make([]int, total+1)
-		for i := range bySlot {
-			bySlot[i] = -1
-		}
-		for i, o := range offs {
-			bySlot[o] = i
-		}
-		bySlot[total] = len(insns)
+		_, bySlot := isa.SlotIndex(insns)
 
 		var starts []elf.Symbol
 		for _, s := range sec.syms {
