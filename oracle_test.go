@@ -195,3 +195,20 @@ func TestOracleMaps(t *testing.T) {
 	p.run(t, "rewrite_packet", pkt)
 	p.compareMaps(t, ".bss", "routes", "hash", "lru")
 }
+
+// ipv4 returns an Ethernet frame with an IPv4 header of the given protocol.
+func ipv4(proto byte, payload string) []byte {
+	ip := []byte{0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2}
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(payload)))
+	return append(frame(0x0800, string(ip)), payload...)
+}
+
+func TestOracleSKB(t *testing.T) {
+	p := loadPair(t, "testdata/skb.o")
+	for _, pkt := range [][]byte{ipv4(17, "udp payload"), ipv4(6, "tcp")} {
+		p.run(t, "sock_proto", pkt)
+		p.run(t, "tc_mark", pkt)
+	}
+	p.run(t, "tc_mark", frame(0x0806, "an ARP frame, not IPv4"))
+	p.compareMaps(t, "seen")
+}

@@ -1,6 +1,8 @@
 package anybpf
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"time"
@@ -34,6 +36,7 @@ type invocation struct {
 	tails int      // tail calls taken in this run
 	cpu   int
 	xdp   *progtype.XDPMD
+	skb   *progtype.SKBuff
 	frame []byte // the packet buffer with head- and tailroom
 	env   *engine.Env
 }
@@ -74,6 +77,27 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		out = func() []byte {
 			return inv.frame[inv.xdp.Data-base : inv.xdp.DataEnd-base]
 		}
+	case progtype.SocketFilter, progtype.SchedCls, progtype.SchedAct, progtype.CgroupSKB:
+		if len(opts.Data) < ethHeaderLen {
+			return 0, fmt.Errorf("run %s: skb input must hold at least an Ethernet header (14 bytes), got %d", p.Name, len(opts.Data))
+		}
+		inv.frame = append([]byte(nil), opts.Data...)
+		skb := newSKBuff(inv.frame, p.Type)
+		inv.skb = skb
+		base := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
+		env.AddRegion(engine.RegionOf("packet", inv.frame, true))
+		ctx := unsafe.Slice((*byte)(unsafe.Pointer(skb)), unsafe.Sizeof(*skb))
+		env.AddRegion(engine.RegionOf("__sk_buff", ctx, true))
+		env.Packet = inv.frame[skb.Data-base:]
+		r1 = uint64(uintptr(unsafe.Pointer(skb)))
+		out = func() []byte {
+			if skb.Data-base == ethHeaderLen {
+				// Like the kernel, which pushes a zeroed link-layer header back for
+				// programs that saw the packet from the network header on.
+				clear(inv.frame[:ethHeaderLen])
+			}
+			return inv.frame
+		}
 	case progtype.Unspec:
 		inv.frame = append([]byte(nil), opts.Data...)
 		if len(inv.frame) > 0 {
@@ -112,4 +136,43 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	opts.DataOut = append(opts.DataOut[:0], out()...)
 	runtime.KeepAlive(inv)
 	return uint32(ret), nil
+}
+
+// Linux's packet types (skb->pkt_type).
+const (
+	packetHost      = 0
+	packetBroadcast = 1
+	packetMulticast = 2
+	packetOtherHost = 3
+)
+
+// newSKBuff builds the __sk_buff a test run gives: as for BPF_PROG_TEST_RUN on the
+// loopback device, the Ethernet header is parsed, socket filters see the packet from the
+// network header on, and tc programs from the Ethernet header.
+func newSKBuff(frame []byte, t progtype.Type) *progtype.SKBuff {
+	skb := &progtype.SKBuff{}
+	put := func(off int, v uint32) { binary.LittleEndian.PutUint32(skb.Linux[off:], v) }
+	base := uint64(uintptr(unsafe.Pointer(&frame[0])))
+	start := uint64(ethHeaderLen)
+	if t == progtype.SchedCls || t == progtype.SchedAct {
+		start = 0
+	}
+	skb.Data, skb.DataMeta, skb.DataEnd = base+start, base+start, base+uint64(len(frame))
+	put(0, uint32(uint64(len(frame))-start))                  // len
+	put(16, uint32(binary.LittleEndian.Uint16(frame[12:14]))) // protocol, network order
+	dst := frame[:6]
+	switch {
+	case bytes.Equal(dst, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}):
+		put(4, packetBroadcast)
+	case dst[0]&1 != 0:
+		put(4, packetMulticast)
+	case bytes.Equal(dst, make([]byte, 6)): // the loopback device's address
+		put(4, packetHost)
+	default:
+		put(4, packetOtherHost)
+	}
+	put(40, 1)                   // ifindex: the loopback device
+	put(160, uint32(len(frame))) // wire_len
+	put(164, 1)                  // gso_segs
+	return skb
 }

@@ -22,6 +22,9 @@ type Field struct {
 	Writable             bool
 	// Pointer kinds: what a load of the field gives.
 	Kind FieldKind
+	// Narrow allows loads of any aligned part of the field (its real layout must equal
+	// the Linux one), as the kernel allows for most scalar fields.
+	Narrow bool
 }
 
 // FieldKind says what a context field holds.
@@ -44,12 +47,19 @@ type Context struct {
 	Fields         []Field
 }
 
-// Field returns the field covering [off, off+size), if the access matches it exactly.
+// Field returns the field an access of size bytes at off reads or writes: the field
+// itself, or for narrow fields an aligned part of it (returned as a field of that part).
 func (c *Context) Field(off, size int) (*Field, bool) {
 	for i := range c.Fields {
 		f := &c.Fields[i]
 		if off == f.Offset && size == f.Size {
 			return f, true
+		}
+		if f.Narrow && off >= f.Offset && off+size <= f.Offset+f.Size && off%size == 0 {
+			part := *f
+			part.Offset, part.Size = off, size
+			part.RealOffset, part.RealSize = f.RealOffset+(off-f.Offset), size
+			return &part, true
 		}
 	}
 	return nil, false
@@ -77,12 +87,55 @@ type XDPMD struct {
 	_                       uint32
 }
 
+// SKBuffContext is struct __sk_buff for socket filters and tc programs. The runtime's
+// struct (SKBuff) keeps Linux's layout for every scalar field and appends the three packet
+// pointers as 64-bit fields.
+var SKBuffContext = func() *Context {
+	c := &Context{Name: "__sk_buff", Size: 192, RealSize: 216}
+	scalar := func(name string, off, size int, writable bool) {
+		c.Fields = append(c.Fields, Field{Name: name, Offset: off, Size: size, RealOffset: off, RealSize: size, Writable: writable, Narrow: true})
+	}
+	for _, f := range []struct {
+		name      string
+		off, size int
+		writable  bool
+	}{
+		{"len", 0, 4, false}, {"pkt_type", 4, 4, false}, {"mark", 8, 4, true},
+		{"queue_mapping", 12, 4, true}, {"protocol", 16, 4, false}, {"vlan_present", 20, 4, false},
+		{"vlan_tci", 24, 4, false}, {"vlan_proto", 28, 4, false}, {"priority", 32, 4, true},
+		{"ingress_ifindex", 36, 4, false}, {"ifindex", 40, 4, false}, {"tc_index", 44, 4, true},
+		{"cb", 48, 20, true}, {"hash", 68, 4, false}, {"tc_classid", 72, 4, true},
+		{"napi_id", 84, 4, false}, {"family", 88, 4, false}, {"remote_ip4", 92, 4, false},
+		{"local_ip4", 96, 4, false}, {"remote_ip6", 100, 16, false}, {"local_ip6", 116, 16, false},
+		{"remote_port", 132, 4, false}, {"local_port", 136, 4, false}, {"tstamp", 152, 8, true},
+		{"wire_len", 160, 4, false}, {"gso_segs", 164, 4, false}, {"gso_size", 176, 4, false},
+		{"hwtstamp", 184, 8, false},
+	} {
+		scalar(f.name, f.off, f.size, f.writable)
+	}
+	c.Fields = append(c.Fields,
+		Field{Name: "data", Offset: 76, Size: 4, RealOffset: 192, RealSize: 8, Kind: PacketStart},
+		Field{Name: "data_end", Offset: 80, Size: 4, RealOffset: 200, RealSize: 8, Kind: PacketEnd},
+		Field{Name: "data_meta", Offset: 140, Size: 4, RealOffset: 208, RealSize: 8, Kind: PacketMeta},
+	)
+	return c
+}()
+
+// SKBuff is the runtime's __sk_buff: Linux's 192 bytes (scalar fields in place), then the
+// packet pointers.
+type SKBuff struct {
+	Linux                   [192]byte
+	Data, DataEnd, DataMeta uint64
+}
+
 // ContextOf returns the context descriptor of a program type, or nil when anybpf does not
 // describe it yet.
 func ContextOf(t Type) *Context {
 	switch t {
 	case XDP:
 		return XDPContext
+	case SocketFilter, SchedCls, SchedAct, CgroupSKB:
+		return SKBuffContext
 	}
 	return nil
 }
