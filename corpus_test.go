@@ -13,10 +13,10 @@ import (
 	"github.com/anybpf/anybpf/progtype"
 )
 
-// TestCorpusXDP runs every XDP program of the sample objects on a small IPv4 frame. Each
-// either runs (without any memory fault in checked mode) or says plainly that it needs
-// something anybpf does not provide yet.
-func TestCorpusXDP(t *testing.T) {
+// TestCorpusRun runs every XDP, socket filter and tc program of the sample objects on a
+// small IPv4 frame. Each either runs (without any memory fault in checked mode) or says
+// plainly that it needs something anybpf does not provide yet.
+func TestCorpusRun(t *testing.T) {
 	dir := testutil.CorpusDir(t, "ebpf-samples")
 	var files []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -25,14 +25,14 @@ func TestCorpusXDP(t *testing.T) {
 		}
 		return nil
 	})
-	ran, unsupported := 0, 0
+	ran, unsupported := map[progtype.Type]int{}, 0
 	for _, f := range files {
 		coll, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection(f)
 		if err != nil {
 			continue // objects the loader refuses are TestCorpus's business (internal/elfload)
 		}
 		for _, p := range coll.Programs {
-			if p.Type != progtype.XDP {
+			if p.Type != progtype.XDP && p.Type != progtype.SocketFilter && p.Type != progtype.SchedCls {
 				continue
 			}
 			pkt := make([]byte, 64)
@@ -40,7 +40,7 @@ func TestCorpusXDP(t *testing.T) {
 			_, err := p.Run(&anybpf.RunOptions{Data: pkt})
 			switch {
 			case err == nil:
-				ran++
+				ran[p.Type]++
 			case errors.Is(err, anybpf.ErrNotSupported):
 				unsupported++
 			default:
@@ -48,8 +48,10 @@ func TestCorpusXDP(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d XDP programs ran, %d need features not built yet", ran, unsupported)
-	if ran < 27 {
-		t.Errorf("only %d XDP programs ran; 27 did when this test was written", ran)
+	t.Logf("programs that ran: %v; %d need features not built yet", ran, unsupported)
+	for typ, floor := range map[progtype.Type]int{progtype.XDP: 29, progtype.SocketFilter: 14, progtype.SchedCls: 3} {
+		if ran[typ] < floor {
+			t.Errorf("only %d %s programs ran; %d did when this test was written", ran[typ], typ, floor)
+		}
 	}
 }
