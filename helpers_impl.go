@@ -1,6 +1,7 @@
 package anybpf
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -68,6 +69,11 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("ringbuf_discard", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, true) })
 	add("ringbuf_query", helperRingbufQuery)
 	add("tail_call", helperTailCall)
+	add("skb_load_bytes", helperSKBLoadBytes)
+	add("skb_store_bytes", helperSKBStoreBytes)
+	add("l3_csum_replace", helperL3CsumReplace)
+	add("l4_csum_replace", helperL4CsumReplace)
+	add("csum_diff", helperCsumDiff)
 	add("xdp_adjust_head", helperXDPAdjustHead)
 	add("xdp_adjust_tail", helperXDPAdjustTail)
 	add("xdp_adjust_meta", helperXDPAdjustMeta)
@@ -439,3 +445,171 @@ func helperXDPAdjustMeta(env *engine.Env, _, delta, _, _, _ uint64) uint64 {
 
 // neg returns -e as the 64-bit pattern helpers return errors in.
 func neg(e int64) uint64 { return uint64(-e) }
+
+const errnoEFAULT = 14
+
+// skbData returns the packet from skb->data on, for the skb helpers.
+func skbData(env *engine.Env) ([]byte, bool) {
+	in := inv(env)
+	if in.skb == nil {
+		return nil, false
+	}
+	return env.Packet, true
+}
+
+func helperSKBLoadBytes(env *engine.Env, _, offset, to, n, _ uint64) uint64 {
+	data, ok := skbData(env)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	dst, ok := memory(env, to, n, true)
+	if !ok {
+		return badPointer(env, "destination", to)
+	}
+	if offset > 0x7fffffff || offset+n > uint64(len(data)) {
+		clear(dst)
+		return neg(errnoEFAULT)
+	}
+	copy(dst, data[offset:])
+	return 0
+}
+
+// Flags of bpf_skb_store_bytes and the checksum helpers.
+const (
+	fRecomputeCsum  = 1
+	fInvalidateHash = 2
+	fHdrFieldMask   = 0xf
+	fPseudoHdr      = 0x10
+	fMarkMangled0   = 0x20
+	fMarkEnforce    = 0x40
+)
+
+func helperSKBStoreBytes(env *engine.Env, _, offset, from, n, flags uint64) uint64 {
+	data, ok := skbData(env)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	src, ok := memory(env, from, n, false)
+	if !ok {
+		return badPointer(env, "source", from)
+	}
+	if flags&^(fRecomputeCsum|fInvalidateHash) != 0 {
+		return neg(errnoEINVAL)
+	}
+	if offset > 0xffff || offset+n > uint64(len(data)) {
+		return neg(errnoEFAULT)
+	}
+	copy(data[offset:], src)
+	return 0
+}
+
+// One's complement arithmetic as the kernel's csum_* functions do it, on values read
+// from memory in host order (the sums do not depend on the byte order).
+func csumAdd(a, b uint32) uint32 {
+	s := uint64(a) + uint64(b)
+	return uint32(s) + uint32(s>>32)
+}
+
+func csumFold(s uint32) uint16 {
+	s = (s & 0xffff) + (s >> 16)
+	s = (s & 0xffff) + (s >> 16)
+	return ^uint16(s)
+}
+
+// csumReplace applies RFC 1624 to the 16-bit checksum at sum: from replaced by to
+// (size 2 or 4), or, for size 0, to added as a precomputed difference.
+func csumReplace(sum []byte, from, to uint64, size uint64) bool {
+	old := uint32(binary.LittleEndian.Uint16(sum))
+	var s uint32
+	switch size {
+	case 0:
+		s = csumAdd(^old&0xffff, uint32(to))
+	case 2:
+		s = csumAdd(csumAdd(^old&0xffff, ^uint32(uint16(from))&0xffff), uint32(uint16(to)))
+	case 4:
+		s = csumAdd(csumAdd(^old&0xffff, ^uint32(from)), uint32(to))
+	default:
+		return false
+	}
+	binary.LittleEndian.PutUint16(sum, csumFold(s))
+	return true
+}
+
+func helperL3CsumReplace(env *engine.Env, _, offset, from, to, flags uint64) uint64 {
+	data, ok := skbData(env)
+	if !ok || flags&^fHdrFieldMask != 0 {
+		return neg(errnoEINVAL)
+	}
+	if offset > 0xffff || offset+2 > uint64(len(data)) {
+		return neg(errnoEFAULT)
+	}
+	if !csumReplace(data[offset:offset+2], from, to, flags&fHdrFieldMask) {
+		return neg(errnoEINVAL)
+	}
+	return 0
+}
+
+func helperL4CsumReplace(env *engine.Env, _, offset, from, to, flags uint64) uint64 {
+	data, ok := skbData(env)
+	if !ok || flags&^(fHdrFieldMask|fPseudoHdr|fMarkMangled0|fMarkEnforce) != 0 {
+		return neg(errnoEINVAL)
+	}
+	if offset > 0xffff || offset+2 > uint64(len(data)) {
+		return neg(errnoEFAULT)
+	}
+	sum := data[offset : offset+2]
+	mangled0 := flags&fMarkMangled0 != 0
+	if mangled0 && binary.LittleEndian.Uint16(sum) == 0 {
+		return 0 // a UDP datagram without a checksum keeps none
+	}
+	if !csumReplace(sum, from, to, flags&fHdrFieldMask) {
+		return neg(errnoEINVAL)
+	}
+	if mangled0 && binary.LittleEndian.Uint16(sum) == 0 {
+		binary.LittleEndian.PutUint16(sum, 0xffff) // CSUM_MANGLED_0
+	}
+	return 0
+}
+
+// csumPartial adds b as 16-bit words in host order (a trailing byte padded) to seed.
+func csumPartial(b []byte, seed uint32) uint32 {
+	s := seed
+	for i := 0; i+1 < len(b); i += 2 {
+		s = csumAdd(s, uint32(binary.LittleEndian.Uint16(b[i:])))
+	}
+	if len(b)%2 == 1 {
+		s = csumAdd(s, uint32(b[len(b)-1]))
+	}
+	return s
+}
+
+// from32to16 folds a 32-bit partial checksum to 16 bits (not complemented).
+func from32to16(s uint32) uint32 {
+	s = (s & 0xffff) + (s >> 16)
+	return (s & 0xffff) + (s >> 16)
+}
+
+// helperCsumDiff is bpf_csum_diff as Linux 6.x computes it: the checksum of to minus the
+// checksum of from, plus seed, folded to 16 bits; sizes need not be multiples of 4.
+func helperCsumDiff(env *engine.Env, from, fromSize, to, toSize, seed uint64) uint64 {
+	f, ok := memory(env, from, fromSize, false)
+	if !ok {
+		return badPointer(env, "from", from)
+	}
+	t, ok := memory(env, to, toSize, false)
+	if !ok {
+		return badPointer(env, "to", to)
+	}
+	var s uint32
+	switch {
+	case fromSize > 0 && toSize > 0:
+		s = csumAdd(csumPartial(t, uint32(seed)), ^csumPartial(f, 0))
+	case toSize > 0:
+		s = csumPartial(t, uint32(seed))
+	case fromSize > 0:
+		s = ^csumPartial(f, ^uint32(seed))
+	default:
+		s = uint32(seed)
+	}
+	return uint64(from32to16(s))
+}

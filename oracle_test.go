@@ -212,3 +212,59 @@ func TestOracleSKB(t *testing.T) {
 	p.run(t, "tc_mark", frame(0x0806, "an ARP frame, not IPv4"))
 	p.compareMaps(t, "seen")
 }
+
+// udp4 returns an Ethernet frame with a valid IPv4 and UDP header and checksums.
+func udp4(payload string, udpChecksum bool) []byte {
+	ip := []byte{0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2}
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
+	binary.BigEndian.PutUint16(ip[10:], ^fold(sum16(ip)))
+	udp := []byte{0x30, 0x39, 0x00, 0x35, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	seg := append(udp, payload...)
+	if udpChecksum {
+		pseudo := append(append(append([]byte{}, ip[12:20]...), 0, 17), byte((8+len(payload))>>8), byte(8+len(payload)))
+		c := ^fold(sum16(pseudo) + sum16(seg))
+		if c == 0 {
+			c = 0xffff
+		}
+		binary.BigEndian.PutUint16(seg[6:], c)
+	}
+	return append(frame(0x0800, string(ip)), seg...)
+}
+
+func sum16(b []byte) uint32 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	return s
+}
+
+func fold(s uint32) uint16 {
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
+
+func TestOracleChecksums(t *testing.T) {
+	p := loadPair(t, "testdata/csum.o")
+	for _, pkt := range [][]byte{udp4("hello", true), udp4("no udp checksum", false), udp4("odd", true)} {
+		p.run(t, "ttl_dec", pkt)
+		p.run(t, "nat_dst", pkt)
+	}
+	p.run(t, "diff", udp4("x", true))
+	p.compareMaps(t, ".bss")
+	// The rewritten packet's checksums are valid.
+	opts := &anybpf.RunOptions{Data: udp4("check me", true)}
+	if _, err := p.ours.Programs["nat_dst"].Run(opts); err != nil {
+		t.Fatal(err)
+	}
+	ip := opts.DataOut[14:34]
+	if fold(sum16(ip)) != 0xffff {
+		t.Errorf("IP header checksum invalid after the rewrite: %x", ip)
+	}
+}
