@@ -69,6 +69,7 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("ringbuf_discard", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, true) })
 	add("ringbuf_query", helperRingbufQuery)
 	add("tail_call", helperTailCall)
+	add("perf_event_output", helperPerfEventOutput)
 	add("skb_load_bytes", helperSKBLoadBytes)
 	add("skb_store_bytes", helperSKBStoreBytes)
 	add("l3_csum_replace", helperL3CsumReplace)
@@ -612,4 +613,44 @@ func helperCsumDiff(env *engine.Env, from, fromSize, to, toSize, seed uint64) ui
 		s = uint32(seed)
 	}
 	return uint64(from32to16(s))
+}
+
+// helperPerfEventOutput writes data (and, for XDP and skb programs, the number of packet
+// bytes in the flags' upper 32 bits) as one sample to a perf event array.
+func helperPerfEventOutput(env *engine.Env, _, handle, flags, dataAddr, size uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	pe, ok := m.m.(*maps.PerfEvents)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	const ctxLenMask = 0xfffff << 32
+	if flags&^(ctxLenMask|0xffffffff) != 0 {
+		return neg(errnoEINVAL)
+	}
+	data, ok := memory(env, dataAddr, size, false)
+	if !ok {
+		return badPointer(env, "data", dataAddr)
+	}
+	sample := data
+	if n := (flags & ctxLenMask) >> 32; n > 0 {
+		in := inv(env)
+		var pkt []byte
+		switch {
+		case in.xdp != nil:
+			start := uint64(uintptr(unsafe.Pointer(&in.frame[0])))
+			pkt = in.frame[in.xdp.Data-start : in.xdp.DataEnd-start]
+		case in.skb != nil:
+			pkt = env.Packet
+		default:
+			return neg(errnoEINVAL)
+		}
+		if n > uint64(len(pkt)) {
+			return neg(errnoEFAULT)
+		}
+		sample = append(append([]byte(nil), data...), pkt[:n]...)
+	}
+	return errno(pe.Output(flags&0xffffffff, inv(env).cpu, sample))
 }

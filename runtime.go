@@ -148,3 +148,7 @@ func (rt *Runtime) programByID(id uint32) *Program {
 	}
 	return rt.programs[id-1]
 }
+
+// NumCPU is the number of "CPUs" of the runtime: per-CPU maps hold this many values and
+// bpf_get_smp_processor_id returns less.
+func (rt *Runtime) NumCPU() int { return rt.epochs.NumCPU() }

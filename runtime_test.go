@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/maps"
 )
 
 // Linux's XDP return codes.
@@ -162,5 +163,36 @@ func TestTailCalls(t *testing.T) {
 	var id uint32
 	if err := coll.Maps["jmp"].Lookup(uint32(1), &id); err != nil || id != coll.Programs["stage1"].ID() {
 		t.Fatalf("slot 1 holds %d, %v; want stage1's id %d", id, err, coll.Programs["stage1"].ID())
+	}
+}
+
+func TestPerfEventOutput(t *testing.T) {
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	coll, err := rt.LoadCollection("testdata/perf.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := frame(0x0800, "perf sample")
+	prog := coll.Programs["report"]
+	if ret, err := prog.Run(&anybpf.RunOptions{Data: pkt}); err != nil || ret != xdpDrop {
+		t.Fatalf("without a reader: %d, %v (want XDP_DROP: the output fails)", ret, err)
+	}
+	rd, err := maps.NewPerfReader(coll.Maps["events"].Underlying().(*maps.PerfEvents), rt.NumCPU(), 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if ret, err := prog.Run(&anybpf.RunOptions{Data: pkt, Repeat: 3}); err != nil || ret != xdpPass {
+		t.Fatalf("with a reader: %d, %v", ret, err)
+	}
+	for i := 0; i < 3; i++ {
+		rec, err := rd.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, uint32(len(pkt))), 0xfeedf00d), pkt[:14]...)
+		if !bytes.Equal(rec.RawSample, want) {
+			t.Fatalf("sample %d: %x, want %x", i, rec.RawSample, want)
+		}
 	}
 }

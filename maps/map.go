@@ -76,6 +76,8 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	switch spec.Type {
 	case RingBuf:
 		return newRingBuf(spec)
+	case PerfEventArray:
+		return newPerfEventArray(spec)
 	case ProgArray:
 		if spec.MaxEntries == 0 {
 			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
