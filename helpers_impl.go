@@ -70,6 +70,8 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("ringbuf_query", helperRingbufQuery)
 	add("tail_call", helperTailCall)
 	add("perf_event_output", helperPerfEventOutput)
+	add("redirect", helperRedirect)
+	add("redirect_map", helperRedirectMap)
 	add("skb_load_bytes", helperSKBLoadBytes)
 	add("skb_store_bytes", helperSKBStoreBytes)
 	add("l3_csum_replace", helperL3CsumReplace)
@@ -653,4 +655,64 @@ func helperPerfEventOutput(env *engine.Env, _, handle, flags, dataAddr, size uin
 		sample = append(append([]byte(nil), data...), pkt[:n]...)
 	}
 	return errno(pe.Output(flags&0xffffffff, inv(env).cpu, sample))
+}
+
+// Redirect verdicts and flags, Linux's values.
+const (
+	xdpAborted     = 0
+	xdpRedirect    = 4
+	tcActShot      = 2
+	tcActRedirect  = 7
+	fIngress       = 1
+	fActionMask    = 3 // BPF_F_ACTION_MASK: redirect_map's verdict when the key is missing
+	fBroadcast     = 1 << 3
+	fExcludeIngres = 1 << 4
+)
+
+// Redirect is where a program asked its packet to go (bpf_redirect, bpf_redirect_map);
+// the hooks act on it.
+type Redirect struct {
+	Ifindex uint32
+	// Map and Key are set for bpf_redirect_map.
+	Map   string
+	Key   uint32
+	Flags uint64
+}
+
+func helperRedirect(env *engine.Env, ifindex, flags, _, _, _ uint64) uint64 {
+	in := inv(env)
+	if in.xdp != nil {
+		if flags != 0 {
+			return xdpAborted
+		}
+		in.redirect = &Redirect{Ifindex: uint32(ifindex)}
+		return xdpRedirect
+	}
+	if flags&^fIngress != 0 {
+		return tcActShot
+	}
+	in.redirect = &Redirect{Ifindex: uint32(ifindex), Flags: flags}
+	return tcActRedirect
+}
+
+func helperRedirectMap(env *engine.Env, handle, key, flags, _, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	switch m.m.Spec().Type {
+	case maps.DevMap, maps.DevMapHash, maps.CPUMap:
+	default:
+		return xdpAborted
+	}
+	if flags&^(fActionMask|fBroadcast|fExcludeIngres) != 0 {
+		return xdpAborted
+	}
+	k := uint32(key)
+	p := m.m.LookupPtr(unsafe.Pointer(&k))
+	if p == nil {
+		return flags & fActionMask
+	}
+	inv(env).redirect = &Redirect{Ifindex: *(*uint32)(p), Map: m.name, Key: k, Flags: flags}
+	return xdpRedirect
 }

@@ -268,3 +268,31 @@ func TestOracleChecksums(t *testing.T) {
 		t.Errorf("IP header checksum invalid after the rewrite: %x", ip)
 	}
 }
+
+func TestOracleRedirect(t *testing.T) {
+	p := loadPair(t, "testdata/redirect.o")
+	pkt := frame(0x0800, "redirect me")
+	for _, prog := range []string{"xdp_redirect_if", "xdp_redirect_bad_flags", "xdp_redirect_port0", "xdp_redirect_port3"} {
+		p.run(t, prog, pkt)
+	}
+	if err := p.kernel.Maps["ports"].Put(uint32(0), uint32(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ours.Maps["ports"].Update(uint32(0), uint32(1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if ret := p.run(t, "xdp_redirect_port0", pkt); ret != 4 {
+		t.Fatalf("redirect through the devmap: %d, want XDP_REDIRECT", ret)
+	}
+	opts := &anybpf.RunOptions{Data: pkt}
+	p.ours.Programs["xdp_redirect_port0"].Run(opts)
+	if opts.Redirect == nil || opts.Redirect.Ifindex != 1 || opts.Redirect.Map != "ports" {
+		t.Fatalf("redirect target %+v", opts.Redirect)
+	}
+	// The kernel's test run refuses TC_ACT_REDIRECT, so tc is checked against Linux's
+	// documented verdict only.
+	opts = &anybpf.RunOptions{Data: pkt}
+	if ret, err := p.ours.Programs["tc_redirect"].Run(opts); err != nil || ret != 7 || opts.Redirect.Flags != 1 {
+		t.Fatalf("tc redirect: %d, %v, %+v; want TC_ACT_REDIRECT (7) to ingress", ret, err, opts.Redirect)
+	}
+}

@@ -27,18 +27,21 @@ type RunOptions struct {
 	Repeat uint32
 	// Duration is set to the average duration of one run.
 	Duration time.Duration
+	// Redirect is set to the target of bpf_redirect or bpf_redirect_map in the last run.
+	Redirect *Redirect
 }
 
 // invocation is what helpers know of the running program.
 type invocation struct {
-	rt    *Runtime
-	prog  *Program // the program running now (changes with tail calls)
-	tails int      // tail calls taken in this run
-	cpu   int
-	xdp   *progtype.XDPMD
-	skb   *progtype.SKBuff
-	frame []byte // the packet buffer with head- and tailroom
-	env   *engine.Env
+	rt       *Runtime
+	prog     *Program // the program running now (changes with tail calls)
+	tails    int      // tail calls taken in this run
+	cpu      int
+	xdp      *progtype.XDPMD
+	skb      *progtype.SKBuff
+	redirect *Redirect // set by bpf_redirect and bpf_redirect_map
+	frame    []byte    // the packet buffer with head- and tailroom
+	env      *engine.Env
 }
 
 // Run runs the program as BPF_PROG_TEST_RUN does and returns its return value.
@@ -114,7 +117,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	for i := uint32(0); i < repeat; i++ {
 		env.TruncateRegions(fixed) // drop the map values earlier runs looked up
 		g := p.rt.epochs.Enter()
-		inv.cpu, inv.prog, inv.tails = g.CPU(), p, 0
+		inv.cpu, inv.prog, inv.tails, inv.redirect = g.CPU(), p, 0, nil
 		var err error
 		for {
 			ret, err = inv.prog.code.Run(env, r1, r2)
@@ -133,6 +136,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		}
 	}
 	opts.Duration = time.Since(start) / time.Duration(repeat)
+	opts.Redirect = inv.redirect
 	opts.DataOut = append(opts.DataOut[:0], out()...)
 	runtime.KeepAlive(inv)
 	return uint32(ret), nil

@@ -2,6 +2,7 @@ package maps
 
 import (
 	"container/list"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"sync"
@@ -25,6 +26,8 @@ type hash struct {
 	// holds the entries oldest first.
 	lru   bool
 	order *list.List
+	// indexed maps (devmap, cpumap) take only keys below max_entries.
+	indexed bool
 }
 
 // entry holds the current value of a key; replacing the value swaps the slice, so an
@@ -97,6 +100,9 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 	}
 	if flags > UpdateExist {
 		return fmt.Errorf("%w: update flags %#x", ErrInvalid, flags)
+	}
+	if h.indexed && binary.LittleEndian.Uint32(key) >= h.spec.MaxEntries {
+		return fmt.Errorf("%w: index %d of map %q (%d entries)", ErrFull, binary.LittleEndian.Uint32(key), h.spec.Name, h.spec.MaxEntries)
 	}
 	v := make([]byte, h.stride*h.ncpu)[:h.userValueSize()]
 	copy(v, value)

@@ -83,7 +83,8 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
 		}
 		return newIDArray(spec)
-	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, Queue, Stack, LPMTrie:
+	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, Queue, Stack, LPMTrie,
+		DevMap, DevMapHash, CPUMap:
 	default:
 		return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
 	}
@@ -96,6 +97,19 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	switch spec.Type {
 	case Array:
 		return newArray(spec, 1)
+	case DevMap, CPUMap, DevMapHash:
+		// Redirect targets: the value is an ifindex (devmap) or a queue size (cpumap),
+		// optionally followed by a program (struct bpf_devmap_val). Slots are empty
+		// until set; devmap and cpumap keys are indexes below max_entries.
+		if spec.KeySize != 4 || (spec.ValueSize != 4 && spec.ValueSize != 8) {
+			return nil, fmt.Errorf("map %q: %w: %s keys are 4 bytes, values 4 or 8", spec.Name, ErrInvalid, spec.Type)
+		}
+		h, err := newHash(spec, epochs, 1)
+		if err != nil {
+			return nil, err
+		}
+		h.indexed = spec.Type != DevMapHash
+		return h, nil
 	case PerCPUArray:
 		return newArray(spec, epochs.NumCPU())
 	case Hash:
