@@ -150,9 +150,13 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 			p.regions = append(p.regions, m.region)
 		}
 	}
+	// Callback addresses (bpf_loop, bpf_for_each_map_elem) become function handles that
+	// the helpers turn back into entry slots.
+	offs, _ := isa.SlotOffsets(insns)
 	for i := range insns {
 		if insns[i].IsLDDW() && insns[i].Src == isa.Register(isa.PseudoFunc) {
-			return nil, fmt.Errorf("%w: callbacks (bpf_loop, for_each_map_elem)", ErrNotSupported)
+			insns[i].Src = isa.Register(isa.PseudoNone)
+			insns[i].Constant = int64(funcHandleBase | uint64(offs[i]+1+int(insns[i].Imm())))
 		}
 	}
 	if c := progtype.ContextOf(ps.Type); c != nil {

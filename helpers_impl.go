@@ -70,6 +70,8 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("ringbuf_query", helperRingbufQuery)
 	add("tail_call", helperTailCall)
 	add("perf_event_output", helperPerfEventOutput)
+	add("loop", helperLoop)
+	add("for_each_map_elem", helperForEachMapElem)
 	add("redirect", helperRedirect)
 	add("redirect_map", helperRedirectMap)
 	add("skb_load_bytes", helperSKBLoadBytes)
@@ -715,4 +717,107 @@ func helperRedirectMap(env *engine.Env, handle, key, flags, _, _ uint64) uint64 
 	}
 	inv(env).redirect = &Redirect{Ifindex: *(*uint32)(p), Map: m.name, Key: k, Flags: flags}
 	return xdpRedirect
+}
+
+// maxCallbackDepth bounds callbacks that start loops of their own.
+const maxCallbackDepth = 4
+
+// callback returns the entry slot a function handle names, in the running program.
+func callback(env *engine.Env, handle uint64) (int, bool) {
+	if handle&^0xffff_ffff != funcHandleBase {
+		env.Abort(fmt.Errorf("%#x is not a callback of the program", handle))
+		return 0, false
+	}
+	return int(handle & 0xffff_ffff), true
+}
+
+// runCallback runs one call of a callback on the child Env and interprets its return
+// value: 0 goes on, 1 stops.
+func runCallback(env *engine.Env, entry int, args ...uint64) (stop bool, ok bool) {
+	in := inv(env)
+	if in.depth >= maxCallbackDepth {
+		env.Abort(fmt.Errorf("callbacks nested more than %d deep", maxCallbackDepth))
+		return false, false
+	}
+	var a [5]uint64
+	copy(a[:], args)
+	child := env.Child()
+	in.depth++
+	r, err := in.prog.code.RunAt(child, entry, a[0], a[1], a[2], a[3], a[4])
+	in.depth--
+	if err != nil {
+		env.Abort(fmt.Errorf("callback: %w", err))
+		return false, false
+	}
+	return r == 1, true
+}
+
+// helperLoop is bpf_loop: the callback runs with (i, ctx) for i from 0 until it returns 1
+// or nr_loops calls; the result is the number of calls.
+func helperLoop(env *engine.Env, nr, fn, ctx, flags, _ uint64) uint64 {
+	if flags != 0 {
+		return neg(errnoEINVAL)
+	}
+	if nr > 1<<23 {
+		return neg(errnoE2BIG)
+	}
+	entry, ok := callback(env, fn)
+	if !ok {
+		return 0
+	}
+	for i := uint64(0); i < nr; i++ {
+		stop, ok := runCallback(env, entry, i, ctx)
+		if !ok {
+			return 0
+		}
+		if stop {
+			return i + 1
+		}
+	}
+	return nr
+}
+
+// helperForEachMapElem is bpf_for_each_map_elem: the callback runs with (map, &key,
+// &value, ctx) for each element until it returns 1; the result is the number of calls.
+func helperForEachMapElem(env *engine.Env, handle, fn, ctx, flags, _ uint64) uint64 {
+	m, ok := lookupMap(env, handle)
+	if !ok {
+		return 0
+	}
+	if flags != 0 {
+		return neg(errnoEINVAL)
+	}
+	entry, ok := callback(env, fn)
+	if !ok {
+		return 0
+	}
+	spec := m.m.Spec()
+	key := make([]byte, spec.KeySize)
+	next := make([]byte, spec.KeySize)
+	var prev []byte
+	n := uint64(0)
+	for m.m.NextKey(prev, next) == nil {
+		copy(key, next)
+		var p unsafe.Pointer
+		if pm, ok := m.m.(maps.PerCPUMap); ok && m.ncpu > 1 {
+			p = pm.LookupPtrCPU(unsafe.Pointer(&key[0]), inv(env).cpu)
+		} else {
+			p = m.m.LookupPtr(unsafe.Pointer(&key[0]))
+		}
+		prev = append(prev[:0], key...)
+		if p == nil {
+			continue // deleted meanwhile
+		}
+		env.AddRegion(engine.Region{Addr: uintptr(unsafe.Pointer(&key[0])), Size: uintptr(len(key)), Name: "callback key"})
+		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(spec.ValueSize), Writable: true, Name: m.name})
+		n++
+		stop, ok := runCallback(env, entry, handle, uint64(uintptr(unsafe.Pointer(&key[0]))), uint64(uintptr(p)), ctx)
+		if !ok {
+			return 0
+		}
+		if stop {
+			break
+		}
+	}
+	return n
 }

@@ -296,3 +296,20 @@ func TestOracleRedirect(t *testing.T) {
 		t.Fatalf("tc redirect: %d, %v, %+v; want TC_ACT_REDIRECT (7) to ingress", ret, err, opts.Redirect)
 	}
 }
+
+func TestOracleCallbacks(t *testing.T) {
+	p := loadPair(t, "testdata/callbacks.o")
+	pkt := frame(0x0800, "loops")
+	p.run(t, "loops", pkt)
+	p.compareMaps(t, ".bss")
+	for k := uint32(1); k <= 5; k++ {
+		if err := p.kernel.Maps["values"].Put(k, uint64(k*7)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ours.Maps["values"].Update(k, uint64(k*7), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.run(t, "each", pkt)
+	p.compareMaps(t, ".bss", "values")
+}

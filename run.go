@@ -36,6 +36,7 @@ type invocation struct {
 	rt       *Runtime
 	prog     *Program // the program running now (changes with tail calls)
 	tails    int      // tail calls taken in this run
+	depth    int      // callbacks running
 	cpu      int
 	xdp      *progtype.XDPMD
 	skb      *progtype.SKBuff

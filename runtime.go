@@ -101,6 +101,10 @@ func (rt *Runtime) engine() (engine.Engine, error) {
 // the map.
 const mapHandleBase = 0xffff_a000_0000_0000
 
+// Function handles are what a program's load of a callback's address yields: the
+// callback's entry slot in the program, tagged.
+const funcHandleBase = 0xffff_b000_0000_0000
+
 func (rt *Runtime) register(m *Map) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()

@@ -31,6 +31,8 @@ var (
 	ErrUnresolved = errors.New("unresolved pseudo instruction")
 	// ErrHelperAbort means a helper stopped the program with an error (see Env.Abort).
 	ErrHelperAbort = errors.New("aborted by helper")
+	// ErrInvalidEntry means RunAt was given a slot where no instruction starts.
+	ErrInvalidEntry = errors.New("invalid entry point")
 )
 
 // Limits of the execution model (DESIGN.md §3): a 512-byte stack per frame, at most 8
@@ -73,6 +75,10 @@ type Code interface {
 	// Every other argument register is zero. Run is safe for concurrent use with
 	// different Envs.
 	Run(env *Env, r1, r2 uint64) (uint64, error)
+	// RunAt executes the function starting at slot entry with r1..r5 set, as helpers
+	// that take callbacks (bpf_loop, bpf_for_each_map_elem) do. The Env must not be in
+	// use by another run: callbacks run on an Env of their own.
+	RunAt(env *Env, entry int, r1, r2, r3, r4, r5 uint64) (uint64, error)
 }
 
 // Region is memory a program may access in checked mode.
@@ -107,6 +113,7 @@ type Env struct {
 	exitR0  uint64
 	err     error
 	tail    any
+	child   *Env
 	// Executed is the number of instructions the last run executed. Engines count in
 	// checked mode and when a budget is set; otherwise it may stay 0.
 	Executed uint64
@@ -115,6 +122,20 @@ type Env struct {
 // NewEnv returns an Env with a fresh stack.
 func NewEnv() *Env {
 	return &Env{stack: make([]byte, StackSize)}
+}
+
+// Child returns an Env for a callback run from a helper of this one: its own stack, the
+// same Context and Packet, and every region of this Env plus this Env's stack. The child
+// is cached; it is reset on each call.
+func (e *Env) Child() *Env {
+	if e.child == nil {
+		e.child = NewEnv()
+	}
+	c := e.child
+	c.Context, c.Packet = e.Context, e.Packet
+	c.regions = append(c.regions[:0], e.regions...)
+	c.regions = append(c.regions, RegionOf("caller stack", e.Stack(), true))
+	return c
 }
 
 // Stack returns the Env's stack memory: MaxCallDepth frames of StackFrameSize bytes, the

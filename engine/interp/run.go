@@ -49,6 +49,19 @@ type state struct {
 
 // Run executes the program with r1 and r2 set and returns r0.
 func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
+	return c.run(env, 0, r1, r2, 0, 0, 0)
+}
+
+// RunAt executes the function starting at slot entry (a bpf_loop or for_each_map_elem
+// callback) with r1..r5 set and returns its r0.
+func (c *Code) RunAt(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint64, error) {
+	if entry < 0 || entry >= len(c.insns) || c.insns[entry].op == opInvalid {
+		return 0, fmt.Errorf("%w: no function at slot %d", engine.ErrInvalidEntry, entry)
+	}
+	return c.run(env, entry, r1, r2, r3, r4, r5)
+}
+
+func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 	var s state
 	stack := env.Stack()
 	s.stackBase = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(stack))))
@@ -65,12 +78,13 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 	s.env, s.code = env, c
 
 	var regs [16]uint64
-	regs[1], regs[2] = r1, r2
+	regs[1], regs[2], regs[3], regs[4], regs[5] = r1, r2, r3, r4, r5
 	regs[10] = s.stackBase + engine.StackSize
 
 	base := unsafe.Pointer(unsafe.SliceData(c.insns))
 	s.base = base
-	pc := 0
+	pc := entry
+	s.blockStart = entry
 
 	for {
 		in := (*inst)(unsafe.Add(base, uintptr(pc)*unsafe.Sizeof(inst{})))
