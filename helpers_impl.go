@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -63,6 +67,25 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("get_prandom_u32", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 { return uint64(rand.Uint32()) })
 	add("get_smp_processor_id", func(env *engine.Env, _, _, _, _, _ uint64) uint64 { return uint64(inv(env).cpu) })
 	add("trace_printk", helperTracePrintk)
+	add("snprintf", helperSnprintf)
+	add("strncmp", helperStrncmp)
+	add("spin_lock", helperSpinLock)
+	add("spin_unlock", helperSpinUnlock)
+	add("jiffies64", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
+		return uint64(time.Since(clockBase)/(time.Second/jiffiesPerSecond)) + 1
+	})
+	add("ktime_get_coarse_ns", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
+		return uint64(time.Since(clockBase).Truncate(time.Millisecond).Nanoseconds()) + 1e9
+	})
+	add("get_numa_node_id", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 { return 0 })
+	add("get_current_pid_tgid", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
+		pid := uint64(os.Getpid())
+		return pid<<32 | pid
+	})
+	add("get_current_uid_gid", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
+		return uint64(uint32(os.Getgid()))<<32 | uint64(uint32(os.Getuid()))
+	})
+	add("get_current_comm", helperGetCurrentComm)
 	add("ringbuf_output", helperRingbufOutput)
 	add("ringbuf_reserve", helperRingbufReserve)
 	add("ringbuf_submit", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, false) })
@@ -276,18 +299,31 @@ func helperRingbufQuery(env *engine.Env, handle, flags, _, _, _ uint64) uint64 {
 	return rb.Query(flags)
 }
 
-// helperTracePrintk formats like the kernel's bpf_trace_printk (%d %i %u %x %X %ld %lld
-// %lu %llu %lx %llx %p %s %c %%) and writes one line to the runtime's trace log.
+// helperTracePrintk formats like the kernel's bpf_trace_printk and writes one line to
+// the runtime's trace log.
 func helperTracePrintk(env *engine.Env, fmtAddr, size, a1, a2, a3 uint64) uint64 {
 	f, ok := memory(env, fmtAddr, size, false)
 	if !ok {
 		return badPointer(env, "format", fmtAddr)
 	}
+	line, ok := formatPrintk(env, f, []uint64{a1, a2, a3})
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	rt := inv(env).rt
+	rt.traceMu.Lock()
+	fmt.Fprintln(rt.cfg.traceLog, strings.TrimRight(line, "\n"))
+	rt.traceMu.Unlock()
+	return uint64(len(line))
+}
+
+// formatPrintk formats the kernel's printk subset (%d %i %u %x %X with l and ll, %p, %s,
+// %c, %%) with args; ok is false for an unknown verb or too few arguments.
+func formatPrintk(env *engine.Env, f []byte, args []uint64) (string, bool) {
 	format := string(f)
 	if i := strings.IndexByte(format, 0); i >= 0 {
 		format = format[:i]
 	}
-	args := []uint64{a1, a2, a3}
 	var sb strings.Builder
 	n := 0
 	for i := 0; i < len(format); i++ {
@@ -310,7 +346,7 @@ func helperTracePrintk(env *engine.Env, fmtAddr, size, a1, a2, a3 uint64) uint64
 			continue
 		}
 		if n >= len(args) {
-			return neg(errnoEINVAL)
+			return "", false
 		}
 		arg := args[n]
 		n++
@@ -345,16 +381,11 @@ func helperTracePrintk(env *engine.Env, fmtAddr, size, a1, a2, a3 uint64) uint64
 		case 's':
 			sb.WriteString(cString(env, arg))
 		default:
-			return neg(errnoEINVAL)
+			return "", false
 		}
 		i = j
 	}
-	line := sb.String()
-	rt := inv(env).rt
-	rt.traceMu.Lock()
-	fmt.Fprintln(rt.cfg.traceLog, strings.TrimRight(line, "\n"))
-	rt.traceMu.Unlock()
-	return uint64(len(line))
+	return sb.String(), true
 }
 
 func cString(env *engine.Env, addr uint64) string {
@@ -820,4 +851,101 @@ func helperForEachMapElem(env *engine.Env, handle, fn, ctx, flags, _ uint64) uin
 		}
 	}
 	return n
+}
+
+const jiffiesPerSecond = 250 // CONFIG_HZ of common distribution kernels
+
+// helperSnprintf is bpf_snprintf: fmt formatted with the 64-bit values of data into str,
+// NUL-terminated and cut to str_size; the result is the length the whole string needs,
+// NUL included.
+func helperSnprintf(env *engine.Env, str, size, fmtAddr, data, dataLen uint64) uint64 {
+	out, ok := memory(env, str, size, true)
+	if !ok {
+		return badPointer(env, "output", str)
+	}
+	if dataLen%8 != 0 || dataLen > 8*12 {
+		return neg(errnoEINVAL)
+	}
+	d, ok := memory(env, data, dataLen, false)
+	if !ok {
+		return badPointer(env, "data", data)
+	}
+	f := []byte(cString(env, fmtAddr))
+	args := make([]uint64, dataLen/8)
+	for i := range args {
+		args[i] = binary.LittleEndian.Uint64(d[8*i:])
+	}
+	s, ok := formatPrintk(env, f, args)
+	if !ok {
+		return neg(errnoEINVAL)
+	}
+	if size > 0 {
+		n := copy(out[:size-1], s)
+		out[n] = 0
+	}
+	return uint64(len(s) + 1)
+}
+
+// helperStrncmp is bpf_strncmp: s1 (s1_sz bytes at most) against the NUL-terminated s2;
+// -1, 0 or 1, as the kernel's strncmp.
+func helperStrncmp(env *engine.Env, s1, size, s2, _, _ uint64) uint64 {
+	a, ok := memory(env, s1, size, false)
+	if !ok {
+		return badPointer(env, "s1", s1)
+	}
+	for i := uint64(0); i < size; i++ {
+		bb, ok := memory(env, s2+i, 1, false)
+		if !ok {
+			return badPointer(env, "s2", s2)
+		}
+		c1, c2 := a[i], bb[0]
+		if c1 != c2 {
+			if c1 < c2 {
+				return neg(1)
+			}
+			return 1
+		}
+		if c1 == 0 {
+			break
+		}
+	}
+	return 0
+}
+
+func helperSpinLock(env *engine.Env, lock, _, _, _, _ uint64) uint64 {
+	if _, ok := memory(env, lock, 4, true); !ok || lock%4 != 0 {
+		return badPointer(env, "spin lock", lock)
+	}
+	l := (*atomic.Uint32)(ptrOf(lock))
+	for !l.CompareAndSwap(0, 1) {
+		runtime.Gosched()
+	}
+	return 0
+}
+
+func helperSpinUnlock(env *engine.Env, lock, _, _, _, _ uint64) uint64 {
+	if _, ok := memory(env, lock, 4, true); !ok || lock%4 != 0 {
+		return badPointer(env, "spin lock", lock)
+	}
+	(*atomic.Uint32)(ptrOf(lock)).Store(0)
+	return 0
+}
+
+// helperGetCurrentComm writes the name of the running process, NUL-terminated and cut to
+// size, as the task's comm (at most 15 bytes).
+func helperGetCurrentComm(env *engine.Env, buf, size, _, _, _ uint64) uint64 {
+	out, ok := memory(env, buf, size, true)
+	if !ok {
+		return badPointer(env, "buffer", buf)
+	}
+	if size == 0 {
+		return neg(errnoEINVAL)
+	}
+	comm := filepath.Base(os.Args[0])
+	if len(comm) > 15 {
+		comm = comm[:15]
+	}
+	clear(out)
+	copy(out[:size-1], comm)
+	return 0
 }

@@ -313,3 +313,14 @@ func TestOracleCallbacks(t *testing.T) {
 	p.run(t, "each", pkt)
 	p.compareMaps(t, ".bss", "values")
 }
+
+func TestOracleStrings(t *testing.T) {
+	p := loadPair(t, "testdata/strings.o")
+	pkt := frame(0x0800, "strings")
+	p.run(t, "strings", pkt)
+	p.compareMaps(t, ".bss")
+	for i := 0; i < 5; i++ {
+		p.run(t, "locked_count", pkt)
+	}
+	p.compareMaps(t, "counters")
+}
