@@ -28,6 +28,8 @@ type Map struct {
 	m      maps.Map
 	handle uint64
 	ncpu   int // values per key in user space: the CPU count for per-CPU maps, else 1
+	// keySize and valueSz are the spec's, kept here for the helpers' fast path.
+	keySize, valueSz uint32
 	// err is set when anybpf cannot provide the map's type; m is nil then.
 	err error
 	// region is the map's value memory when it is fixed (arrays, global data), which
@@ -75,7 +77,7 @@ func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: map %s: %w", path, spec.Name, err)
 		}
-		lm := &Map{name: spec.Name, m: m, ncpu: 1}
+		lm := &Map{name: spec.Name, m: m, ncpu: 1, keySize: spec.KeySize, valueSz: spec.ValueSize}
 		if _, ok := m.(maps.PerCPUMap); ok && (spec.Type == maps.PerCPUArray || spec.Type == maps.PerCPUHash || spec.Type == maps.LRUPerCPUHash) {
 			lm.ncpu = rt.epochs.NumCPU()
 		}

@@ -45,7 +45,7 @@ func FuzzHelpers(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		lm := &Map{name: spec.Name, m: m, ncpu: 1}
+		lm := &Map{name: spec.Name, m: m, ncpu: 1, keySize: spec.KeySize, valueSz: spec.ValueSize}
 		rt.register(lm)
 		handles = append(handles, lm.handle)
 	}

@@ -143,13 +143,12 @@ func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 	if !ok {
 		return 0
 	}
-	spec := m.m.Spec()
-	if _, ok := memory(env, keyAddr, uint64(spec.KeySize), false); !ok {
+	if !env.Check(keyAddr, uint64(m.keySize), false) {
 		return badPointer(env, "key", keyAddr)
 	}
 	var p unsafe.Pointer
-	if pm, ok := m.m.(maps.PerCPUMap); ok && m.ncpu > 1 {
-		p = pm.LookupPtrCPU(ptrOf(keyAddr), inv(env).cpu)
+	if m.ncpu > 1 {
+		p = m.m.(maps.PerCPUMap).LookupPtrCPU(ptrOf(keyAddr), inv(env).cpu)
 	} else {
 		p = m.m.LookupPtr(ptrOf(keyAddr))
 	}
@@ -157,7 +156,7 @@ func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 		return 0
 	}
 	if m.region.Size == 0 {
-		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(spec.ValueSize), Writable: true, Name: m.name})
+		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(m.valueSz), Writable: true, Name: m.name})
 	}
 	return uint64(uintptr(p))
 }
