@@ -423,7 +423,11 @@ func helperTailCall(env *engine.Env, _, handle, index, _, _ uint64) uint64 {
 		return neg(errnoENOENT)
 	}
 	in.tails++
-	env.TailCall(next)
+	in.prog = next
+	for _, r := range next.regions {
+		env.AddRegion(r)
+	}
+	env.TailCall(next.code)
 	return 0
 }
 

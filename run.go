@@ -122,14 +122,11 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		var err error
 		for {
 			ret, err = inv.prog.code.Run(env, r1, r2)
-			next, _ := env.TakeTailCall().(*Program)
-			if err != nil || next == nil {
+			// An engine that could not switch to the tail call's target returns; the
+			// helper has made it inv.prog already.
+			if err != nil || env.TakeTailCall() == nil {
 				break
 			}
-			for _, r := range next.regions {
-				env.AddRegion(r)
-			}
-			inv.prog = next
 		}
 		g.Leave()
 		if err != nil {

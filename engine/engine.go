@@ -180,13 +180,17 @@ func (e *Env) Abort(err error) {
 	e.err = err
 }
 
-// TailCall makes the program stop as soon as the running helper returns, so that the
-// caller of Run runs next instead, with the same context (bpf_tail_call). next is the
-// caller's to interpret (the runtime passes its program).
+// TailCall makes the program stop as soon as the running helper returns, so that next
+// runs instead, with the same context (bpf_tail_call). An engine switches to next itself
+// when next is its own Code; otherwise Run returns and the caller takes the target with
+// TakeTailCall.
 func (e *Env) TailCall(next any) {
 	e.stopped = true
 	e.tail = next
 }
+
+// TailTarget returns the target a helper set with TailCall, without clearing it.
+func (e *Env) TailTarget() any { return e.tail }
 
 // TakeTailCall returns and clears the target a helper set with TailCall.
 func (e *Env) TakeTailCall() any {

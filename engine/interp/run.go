@@ -1440,6 +1440,18 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 			regs[0] = s.code.helpers[in.imm](s.env, regs[1], regs[2], regs[3], regs[4], regs[5])
 			pc, base = s.pc, s.base
 			if s.env.Stopped() {
+				if next, ok := s.env.TailTarget().(*Code); ok {
+					// A tail call to interpreter code: switch programs here, keeping r1
+					// (the context) and starting over on a fresh stack.
+					s.env.TakeStop()
+					s.env.TakeTailCall()
+					s.executed += uint64(pc - s.blockStart)
+					s.code, s.depth, s.blockStart = next, 0, 0
+					base = unsafe.Pointer(unsafe.SliceData(next.insns))
+					s.base, pc = base, 0
+					regs[10] = s.stackBase + engine.StackSize
+					continue
+				}
 				s.env.Executed = s.executed + uint64(pc-s.blockStart)
 				return s.env.TakeStop()
 			}
