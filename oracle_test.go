@@ -324,3 +324,23 @@ func TestOracleStrings(t *testing.T) {
 	}
 	p.compareMaps(t, "counters")
 }
+
+func TestOracleMore(t *testing.T) {
+	p := loadPair(t, "testdata/oracle_more.o")
+	pkt := frame(0x0800, "x")
+	for i := 0; i < 3; i++ {
+		p.run(t, "atomics", pkt)
+	}
+	p.compareMaps(t, "atom")
+	p.run(t, "globals", pkt)
+	p.run(t, "globals", pkt)
+	p.run(t, "parse_udp", udp4("query for the dns port", true))
+	dns := udp4("to port 53", true)
+	binary.BigEndian.PutUint16(dns[14+20+2:], 53)
+	p.run(t, "parse_udp", dns)
+	p.run(t, "parse_udp", ipv4(6, "tcp is passed"))
+	p.run(t, "ring_out", pkt)
+	p.run(t, "ring_out", pkt)
+	p.run(t, "empty_errors", pkt)
+	p.compareMaps(t, ".bss", ".data")
+}
