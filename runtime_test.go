@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/anybpf/anybpf"
@@ -195,4 +197,84 @@ func TestPerfEventOutput(t *testing.T) {
 			t.Fatalf("sample %d: %x, want %x", i, rec.RawSample, want)
 		}
 	}
+}
+
+// TestConcurrentPrograms: 8 goroutines run a program that updates a shared hash map and a
+// per-CPU array while user space inserts, iterates and deletes other keys; the final
+// counts are exact. Run with -race.
+func TestConcurrentPrograms(t *testing.T) {
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	coll, err := rt.LoadCollection("testdata/concurrent.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, runs = 8, 300
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			pkt := frame(0x0800, string([]byte{byte(w)}))
+			if _, err := coll.Programs["count"].Run(&anybpf.RunOptions{Data: pkt, Repeat: runs}); err != nil {
+				errs <- err
+			}
+		}(w)
+	}
+	stop := make(chan struct{})
+	var deleted atomic.Int64
+	var churn sync.WaitGroup
+	churn.Add(1)
+	go func() {
+		defer churn.Done()
+		m := coll.Maps["by_key"]
+		next := make([]byte, 4)
+		for i := uint32(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m.Update(100+i%50, uint64(i), 0)
+			var key []byte
+			for m.NextKey(key, next) == nil {
+				key = append(key[:0], next...)
+				if k := binary.LittleEndian.Uint32(next); k >= 100 && i%2 == 0 {
+					if err := m.Delete(k); err == nil {
+						deleted.Add(1)
+					}
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	churn.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var sum uint64
+	for k := uint32(0); k < 4; k++ {
+		var v uint64
+		if err := coll.Maps["by_key"].Lookup(k, &v); err != nil {
+			t.Fatalf("key %d: %v", k, err)
+		}
+		if v != 2*runs { // two workers per key
+			t.Errorf("key %d counted %d, want %d", k, v, 2*runs)
+		}
+		sum += v
+	}
+	perCPU := make([]byte, 8*rt.NumCPU())
+	if err := coll.Maps["total"].Lookup(uint32(0), perCPU); err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for cpu := 0; cpu < rt.NumCPU(); cpu++ {
+		total += binary.LittleEndian.Uint64(perCPU[8*cpu:])
+	}
+	if sum != workers*runs || total != workers*runs {
+		t.Fatalf("hash sum %d, per-CPU total %d; want %d", sum, total, workers*runs)
+	}
+	t.Logf("user space deleted %d entries meanwhile", deleted.Load())
 }
