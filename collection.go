@@ -172,6 +172,9 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 	table := rt.helperTable()
 	for _, ins := range insns {
 		if ins.IsHelperCall() {
+			if err := progtype.CheckHelper(ps.Type, helpers.ID(ins.Imm()).String()); err != nil {
+				return nil, err
+			}
 			if _, ok := table[ins.Imm()]; !ok {
 				return nil, fmt.Errorf("%w: helper bpf_%s (%d) is not implemented yet", ErrNotSupported, helpers.ID(ins.Imm()), ins.Imm())
 			}

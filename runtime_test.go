@@ -12,6 +12,7 @@ import (
 
 	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // Linux's XDP return codes.
@@ -277,4 +278,11 @@ func TestConcurrentPrograms(t *testing.T) {
 		t.Fatalf("hash sum %d, per-CPU total %d; want %d", sum, total, workers*runs)
 	}
 	t.Logf("user space deleted %d entries meanwhile", deleted.Load())
+}
+
+func TestHelperNotOffered(t *testing.T) {
+	_, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection("testdata/bad_helper.o")
+	if !errors.Is(err, progtype.ErrHelperNotAllowed) || !strings.Contains(err.Error(), "bpf_xdp_adjust_head") {
+		t.Fatalf("LoadCollection = %v, want a refusal naming bpf_xdp_adjust_head", err)
+	}
 }

@@ -92,3 +92,28 @@ func TestFromSection(t *testing.T) {
 		t.Errorf("String: %v %v %v", Bind, XDP, Type(999))
 	}
 }
+
+func TestCheckHelper(t *testing.T) {
+	for _, tc := range []struct {
+		typ    Type
+		helper string
+		ok     bool
+	}{
+		{XDP, "xdp_adjust_head", true},
+		{SocketFilter, "xdp_adjust_head", false},
+		{SchedCls, "skb_store_bytes", true},
+		{SocketFilter, "skb_store_bytes", false},
+		{SocketFilter, "skb_load_bytes", true},
+		{XDP, "skb_load_bytes", false},
+		{XDP, "map_lookup_elem", true},
+		{Unspec, "xdp_adjust_head", true},
+	} {
+		err := CheckHelper(tc.typ, tc.helper)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckHelper(%s, %s) = %v", tc.typ, tc.helper, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "bpf_"+tc.helper) {
+			t.Errorf("error %q does not name the helper", err)
+		}
+	}
+}
