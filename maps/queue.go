@@ -16,6 +16,8 @@ type QueueMap interface {
 	Pop(value []byte) error
 	// Peek copies the next value without removing it.
 	Peek(value []byte) error
+	// Elements returns copies of the values in the order Pop would return them.
+	Elements() [][]byte
 }
 
 // queue is BPF_MAP_TYPE_QUEUE (FIFO) and BPF_MAP_TYPE_STACK (LIFO), a ring of
@@ -134,3 +136,18 @@ func (q *queue) NextKey(_, _ []byte) error {
 }
 
 func (q *queue) LookupPtr(unsafe.Pointer) unsafe.Pointer { return nil }
+
+// Elements returns copies of the values in the order Pop would return them.
+func (q *queue) Elements() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([][]byte, 0, q.count)
+	for i := uint32(0); i < q.count; i++ {
+		idx := q.head + i
+		if q.lifo {
+			idx = q.head + q.count - 1 - i
+		}
+		out = append(out, append([]byte(nil), q.slot(idx)...))
+	}
+	return out
+}

@@ -216,3 +216,30 @@ func TestProgRunObject(t *testing.T) {
 		t.Fatalf("xdp_strip2: %q, %v", out, err)
 	}
 }
+
+func TestProgDumpAndMaps(t *testing.T) {
+	obj := filepath.Join("..", "..", "testdata", "xdp_counter.o")
+	out, _, err := run(t, "", "prog", "dump", "xlated", obj, "name", "xdp_count")
+	if err != nil || !strings.Contains(out, "r1 = map[counts] ll") || !strings.Contains(out, "call bpf_map_lookup_elem#1") || !strings.Contains(out, "r2 = *(u64 *)(r1 + 8)") {
+		t.Fatalf("dump xlated: %v\n%s", err, out)
+	}
+	if _, _, err := run(t, "", "prog", "dump", "jited", obj); err == nil {
+		t.Fatal("dump jited accepted without a JIT")
+	}
+	pkt := filepath.Join(t.TempDir(), "pkt")
+	os.WriteFile(pkt, append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00}, "hi"...), 0o644)
+	out, _, err = run(t, "", "-j", "prog", "run", obj, "name", "xdp_count", "data_in", pkt, "repeat", "3", "dump-maps")
+	var res struct {
+		Maps map[string][]struct {
+			Key   []string `json:"key"`
+			Value []string `json:"value"`
+		} `json:"maps"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	bp := res.Maps["by_proto"]
+	if len(bp) != 1 || strings.Join(bp[0].Key, " ") != "0x00 0x08" || bp[0].Value[0] != "0x03" {
+		t.Fatalf("by_proto dump %+v", bp)
+	}
+}

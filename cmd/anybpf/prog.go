@@ -57,7 +57,7 @@ func newProgCommand(g *globalFlags) *cobra.Command {
 		Use:   "prog",
 		Short: "Inspect and run programs",
 	}
-	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g))
+	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g), newProgDumpCommand(g))
 	return prog
 }
 
@@ -113,7 +113,7 @@ every load and store is checked, and a bad access is an error. For raw bytecode,
 "unchecked" turns the checks off for trusted programs.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "repeat", "engine", "name", "section"}, []string{"unchecked"})
+			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "repeat", "engine", "name", "section"}, []string{"unchecked", "dump-maps"})
 			if err != nil {
 				return fmt.Errorf("prog run: %w", err)
 			}
@@ -148,10 +148,16 @@ every load and store is checked, and a bad access is an error. For raw bytecode,
 				if len(res.dataOut) > 0 {
 					out["data_out"] = hex.EncodeToString(res.dataOut)
 				}
+				if res.maps != nil {
+					out["maps"] = mapsJSON(res.maps)
+				}
 				return g.printJSON(cmd.OutOrStdout(), out)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Return value: %d, duration (average): %dns\n", res.retval, res.duration.Nanoseconds())
-			return err
+			if _, err := fmt.Fprintf(cmd.OutOrStdout(), "Return value: %d, duration (average): %dns\n", res.retval, res.duration.Nanoseconds()); err != nil {
+				return err
+			}
+			printMaps(cmd.OutOrStdout(), res.maps)
+			return nil
 		},
 	}
 }
@@ -170,6 +176,9 @@ func isELF(path string) bool {
 func runRaw(path string, kw map[string]string, data []byte, repeat uint64) (runResult, error) {
 	if _, ok := kw["name"]; ok {
 		return runResult{}, fmt.Errorf("name: %s is raw bytecode, which has no program names", path)
+	}
+	if _, ok := kw["dump-maps"]; ok {
+		return runResult{}, fmt.Errorf("dump-maps: %s is raw bytecode, which has no maps", path)
 	}
 	eng, err := engineByName(kw["engine"])
 	if err != nil {
@@ -212,7 +221,16 @@ func runObject(path string, kw map[string]string, data []byte, repeat uint64) (r
 	if err != nil {
 		return runResult{}, err
 	}
-	return runResult{retval: uint64(ret), duration: opts.Duration, dataOut: opts.DataOut}, nil
+	res := runResult{retval: uint64(ret), duration: opts.Duration, dataOut: opts.DataOut}
+	if _, ok := kw["dump-maps"]; ok {
+		res.maps = map[string][]anybpf.Entry{}
+		for name, m := range coll.Maps {
+			if entries, err := m.Dump(); err == nil {
+				res.maps[name] = entries
+			}
+		}
+	}
+	return res, nil
 }
 
 // pickProgram selects by name or section, or takes the first program in section order.
@@ -240,6 +258,7 @@ type runResult struct {
 	retval   uint64
 	duration time.Duration // average of one run
 	dataOut  []byte
+	maps     map[string][]anybpf.Entry // with dump-maps
 }
 
 // runRepeated runs code repeat times on one buffer holding a copy of data, as

@@ -1,0 +1,88 @@
+package anybpf
+
+import (
+	"fmt"
+
+	"github.com/anybpf/anybpf/helpers"
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
+)
+
+// Entry is one element of a map as Dump returns it. Values holds one value per CPU for
+// per-CPU maps; Value is set otherwise. Queue and stack elements have an empty Key.
+type Entry struct {
+	Key    []byte
+	Value  []byte
+	Values [][]byte
+}
+
+// Dump returns every element of the map: in key order for hash and array maps, in pop
+// order for queues and stacks. Ring buffers, perf event arrays and program arrays' slots
+// are not dumped (their contents are not values).
+func (m *Map) Dump() ([]Entry, error) {
+	if m.err != nil {
+		return nil, fmt.Errorf("map %s: %w", m.name, m.err)
+	}
+	if q, ok := m.m.(maps.QueueMap); ok {
+		var out []Entry
+		for _, v := range q.Elements() {
+			out = append(out, Entry{Key: []byte{}, Value: v})
+		}
+		return out, nil
+	}
+	switch m.m.(type) {
+	case *maps.RingBuffer, *maps.PerfEvents:
+		return nil, fmt.Errorf("map %s: %w: %s maps are read with readers", m.name, ErrNotSupported, m.m.Spec().Type)
+	}
+	spec := m.m.Spec()
+	var out []Entry
+	var key []byte
+	next := make([]byte, spec.KeySize)
+	for m.m.NextKey(key, next) == nil {
+		key = append(key[:0], next...)
+		buf := make([]byte, m.valueSize())
+		if err := m.m.Lookup(key, buf); err != nil {
+			continue // deleted meanwhile, or an empty slot
+		}
+		e := Entry{Key: append([]byte(nil), key...)}
+		if m.ncpu > 1 {
+			stride := int((spec.ValueSize + 7) &^ 7)
+			for cpu := 0; cpu < m.ncpu; cpu++ {
+				e.Values = append(e.Values, buf[cpu*stride:cpu*stride+int(spec.ValueSize)])
+			}
+		} else {
+			e.Value = buf
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Xlated returns the program as it runs, one line per instruction in llvm-objdump
+// syntax, with map loads and helper calls named, like bpftool prog dump xlated.
+func (p *Program) Xlated() []string {
+	offs, _ := isa.SlotOffsets(p.insns)
+	lines := make([]string, 0, len(p.insns))
+	for i, ins := range p.insns {
+		text := ins.String()
+		switch {
+		case ins.IsLDDW():
+			v := uint64(ins.Constant)
+			if m, ok := p.rt.mapByHandle(v); ok {
+				text = fmt.Sprintf("r%d = map[%s] ll", ins.Dst, m.name)
+			} else if v&^0xffff_ffff == funcHandleBase {
+				text = fmt.Sprintf("r%d = func(%d) ll", ins.Dst, v&0xffff_ffff)
+			} else {
+				for _, r := range p.regions {
+					if v >= uint64(r.Addr) && v < uint64(r.Addr)+uint64(r.Size) {
+						text = fmt.Sprintf("r%d = map[%s][0]+%d ll", ins.Dst, r.Name, v-uint64(r.Addr))
+					}
+				}
+			}
+		case ins.IsHelperCall():
+			text = fmt.Sprintf("call bpf_%s#%d", helpers.ID(ins.Imm()), ins.Imm())
+		}
+		lines = append(lines, fmt.Sprintf("%4d: %s", offs[i], text))
+	}
+	return lines
+}
