@@ -344,3 +344,48 @@ func TestOracleMore(t *testing.T) {
 	p.run(t, "empty_errors", pkt)
 	p.compareMaps(t, ".bss", ".data")
 }
+
+// runCtx is run with a context in and out.
+func (p *pair) runCtx(t *testing.T, prog string, data, ctx []byte) {
+	t.Helper()
+	kctxOut := make([]byte, len(ctx))
+	kopts := &ebpf.RunOptions{Data: data, DataOut: make([]byte, len(data)+512), Context: ctx, ContextOut: kctxOut}
+	kret, err := p.kernel.Programs[prog].Run(kopts)
+	if err != nil {
+		t.Fatalf("%s in the kernel: %v", prog, err)
+	}
+	oopts := &anybpf.RunOptions{Data: data, Context: ctx}
+	oret, err := p.ours.Programs[prog].Run(oopts)
+	if err != nil {
+		t.Fatalf("%s in anybpf: %v", prog, err)
+	}
+	if kret != oret || !bytes.Equal(kopts.DataOut, oopts.DataOut) {
+		t.Errorf("%s: kernel %d %x, anybpf %d %x", prog, kret, kopts.DataOut, oret, oopts.DataOut)
+	}
+	if !bytes.Equal(kctxOut, oopts.ContextOut) {
+		t.Errorf("%s: context out differs:\nkernel %x\nanybpf %x", prog, kctxOut, oopts.ContextOut)
+	}
+}
+
+func TestOracleContext(t *testing.T) {
+	p := loadPair(t, "testdata/skb.o")
+	pkt := ipv4(17, "context")
+	p.run(t, "tc_fields", pkt)
+	p.compareMaps(t, "seen")
+	ctx := make([]byte, 192)
+	binary.LittleEndian.PutUint32(ctx[8:], 3)      // mark
+	binary.LittleEndian.PutUint32(ctx[32:], 4)     // priority
+	binary.LittleEndian.PutUint32(ctx[48:], 100)   // cb[0]
+	binary.LittleEndian.PutUint32(ctx[64:], 11)    // cb[4]
+	binary.LittleEndian.PutUint32(ctx[160:], 1500) // wire_len
+	p.runCtx(t, "tc_fields", pkt, ctx)
+	p.compareMaps(t, "seen")
+
+	x := loadPair(t, "testdata/xdp_counter.o")
+	meta := append([]byte{0xaa, 0xbb, 0xcc, 0xdd}, frame(0x0800, "with metadata")...)
+	xctx := make([]byte, 24)
+	binary.LittleEndian.PutUint32(xctx[0:], 4)                 // data: 4 bytes of metadata
+	binary.LittleEndian.PutUint32(xctx[4:], uint32(len(meta))) // data_end
+	binary.LittleEndian.PutUint32(xctx[12:], 1)                // ingress_ifindex: lo
+	x.runCtx(t, "xdp_count", meta, xctx)
+}

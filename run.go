@@ -3,6 +3,7 @@ package anybpf
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -29,6 +30,14 @@ type RunOptions struct {
 	Duration time.Duration
 	// Redirect is set to the target of bpf_redirect or bpf_redirect_map in the last run.
 	Redirect *Redirect
+	// Context is the input context, as BPF_PROG_TEST_RUN's ctx_in: an xdp_md (24 bytes)
+	// whose data field says how many leading bytes of Data are metadata and whose
+	// ingress_ifindex and rx_queue_index are used; or a __sk_buff (192 bytes) whose mark,
+	// priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and
+	// hwtstamp are used. Other fields must be zero, as in Linux.
+	Context []byte
+	// ContextOut receives the context after the last run, in the same layout.
+	ContextOut []byte
 }
 
 // invocation is what helpers know of the running program.
@@ -65,21 +74,36 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	}
 	var r1, r2 uint64
 	var out func() []byte
+	ctxOut := func() []byte { return nil }
 	switch p.Type {
 	case progtype.XDP:
-		if len(opts.Data) < 14 {
-			return 0, fmt.Errorf("run %s: XDP input must hold at least an Ethernet header (14 bytes), got %d", p.Name, len(opts.Data))
+		meta, ingress, rxQueue, err := xdpContextIn(opts.Context, len(opts.Data))
+		if err != nil {
+			return 0, fmt.Errorf("run %s: %w", p.Name, err)
+		}
+		if len(opts.Data)-meta < ethHeaderLen {
+			return 0, fmt.Errorf("run %s: XDP input must hold at least an Ethernet header (14 bytes), got %d", p.Name, len(opts.Data)-meta)
 		}
 		inv.frame = make([]byte, XDPHeadroom+len(opts.Data)+XDPHeadroom)
-		copy(inv.frame[XDPHeadroom:], opts.Data)
+		copy(inv.frame[XDPHeadroom-meta:], opts.Data)
 		base := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
-		inv.xdp = &progtype.XDPMD{Data: base + XDPHeadroom, DataMeta: base + XDPHeadroom, DataEnd: base + XDPHeadroom + uint64(len(opts.Data)), IngressIfindex: 1}
+		data := base + XDPHeadroom
+		inv.xdp = &progtype.XDPMD{Data: data, DataMeta: data - uint64(meta), DataEnd: data + uint64(len(opts.Data)-meta), IngressIfindex: ingress, RxQueueIndex: rxQueue}
 		env.AddRegion(engine.RegionOf("packet", inv.frame, true))
 		ctx := unsafe.Slice((*byte)(unsafe.Pointer(inv.xdp)), unsafe.Sizeof(*inv.xdp))
 		env.AddRegion(engine.RegionOf("xdp_md", ctx, false))
 		r1 = uint64(uintptr(unsafe.Pointer(inv.xdp)))
 		out = func() []byte {
-			return inv.frame[inv.xdp.Data-base : inv.xdp.DataEnd-base]
+			// Like the kernel, the output starts at the metadata.
+			return inv.frame[inv.xdp.DataMeta-base : inv.xdp.DataEnd-base]
+		}
+		ctxOut = func() []byte {
+			b := make([]byte, 24)
+			binary.LittleEndian.PutUint32(b[0:], uint32(inv.xdp.Data-inv.xdp.DataMeta))
+			binary.LittleEndian.PutUint32(b[4:], uint32(inv.xdp.DataEnd-inv.xdp.DataMeta))
+			binary.LittleEndian.PutUint32(b[12:], inv.xdp.IngressIfindex)
+			binary.LittleEndian.PutUint32(b[16:], inv.xdp.RxQueueIndex)
+			return b
 		}
 	case progtype.SocketFilter, progtype.SchedCls, progtype.SchedAct, progtype.CgroupSKB:
 		if len(opts.Data) < ethHeaderLen {
@@ -87,6 +111,10 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		}
 		inv.frame = append([]byte(nil), opts.Data...)
 		skb := newSKBuff(inv.frame, p.Type)
+		if err := skbContextIn(skb, opts.Context); err != nil {
+			return 0, fmt.Errorf("run %s: %w", p.Name, err)
+		}
+		ctxOut = func() []byte { return skbContextOut(skb) }
 		inv.skb = skb
 		base := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
 		env.AddRegion(engine.RegionOf("packet", inv.frame, true))
@@ -135,6 +163,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	}
 	opts.Duration = time.Since(start) / time.Duration(repeat)
 	opts.Redirect = inv.redirect
+	opts.ContextOut = append(opts.ContextOut[:0], ctxOut()...)
 	opts.DataOut = append(opts.DataOut[:0], out()...)
 	runtime.KeepAlive(inv)
 	return uint32(ret), nil
@@ -173,8 +202,82 @@ func newSKBuff(frame []byte, t progtype.Type) *progtype.SKBuff {
 	default:
 		put(4, packetOtherHost)
 	}
-	put(40, 1)                   // ifindex: the loopback device
-	put(160, uint32(len(frame))) // wire_len
-	put(164, 1)                  // gso_segs
+	put(40, 1) // ifindex: the loopback device
 	return skb
+}
+
+// xdpContextIn checks an xdp_md given as input the way Linux does and returns the
+// metadata length, ingress ifindex and rx queue.
+func xdpContextIn(ctx []byte, size int) (meta int, ingress, rxQueue uint32, err error) {
+	if ctx == nil {
+		return 0, 1, 0, nil // the loopback device, queue 0
+	}
+	if len(ctx) != 24 {
+		return 0, 0, 0, fmt.Errorf("xdp_md context must be 24 bytes, got %d", len(ctx))
+	}
+	u := func(off int) uint32 { return binary.LittleEndian.Uint32(ctx[off:]) }
+	data, dataEnd, dataMeta := u(0), u(4), u(8)
+	ingress, rxQueue = u(12), u(16)
+	switch {
+	case dataMeta != 0:
+		return 0, 0, 0, errors.New("xdp_md context: data_meta must be 0")
+	case int(dataEnd) != size || data > dataEnd:
+		return 0, 0, 0, fmt.Errorf("xdp_md context: data_end must be the input size %d and data at most that", size)
+	case data%4 != 0 || data > 32:
+		return 0, 0, 0, fmt.Errorf("xdp_md context: metadata length %d must be a multiple of 4, at most 32", data)
+	case u(20) != 0:
+		return 0, 0, 0, errors.New("xdp_md context: egress_ifindex must be 0")
+	case ingress == 0 && rxQueue != 0, ingress > 1, rxQueue > 0:
+		return 0, 0, 0, fmt.Errorf("xdp_md context: no device %d with rx queue %d (test runs see only the loopback device, 1, queue 0)", ingress, rxQueue)
+	}
+	return int(data), ingress, rxQueue, nil
+}
+
+// skbCtxInputs are the __sk_buff fields a test run takes from ctx_in, as [offset, end).
+var skbCtxInputs = [][2]int{{8, 12}, {32, 44}, {48, 68}, {152, 168}, {176, 180}, {184, 192}}
+
+func skbContextIn(skb *progtype.SKBuff, ctx []byte) error {
+	if ctx == nil {
+		return nil
+	}
+	if len(ctx) != 192 {
+		return fmt.Errorf("__sk_buff context must be 192 bytes, got %d", len(ctx))
+	}
+	allowed := make([]bool, 192)
+	for _, r := range skbCtxInputs {
+		for i := r[0]; i < r[1]; i++ {
+			allowed[i] = true
+		}
+	}
+	for i, b := range ctx {
+		if b != 0 && !allowed[i] {
+			return fmt.Errorf("__sk_buff context: byte %d must be 0 (only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp are inputs)", i)
+		}
+	}
+	u := func(off int) uint32 { return binary.LittleEndian.Uint32(ctx[off:]) }
+	if ifindex := u(40); ifindex > 1 {
+		return fmt.Errorf("__sk_buff context: no device %d (test runs see only the loopback device, 1)", ifindex)
+	}
+	if wire := u(160); wire != 0 && wire < binary.LittleEndian.Uint32(skb.Linux[0:]) {
+		return fmt.Errorf("__sk_buff context: wire_len %d is shorter than the packet", wire)
+	}
+	for _, r := range skbCtxInputs {
+		copy(skb.Linux[r[0]:r[1]], ctx[r[0]:r[1]])
+	}
+	if u(160) == 0 { // wire_len defaults to the length
+		binary.LittleEndian.PutUint32(skb.Linux[160:], binary.LittleEndian.Uint32(skb.Linux[0:]))
+	}
+	if u(40) == 0 {
+		binary.LittleEndian.PutUint32(skb.Linux[40:], 1)
+	}
+	return nil
+}
+
+// skbContextOut returns the __sk_buff fields a test run reports in ctx_out.
+func skbContextOut(skb *progtype.SKBuff) []byte {
+	out := make([]byte, 192)
+	for _, r := range skbCtxInputs {
+		copy(out[r[0]:r[1]], skb.Linux[r[0]:r[1]])
+	}
+	return out
 }

@@ -56,3 +56,17 @@ int tc_mark(struct __sk_buff *skb)
 }
 
 char _license[] SEC("license") = "GPL";
+
+SEC("tc")
+int tc_fields(struct __sk_buff *skb)
+{
+	record(10, skb->wire_len);
+	record(11, skb->gso_segs);
+	record(12, skb->ingress_ifindex);
+	record(13, skb->mark + skb->priority);
+	record(14, skb->cb[0] + skb->cb[4]);
+	record(15, skb->ifindex);
+	skb->cb[2] = 77;
+	skb->mark = 5;
+	return TC_ACT_OK;
+}

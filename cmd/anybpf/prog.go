@@ -96,7 +96,7 @@ func keywordArgs(args []string, valued []string, flags []string) (map[string]str
 
 func newProgRunCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "run FILE [name NAME | section SEC] [data_in FILE] [data_out FILE] [repeat N] [engine auto|interp] [unchecked]",
+		Use:   "run FILE [name NAME | section SEC] [data_in FILE] [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] [engine auto|interp] [unchecked] [dump-maps]",
 		Short: "Run a program on input data, like bpftool prog run",
 		Long: `Run a program once or repeat times and print its return value and the average
 duration of one run. Every run works on the same buffer and the same maps, as
@@ -113,7 +113,7 @@ every load and store is checked, and a bad access is an error. For raw bytecode,
 "unchecked" turns the checks off for trusted programs.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "repeat", "engine", "name", "section"}, []string{"unchecked", "dump-maps"})
+			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "ctx_in", "ctx_out", "repeat", "engine", "name", "section"}, []string{"unchecked", "dump-maps"})
 			if err != nil {
 				return fmt.Errorf("prog run: %w", err)
 			}
@@ -129,10 +129,19 @@ every load and store is checked, and a bad access is an error. For raw bytecode,
 					return fmt.Errorf("prog run: data_in: %w", err)
 				}
 			}
+			var ctxIn []byte
+			if path, ok := kw["ctx_in"]; ok {
+				if ctxIn, err = os.ReadFile(path); err != nil {
+					return fmt.Errorf("prog run: ctx_in: %w", err)
+				}
+			}
 			var res runResult
 			if isELF(args[0]) {
-				res, err = runObject(args[0], kw, data, repeat)
+				res, err = runObject(args[0], kw, data, ctxIn, repeat)
 			} else {
+				if ctxIn != nil || kw["ctx_out"] != "" {
+					return fmt.Errorf("prog run: ctx_in and ctx_out need an object file; raw bytecode has no program type")
+				}
 				res, err = runRaw(args[0], kw, data, repeat)
 			}
 			if err != nil {
@@ -143,10 +152,18 @@ every load and store is checked, and a bad access is an error. For raw bytecode,
 					return fmt.Errorf("prog run: data_out: %w", err)
 				}
 			}
+			if path, ok := kw["ctx_out"]; ok {
+				if err := os.WriteFile(path, res.ctxOut, 0o644); err != nil {
+					return fmt.Errorf("prog run: ctx_out: %w", err)
+				}
+			}
 			if g.json {
 				out := map[string]any{"retval": res.retval, "duration_ns": res.duration.Nanoseconds()}
 				if len(res.dataOut) > 0 {
 					out["data_out"] = hex.EncodeToString(res.dataOut)
+				}
+				if len(res.ctxOut) > 0 {
+					out["ctx_out"] = hex.EncodeToString(res.ctxOut)
 				}
 				if res.maps != nil {
 					out["maps"] = mapsJSON(res.maps)
@@ -200,7 +217,7 @@ func runRaw(path string, kw map[string]string, data []byte, repeat uint64) (runR
 	return res, nil
 }
 
-func runObject(path string, kw map[string]string, data []byte, repeat uint64) (runResult, error) {
+func runObject(path string, kw map[string]string, data, ctxIn []byte, repeat uint64) (runResult, error) {
 	if _, ok := kw["unchecked"]; ok {
 		return runResult{}, errors.New("unchecked: object programs always run checked until the verifier exists")
 	}
@@ -216,12 +233,12 @@ func runObject(path string, kw map[string]string, data []byte, repeat uint64) (r
 	if err != nil {
 		return runResult{}, err
 	}
-	opts := &anybpf.RunOptions{Data: data, Repeat: uint32(repeat)}
+	opts := &anybpf.RunOptions{Data: data, Context: ctxIn, Repeat: uint32(repeat)}
 	ret, err := prog.Run(opts)
 	if err != nil {
 		return runResult{}, err
 	}
-	res := runResult{retval: uint64(ret), duration: opts.Duration, dataOut: opts.DataOut}
+	res := runResult{retval: uint64(ret), duration: opts.Duration, dataOut: opts.DataOut, ctxOut: opts.ContextOut}
 	if _, ok := kw["dump-maps"]; ok {
 		res.maps = map[string][]anybpf.Entry{}
 		for name, m := range coll.Maps {
@@ -258,6 +275,7 @@ type runResult struct {
 	retval   uint64
 	duration time.Duration // average of one run
 	dataOut  []byte
+	ctxOut   []byte
 	maps     map[string][]anybpf.Entry // with dump-maps
 }
 
