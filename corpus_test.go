@@ -32,7 +32,7 @@ func TestCorpusRun(t *testing.T) {
 			continue // objects the loader refuses are TestCorpus's business (internal/elfload)
 		}
 		for _, p := range coll.Programs {
-			if p.Type != progtype.XDP && p.Type != progtype.SocketFilter && p.Type != progtype.SchedCls {
+			if p.Type != progtype.XDP && p.Type != progtype.SocketFilter && p.Type != progtype.SchedCls && p.Type != progtype.CgroupSockAddr {
 				continue
 			}
 			pkt := make([]byte, 64)

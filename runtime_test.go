@@ -286,3 +286,47 @@ func TestHelperNotOffered(t *testing.T) {
 		t.Fatalf("LoadCollection = %v, want a refusal naming bpf_xdp_adjust_head", err)
 	}
 }
+
+func sockAddr4(ip uint32, port uint16) []byte {
+	sa := make([]byte, 72)
+	binary.LittleEndian.PutUint32(sa[0:], 2) // AF_INET
+	binary.BigEndian.PutUint32(sa[4:], ip)
+	binary.BigEndian.PutUint16(sa[24:], port)
+	binary.LittleEndian.PutUint32(sa[28:], 2)
+	binary.LittleEndian.PutUint32(sa[32:], 1) // SOCK_STREAM
+	binary.LittleEndian.PutUint32(sa[36:], 6) // TCP
+	return sa
+}
+
+func TestSockAddr(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/sockaddr.o")
+	prog := coll.Programs["connect4"]
+	for _, tc := range []struct {
+		ip       uint32
+		port     uint16
+		ret      uint32
+		wantIP   uint32
+		wantPort uint16
+	}{
+		{0xc6120a0a, 80, 1, 0x7f000001, 8080}, // the virtual service: redirected
+		{0xc6120a0a, 443, 1, 0xc6120a0a, 443},
+		{0xc6120001, 23, 0, 0xc6120001, 23}, // denied
+	} {
+		opts := &anybpf.RunOptions{Context: sockAddr4(tc.ip, tc.port)}
+		ret, err := prog.Run(opts)
+		if err != nil || ret != tc.ret {
+			t.Fatalf("%x:%d: ret %d, %v; want %d", tc.ip, tc.port, ret, err, tc.ret)
+		}
+		gotIP, gotPort := binary.BigEndian.Uint32(opts.ContextOut[4:]), binary.BigEndian.Uint16(opts.ContextOut[24:])
+		if gotIP != tc.wantIP || gotPort != tc.wantPort {
+			t.Errorf("%x:%d became %x:%d, want %x:%d", tc.ip, tc.port, gotIP, gotPort, tc.wantIP, tc.wantPort)
+		}
+	}
+	if _, err := prog.Run(&anybpf.RunOptions{Context: make([]byte, 10)}); err == nil {
+		t.Fatal("a 10-byte bpf_sock_addr was accepted")
+	}
+	var n uint64
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &n); err != nil || n != 3 {
+		t.Fatalf("connects = %d, %v", n, err)
+	}
+}

@@ -128,6 +128,25 @@ type SKBuff struct {
 	Data, DataEnd, DataMeta uint64
 }
 
+// SockAddrContext is struct bpf_sock_addr, for cgroup/connect, bind, sendmsg, recvmsg,
+// getpeername and getsockname programs. The runtime keeps Linux's layout (72 bytes); sk
+// is always NULL here.
+var SockAddrContext = &Context{
+	Name: "bpf_sock_addr", Size: 72, RealSize: 72,
+	Fields: []Field{
+		{Name: "user_family", Offset: 0, Size: 4, RealOffset: 0, RealSize: 4},
+		{Name: "user_ip4", Offset: 4, Size: 4, RealOffset: 4, RealSize: 4, Writable: true, Narrow: true},
+		{Name: "user_ip6", Offset: 8, Size: 16, RealOffset: 8, RealSize: 16, Writable: true, Narrow: true},
+		{Name: "user_port", Offset: 24, Size: 4, RealOffset: 24, RealSize: 4, Writable: true, Narrow: true},
+		{Name: "family", Offset: 28, Size: 4, RealOffset: 28, RealSize: 4},
+		{Name: "type", Offset: 32, Size: 4, RealOffset: 32, RealSize: 4},
+		{Name: "protocol", Offset: 36, Size: 4, RealOffset: 36, RealSize: 4},
+		{Name: "msg_src_ip4", Offset: 40, Size: 4, RealOffset: 40, RealSize: 4, Writable: true, Narrow: true},
+		{Name: "msg_src_ip6", Offset: 44, Size: 16, RealOffset: 44, RealSize: 16, Writable: true, Narrow: true},
+		{Name: "sk", Offset: 64, Size: 8, RealOffset: 64, RealSize: 8},
+	},
+}
+
 // ContextOf returns the context descriptor of a program type, or nil when anybpf does not
 // describe it yet.
 func ContextOf(t Type) *Context {
@@ -136,6 +155,8 @@ func ContextOf(t Type) *Context {
 		return XDPContext
 	case SocketFilter, SchedCls, SchedAct, CgroupSKB:
 		return SKBuffContext
+	case CgroupSockAddr:
+		return SockAddrContext
 	}
 	return nil
 }
