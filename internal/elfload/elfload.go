@@ -123,14 +123,20 @@ func LoadFile(path string) (*Object, error) {
 		return nil, err
 	}
 	defer f.Close()
-	obj, err := Load(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	obj, err := Load(io.NewSectionReader(f, 0, st.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return obj, nil
 }
 
-// Load parses an object.
+// Load parses an object. When r has a Size method (bytes.Reader, io.SectionReader), no
+// section may claim bytes past that size, so that a hostile header cannot make the loader
+// allocate more than the object holds.
 func Load(r io.ReaderAt) (*Object, error) {
 	var f *elf.File
 	err := guard(func() (err error) {
@@ -145,6 +151,14 @@ func Load(r io.ReaderAt) (*Object, error) {
 	}
 	if f.Machine != elf.EM_BPF && f.Machine != elf.EM_NONE {
 		return nil, fmt.Errorf("%w: machine %v is not BPF", ErrInvalidObject, f.Machine)
+	}
+	if sized, ok := r.(interface{ Size() int64 }); ok {
+		size := uint64(sized.Size())
+		for _, s := range f.Sections {
+			if s.Type != elf.SHT_NOBITS && s.Type != elf.SHT_NULL && (s.Offset > size || s.Size > size-s.Offset) {
+				return nil, fmt.Errorf("%w: section %q claims bytes %d..%d of a %d-byte object", ErrInvalidObject, s.Name, s.Offset, s.Offset+s.Size, size)
+			}
+		}
 	}
 	l := &loader{f: f, obj: &Object{}, r: r}
 	if err := l.load(); err != nil {
