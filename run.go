@@ -146,6 +146,38 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		r1 = uint64(uintptr(unsafe.Pointer(&sa[0])))
 		out = func() []byte { return nil }
 		ctxOut = func() []byte { return sa }
+	case progtype.Bind, progtype.Process:
+		// Data is the span the context points to (the application id of a bind, the
+		// command line of a process); Context the rest of the struct, whose pointers the
+		// runtime fills in.
+		c := progtype.ContextOf(p.Type)
+		md := make([]byte, c.RealSize)
+		if opts.Context != nil {
+			if len(opts.Context) != len(md) {
+				return 0, fmt.Errorf("run %s: %s context must be %d bytes, got %d", p.Name, c.Name, len(md), len(opts.Context))
+			}
+			copy(md, opts.Context)
+		}
+		inv.frame = append(make([]byte, 0, len(opts.Data)+1), opts.Data...)
+		var start, end uint64
+		if len(inv.frame) > 0 {
+			start = uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
+			end = start + uint64(len(inv.frame))
+			env.AddRegion(engine.RegionOf("span", inv.frame, false))
+		}
+		binary.LittleEndian.PutUint64(md[0:], start)
+		binary.LittleEndian.PutUint64(md[8:], end)
+		if p.Type == progtype.Process {
+			clear(md[72:88]) // no image path in a test run
+		}
+		env.AddRegion(engine.RegionOf(c.Name, md, true))
+		r1 = uint64(uintptr(unsafe.Pointer(&md[0])))
+		out = func() []byte { return nil }
+		ctxOut = func() []byte {
+			o := append([]byte(nil), md...)
+			clear(o[0:16]) // the pointers mean nothing outside
+			return o
+		}
 	case progtype.Unspec:
 		inv.frame = append([]byte(nil), opts.Data...)
 		if len(inv.frame) > 0 {

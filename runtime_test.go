@@ -330,3 +330,40 @@ func TestSockAddr(t *testing.T) {
 		t.Fatalf("connects = %d, %v", n, err)
 	}
 }
+
+func TestBindAndProcess(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/hooks.o")
+	bindMD := func(port uint16, op byte) []byte {
+		md := make([]byte, 48)
+		binary.LittleEndian.PutUint16(md[24:], 2) // AF_INET
+		binary.BigEndian.PutUint16(md[26:], port)
+		md[40], md[41], md[42] = 16, op, 6
+		return md
+	}
+	if err := coll.Maps["allowed_ports"].Update(uint16(8080), []byte{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		port uint16
+		op   byte
+		want uint32
+	}{{8080, 0, 0}, {22, 0, 1}, {22, 2, 0}} {
+		ret, err := coll.Programs["bind_policy"].Run(&anybpf.RunOptions{Data: []byte("/usr/bin/server"), Context: bindMD(tc.port, tc.op)})
+		if err != nil || ret != tc.want {
+			t.Errorf("bind port %d op %d: %d, %v; want %d", tc.port, tc.op, ret, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		cmd  string
+		want uint32
+	}{{"nc -l 4444", 1}, {"ls -l", 0}, {"nc", 0}} {
+		ret, err := coll.Programs["exec_audit"].Run(&anybpf.RunOptions{Data: []byte(tc.cmd), Context: make([]byte, 88)})
+		if err != nil || ret != tc.want {
+			t.Errorf("exec %q: %d, %v; want %d", tc.cmd, ret, err, tc.want)
+		}
+	}
+	var n uint64
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &n); err != nil || n != 3 {
+		t.Fatalf("execs = %d, %v", n, err)
+	}
+}

@@ -147,6 +147,40 @@ var SockAddrContext = &Context{
 	},
 }
 
+// BindContext is struct bind_md (include/anybpf/bind.h, ebpf-for-windows's layout): the
+// runtime's struct is the same, with 64-bit pointers.
+var BindContext = &Context{
+	Name: "bind_md", Size: 48, RealSize: 48,
+	Fields: []Field{
+		{Name: "app_id_start", Offset: 0, Size: 8, RealOffset: 0, RealSize: 8, Kind: PacketStart},
+		{Name: "app_id_end", Offset: 8, Size: 8, RealOffset: 8, RealSize: 8, Kind: PacketEnd},
+		{Name: "process_id", Offset: 16, Size: 8, RealOffset: 16, RealSize: 8, Narrow: true},
+		{Name: "socket_address", Offset: 24, Size: 16, RealOffset: 24, RealSize: 16, Writable: true, Narrow: true},
+		{Name: "socket_address_length", Offset: 40, Size: 1, RealOffset: 40, RealSize: 1},
+		{Name: "operation", Offset: 41, Size: 1, RealOffset: 41, RealSize: 1},
+		{Name: "protocol", Offset: 42, Size: 1, RealOffset: 42, RealSize: 1},
+	},
+}
+
+// ProcessContext is struct process_md (include/anybpf/process.h).
+var ProcessContext = &Context{
+	Name: "process_md", Size: 88, RealSize: 88,
+	Fields: []Field{
+		{Name: "command_start", Offset: 0, Size: 8, RealOffset: 0, RealSize: 8, Kind: PacketStart},
+		{Name: "command_end", Offset: 8, Size: 8, RealOffset: 8, RealSize: 8, Kind: PacketEnd},
+		{Name: "process_id", Offset: 16, Size: 8, RealOffset: 16, RealSize: 8, Narrow: true},
+		{Name: "parent_process_id", Offset: 24, Size: 8, RealOffset: 24, RealSize: 8, Narrow: true},
+		{Name: "creating_process_id", Offset: 32, Size: 8, RealOffset: 32, RealSize: 8, Narrow: true},
+		{Name: "creating_thread_id", Offset: 40, Size: 8, RealOffset: 40, RealSize: 8, Narrow: true},
+		{Name: "creation_time", Offset: 48, Size: 8, RealOffset: 48, RealSize: 8, Narrow: true},
+		{Name: "exit_time", Offset: 56, Size: 8, RealOffset: 56, RealSize: 8, Narrow: true},
+		{Name: "process_exit_code", Offset: 64, Size: 4, RealOffset: 64, RealSize: 4, Narrow: true},
+		{Name: "operation", Offset: 68, Size: 1, RealOffset: 68, RealSize: 1},
+		{Name: "image_path_start", Offset: 72, Size: 8, RealOffset: 72, RealSize: 8, Kind: PacketStart},
+		{Name: "image_path_end", Offset: 80, Size: 8, RealOffset: 80, RealSize: 8, Kind: PacketEnd},
+	},
+}
+
 // ContextOf returns the context descriptor of a program type, or nil when anybpf does not
 // describe it yet.
 func ContextOf(t Type) *Context {
@@ -157,6 +191,10 @@ func ContextOf(t Type) *Context {
 		return SKBuffContext
 	case CgroupSockAddr:
 		return SockAddrContext
+	case Bind:
+		return BindContext
+	case Process:
+		return ProcessContext
 	}
 	return nil
 }
