@@ -202,38 +202,40 @@ func helperMapDelete(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 }
 
 func helperMapPush(env *engine.Env, handle, valueAddr, flags, _, _ uint64) uint64 {
-	m, ok := lookupMap(env, handle)
+	q, value, ret, ok := queueValue(env, handle, valueAddr, false)
 	if !ok {
-		return 0
-	}
-	q, isQueue := m.m.(maps.QueueMap)
-	if !isQueue {
-		return neg(errnoEINVAL)
-	}
-	value, ok := memory(env, valueAddr, uint64(m.m.Spec().ValueSize), false)
-	if !ok {
-		return badPointer(env, "value", valueAddr)
+		return ret
 	}
 	return errno(q.Push(value, flags))
 }
 
 func queueOp(env *engine.Env, handle, valueAddr uint64, peek bool) uint64 {
-	m, ok := lookupMap(env, handle)
+	q, value, ret, ok := queueValue(env, handle, valueAddr, true)
 	if !ok {
-		return 0
-	}
-	q, isQueue := m.m.(maps.QueueMap)
-	if !isQueue {
-		return neg(errnoEINVAL)
-	}
-	value, ok := memory(env, valueAddr, uint64(m.m.Spec().ValueSize), true)
-	if !ok {
-		return badPointer(env, "value", valueAddr)
+		return ret
 	}
 	if peek {
 		return errno(q.Peek(value))
 	}
 	return errno(q.Pop(value))
+}
+
+// queueValue resolves a queue or stack map handle and its value buffer. When
+// ok is false, ret is what the helper returns.
+func queueValue(env *engine.Env, handle, valueAddr uint64, write bool) (q maps.QueueMap, value []byte, ret uint64, ok bool) {
+	m, found := lookupMap(env, handle)
+	if !found {
+		return nil, nil, 0, false
+	}
+	q, isQueue := m.m.(maps.QueueMap)
+	if !isQueue {
+		return nil, nil, neg(errnoEINVAL), false
+	}
+	value, inBounds := memory(env, valueAddr, uint64(m.m.Spec().ValueSize), write)
+	if !inBounds {
+		return nil, nil, badPointer(env, "value", valueAddr), false
+	}
+	return q, value, 0, true
 }
 
 func ringbuf(env *engine.Env, handle uint64) (*maps.RingBuffer, bool) {

@@ -79,21 +79,12 @@ func (q *queue) next() (uint32, error) {
 	return q.head, nil
 }
 
-func (q *queue) Peek(value []byte) error {
-	if err := checkSizes(q.spec, nil, value); err != nil {
-		return err
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	i, err := q.next()
-	if err != nil {
-		return err
-	}
-	copy(value, q.slot(i))
-	return nil
-}
+func (q *queue) Peek(value []byte) error { return q.take(value, false) }
 
-func (q *queue) Pop(value []byte) error {
+func (q *queue) Pop(value []byte) error { return q.take(value, true) }
+
+// take copies the next element into value and, when remove is set, removes it.
+func (q *queue) take(value []byte, remove bool) error {
 	if err := checkSizes(q.spec, nil, value); err != nil {
 		return err
 	}
@@ -104,6 +95,9 @@ func (q *queue) Pop(value []byte) error {
 		return err
 	}
 	copy(value, q.slot(i))
+	if !remove {
+		return nil
+	}
 	if !q.lifo {
 		q.head++
 	}
