@@ -372,6 +372,12 @@ func (l *loader) loadBTF() error {
 	return nil
 }
 
+// maxDataSection bounds a global-data section (.data, .rodata, .bss), which becomes
+// the single value of an array map: Linux refuses array values larger than
+// KMALLOC_MAX_SIZE, 4 MiB on x86-64. The bound also keeps a hostile .bss header from
+// driving a huge allocation.
+const maxDataSection = 4 << 20
+
 // legacyMapDef is struct bpf_map_def as older libbpf and iproute2 headers declare it;
 // objects may carry a prefix of it or extra fields after it.
 func (l *loader) loadMaps() error {
@@ -392,6 +398,9 @@ func (l *loader) loadMaps() error {
 		sec := l.sections[i]
 		if sec.kind != kindData {
 			continue
+		}
+		if sec.Size > maxDataSection {
+			return fmt.Errorf("%w: section %s: %d bytes of global data, more than the %d an array map value may hold", ErrInvalidObject, sec.Name, sec.Size, maxDataSection)
 		}
 		m := &MapSpec{Name: sec.Name, Section: sec.Name, Type: maps.Array, KeySize: 4,
 			ValueSize: uint32(sec.Size), MaxEntries: 1, ReadOnly: strings.HasPrefix(sec.Name, ".rodata")}

@@ -11,7 +11,8 @@ import (
 )
 
 // FuzzLoad: the loader never panics or hangs on arbitrary bytes; seeded with the sample
-// objects.
+// objects. Run it with -fuzzminimizetime 200x: the seeds are large, and the default
+// minimization of each new large input stalls progress for minutes.
 func FuzzLoad(f *testing.F) {
 	root := filepath.Join("..", "..", "..", "shared", "corpus", "ebpf-samples")
 	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
