@@ -67,6 +67,13 @@ type PerCPUMap interface {
 	LookupPtrCPU(key unsafe.Pointer, cpu int) unsafe.Pointer
 }
 
+// Limits Linux places on every map that has keys and values: a key must fit on the
+// 512-byte eBPF stack, and a value in one kmalloc (KMALLOC_MAX_SIZE on x86-64).
+const (
+	MaxKeySize   = 512
+	MaxValueSize = 4 << 20
+)
+
 // New creates a map. epochs supplies the CPU count of per-CPU maps and delays the reuse
 // of replaced values.
 func New(spec Spec, epochs *Epochs) (Map, error) {
@@ -93,6 +100,12 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	}
 	if spec.ValueSize == 0 || spec.MaxEntries == 0 {
 		return nil, fmt.Errorf("map %q: %w: value size %d, max entries %d", spec.Name, ErrInvalid, spec.ValueSize, spec.MaxEntries)
+	}
+	if spec.ValueSize > MaxValueSize {
+		return nil, fmt.Errorf("map %q: %w: value size %d is more than %d", spec.Name, ErrInvalid, spec.ValueSize, MaxValueSize)
+	}
+	if spec.KeySize > MaxKeySize {
+		return nil, fmt.Errorf("map %q: %w: key size %d is more than %d", spec.Name, ErrInvalid, spec.KeySize, MaxKeySize)
 	}
 	switch spec.Type {
 	case Array:

@@ -27,6 +27,8 @@ func TestNewErrors(t *testing.T) {
 		{Type: Array, KeySize: 4, ValueSize: 0, MaxEntries: 1},
 		{Type: Hash, KeySize: 0, ValueSize: 8, MaxEntries: 1},
 		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 0},
+		{Type: Array, KeySize: 4, ValueSize: MaxValueSize + 1, MaxEntries: 1},
+		{Type: Hash, KeySize: MaxKeySize + 1, ValueSize: 8, MaxEntries: 1},
 		{Type: StackTrace, KeySize: 4, ValueSize: 8, MaxEntries: 1},
 	} {
 		if _, err := New(spec, NewEpochs(0)); err == nil {
