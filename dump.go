@@ -20,8 +20,8 @@ type Entry struct {
 // order for queues and stacks. Ring buffers, perf event arrays and program arrays' slots
 // are not dumped (their contents are not values).
 func (m *Map) Dump() ([]Entry, error) {
-	if m.err != nil {
-		return nil, fmt.Errorf("map %s: %w", m.name, m.err)
+	if err := m.usable(); err != nil {
+		return nil, err
 	}
 	if q, ok := m.m.(maps.QueueMap); ok {
 		var out []Entry

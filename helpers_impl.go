@@ -86,6 +86,7 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 		return uint64(uint32(os.Getgid()))<<32 | uint64(uint32(os.Getuid()))
 	})
 	add("get_current_comm", helperGetCurrentComm)
+	add("get_socket_cookie", func(env *engine.Env, _, _, _, _, _ uint64) uint64 { return inv(env).cookie })
 	add("ringbuf_output", helperRingbufOutput)
 	add("ringbuf_reserve", helperRingbufReserve)
 	add("ringbuf_submit", func(env *engine.Env, p, flags, _, _, _ uint64) uint64 { return ringbufCommit(env, p, flags, false) })
@@ -146,6 +147,9 @@ func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 	if !env.Check(keyAddr, uint64(m.keySize), false) {
 		return badPointer(env, "key", keyAddr)
 	}
+	if m.isOuter() {
+		return m.innerHandle(ptrOf(keyAddr))
+	}
 	var p unsafe.Pointer
 	if m.ncpu > 1 {
 		p = m.m.(maps.PerCPUMap).LookupPtrCPU(ptrOf(keyAddr), inv(env).cpu)
@@ -155,8 +159,10 @@ func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 	if p == nil {
 		return 0
 	}
-	if m.region.Size == 0 {
-		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(m.valueSz), Writable: true, Name: m.name})
+	if m.region.Size == 0 || !inv(env).prog.uses(m) {
+		// Values of maps whose memory the program was not given at load (hashes, and
+		// arrays reached through maps of maps).
+		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(m.valueSz), Writable: m.region.Size == 0 || m.region.Writable, Name: m.name})
 	}
 	return uint64(uintptr(p))
 }
@@ -165,6 +171,9 @@ func helperMapUpdate(env *engine.Env, handle, keyAddr, valueAddr, flags, _ uint6
 	m, ok := lookupMap(env, handle)
 	if !ok {
 		return 0
+	}
+	if m.isOuter() {
+		return neg(errnoEINVAL) // programs only look maps of maps up, as in Linux
 	}
 	spec := m.m.Spec()
 	key, ok := memory(env, keyAddr, uint64(spec.KeySize), false)
@@ -193,6 +202,9 @@ func helperMapDelete(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 	m, ok := lookupMap(env, handle)
 	if !ok {
 		return 0
+	}
+	if m.isOuter() {
+		return neg(errnoEINVAL)
 	}
 	key, ok := memory(env, keyAddr, uint64(m.m.Spec().KeySize), false)
 	if !ok {
@@ -277,6 +289,9 @@ func ringbufCommit(env *engine.Env, addr, flags uint64, discard bool) uint64 {
 	for _, r := range env.Regions() {
 		if r.Name == "ringbuf record" && uint64(r.Addr) == addr {
 			for _, m := range inv(env).rt.allMaps() {
+				if m == nil {
+					continue
+				}
 				if rb, ok := m.m.(*maps.RingBuffer); ok && rb.Owns(ptrOf(addr)) {
 					if discard {
 						rb.Discard(ptrOf(addr), flags)
@@ -413,7 +428,7 @@ func helperTailCall(env *engine.Env, _, handle, index, _, _ uint64) uint64 {
 		return 0
 	}
 	arr, ok := m.m.(*maps.IDArray)
-	if !ok {
+	if !ok || m.m.Spec().Type != maps.ProgArray {
 		return neg(errnoEINVAL)
 	}
 	in := inv(env)
@@ -820,7 +835,7 @@ func helperForEachMapElem(env *engine.Env, handle, fn, ctx, flags, _ uint64) uin
 	if !ok {
 		return 0
 	}
-	if flags != 0 {
+	if flags != 0 || m.isOuter() {
 		return neg(errnoEINVAL)
 	}
 	entry, ok := callback(env, fn)

@@ -291,7 +291,7 @@ func TestOracleRedirect(t *testing.T) {
 	}
 	// The kernel's test run refuses TC_ACT_REDIRECT, so tc is checked against Linux's
 	// documented verdict only.
-	opts = &anybpf.RunOptions{Data: pkt}
+	opts = &anybpf.RunOptions{Data: ipv4(17, "redirect")}
 	if ret, err := p.ours.Programs["tc_redirect"].Run(opts); err != nil || ret != 7 || opts.Redirect.Flags != 1 {
 		t.Fatalf("tc redirect: %d, %v, %+v; want TC_ACT_REDIRECT (7) to ingress", ret, err, opts.Redirect)
 	}

@@ -47,6 +47,7 @@ type invocation struct {
 	tails    int      // tail calls taken in this run
 	depth    int      // callbacks running
 	cpu      int
+	cookie   uint64 // the socket cookie of the run's socket (bpf_get_socket_cookie)
 	xdp      *progtype.XDPMD
 	skb      *progtype.SKBuff
 	redirect *Redirect // set by bpf_redirect and bpf_redirect_map
@@ -59,6 +60,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	if p.err != nil {
 		return 0, fmt.Errorf("run %s: %w", p.Name, p.err)
 	}
+	if p.closed.Load() {
+		return 0, fmt.Errorf("run %s: %w", p.Name, ErrClosed)
+	}
 	if opts == nil {
 		opts = &RunOptions{}
 	}
@@ -67,7 +71,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		repeat = 1
 	}
 	env := engine.NewEnv()
-	inv := &invocation{rt: p.rt, env: env}
+	// Like the kernel's test run, which gives the skb a fresh socket, every run gets a
+	// socket cookie of its own.
+	inv := &invocation{rt: p.rt, env: env, cookie: p.rt.cookies.Add(1)}
 	env.Context = inv
 	for _, r := range p.regions {
 		env.AddRegion(r)
@@ -82,7 +88,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 			return 0, fmt.Errorf("run %s: %w", p.Name, err)
 		}
 		if len(opts.Data)-meta < ethHeaderLen {
-			return 0, fmt.Errorf("run %s: XDP input must hold at least an Ethernet header (14 bytes), got %d", p.Name, len(opts.Data)-meta)
+			return 0, fmt.Errorf("run %s: %w: XDP input must hold at least an Ethernet header (14 bytes), got %d", p.Name, ErrInvalidInput, len(opts.Data)-meta)
 		}
 		inv.frame = make([]byte, XDPHeadroom+len(opts.Data)+XDPHeadroom)
 		copy(inv.frame[XDPHeadroom-meta:], opts.Data)
@@ -107,7 +113,10 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		}
 	case progtype.SocketFilter, progtype.SchedCls, progtype.SchedAct, progtype.CgroupSKB:
 		if len(opts.Data) < ethHeaderLen {
-			return 0, fmt.Errorf("run %s: skb input must hold at least an Ethernet header (14 bytes), got %d", p.Name, len(opts.Data))
+			return 0, fmt.Errorf("run %s: %w: skb input must hold at least an Ethernet header (14 bytes), got %d", p.Name, ErrInvalidInput, len(opts.Data))
+		}
+		if err := checkL3(opts.Data); err != nil {
+			return 0, fmt.Errorf("run %s: %w", p.Name, err)
 		}
 		inv.frame = append([]byte(nil), opts.Data...)
 		skb := newSKBuff(inv.frame, p.Type)
@@ -215,6 +224,23 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	opts.DataOut = append(opts.DataOut[:0], out()...)
 	runtime.KeepAlive(inv)
 	return uint32(ret), nil
+}
+
+// checkL3 refuses skb input whose Ethernet type announces IPv4 or IPv6 but which is too
+// short to hold that header, as the kernel's test run does.
+func checkL3(frame []byte) error {
+	l3 := len(frame) - ethHeaderLen
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case 0x0800:
+		if l3 < 20 {
+			return fmt.Errorf("%w: IPv4 frame too short for an IPv4 header (%d bytes after the Ethernet header)", ErrInvalidInput, l3)
+		}
+	case 0x86dd:
+		if l3 < 40 {
+			return fmt.Errorf("%w: IPv6 frame too short for an IPv6 header (%d bytes after the Ethernet header)", ErrInvalidInput, l3)
+		}
+	}
+	return nil
 }
 
 // Linux's packet types (skb->pkt_type).

@@ -13,6 +13,7 @@ package anybpf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -29,6 +30,14 @@ var (
 	ErrNotSupported = maps.ErrNotSupported
 	// ErrKeyNotExist is returned by Map lookups of missing keys.
 	ErrKeyNotExist = maps.ErrKeyNotExist
+	// ErrInvalidInput is returned for test-run input the kernel's BPF_PROG_TEST_RUN
+	// would refuse with EINVAL.
+	ErrInvalidInput = errors.New("invalid test-run input")
+	// ErrClosed is returned for programs, maps and runtimes used after Close.
+	ErrClosed = errors.New("closed")
+	// ErrMemoryLimit is returned when creating a map would take the runtime over the
+	// memory limit of its configuration.
+	ErrMemoryLimit = errors.New("memory limit reached")
 )
 
 // RuntimeConfig configures a Runtime. The zero value is not valid; start from
@@ -38,6 +47,7 @@ type RuntimeConfig struct {
 	traceLog  io.Writer
 	budget    uint64
 	epochSize int
+	memLimit  uint64
 }
 
 // NewRuntimeConfig returns the default configuration: engine "auto", trace_printk output
@@ -64,6 +74,15 @@ func (c RuntimeConfig) WithInstructionBudget(n uint64) RuntimeConfig {
 	return c
 }
 
+// WithMemoryLimit caps the memory the runtime's maps may hold, in bytes (0: no limit).
+// Each map is charged what it holds when full (maps.Spec.Footprint) when it is created,
+// so a program can never take the runtime over the limit; creating a map that does not
+// fit fails with ErrMemoryLimit.
+func (c RuntimeConfig) WithMemoryLimit(bytes uint64) RuntimeConfig {
+	c.memLimit = bytes
+	return c
+}
+
 // Runtime owns maps and programs and runs them.
 type Runtime struct {
 	cfg    RuntimeConfig
@@ -71,8 +90,11 @@ type Runtime struct {
 	epochs *maps.Epochs
 
 	mu       sync.Mutex
-	maps     atomic.Pointer[[]*Map] // by handle index; replaced, never changed, so helpers read it without a lock
-	programs []*Program             // by id - 1
+	maps     atomic.Pointer[[]*Map] // by id - 1, nil once freed; replaced, never changed, so helpers read it without a lock
+	programs []*Program             // by id - 1, nil once closed
+	memUsed  uint64
+	closed   atomic.Bool
+	cookies  atomic.Uint64 // the last socket cookie given out
 
 	traceMu sync.Mutex
 }
@@ -105,16 +127,87 @@ const mapHandleBase = 0xffff_a000_0000_0000
 // callback's entry slot in the program, tagged.
 const funcHandleBase = 0xffff_b000_0000_0000
 
+// register publishes a map: gives it its id (from 1) and the handle programs use.
+// Ids are never reused, so a stale handle or id never names another map.
 func (rt *Runtime) register(m *Map) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	var old []*Map
-	if p := rt.maps.Load(); p != nil {
-		old = *p
-	}
+	old := rt.allMaps()
 	m.handle = mapHandleBase | uint64(len(old))
+	m.id = uint32(len(old)) + 1
 	next := append(old[:len(old):len(old)], m)
 	rt.maps.Store(&next)
+}
+
+// unregisterMap unpublishes a freed map; its handle and id name nothing from now on.
+func (rt *Runtime) unregisterMap(m *Map) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	old := rt.allMaps()
+	i := int(m.id) - 1
+	if i < 0 || i >= len(old) || old[i] != m {
+		return
+	}
+	next := append([]*Map(nil), old...)
+	next[i] = nil
+	rt.maps.Store(&next)
+}
+
+// mapByID returns the live map with the id, or nil.
+func (rt *Runtime) mapByID(id uint32) *Map {
+	all := rt.allMaps()
+	if id == 0 || id > uint32(len(all)) {
+		return nil
+	}
+	return all[id-1]
+}
+
+// charge reserves n bytes of the memory limit.
+func (rt *Runtime) charge(n uint64) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if lim := rt.cfg.memLimit; lim != 0 && (n > lim || rt.memUsed > lim-n) {
+		return fmt.Errorf("%w: needs %d bytes, %d of %d are in use", ErrMemoryLimit, n, rt.memUsed, lim)
+	}
+	rt.memUsed += n
+	return nil
+}
+
+func (rt *Runtime) uncharge(n uint64) {
+	rt.mu.Lock()
+	rt.memUsed -= n
+	rt.mu.Unlock()
+}
+
+// MemoryInUse returns the bytes the runtime's live maps are charged (see
+// RuntimeConfig.WithMemoryLimit).
+func (rt *Runtime) MemoryInUse() uint64 {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.memUsed
+}
+
+// Close unloads every program and releases every map of the runtime. Programs and
+// maps used afterwards return ErrClosed, and the runtime loads nothing more.
+func (rt *Runtime) Close() error {
+	if rt.closed.Swap(true) {
+		return nil
+	}
+	rt.mu.Lock()
+	progs := append([]*Program(nil), rt.programs...)
+	rt.mu.Unlock()
+	for _, p := range progs {
+		if p != nil {
+			p.Close()
+		}
+	}
+	for _, m := range rt.allMaps() {
+		if m != nil {
+			m.Close()
+		}
+	}
+	rt.epochs.Collect()
+	return nil
 }
 
 func (rt *Runtime) allMaps() []*Map {
@@ -130,7 +223,7 @@ func (rt *Runtime) mapByHandle(h uint64) (*Map, bool) {
 	}
 	all := rt.allMaps()
 	i := h & 0xffff_ffff
-	if i >= uint64(len(all)) {
+	if i >= uint64(len(all)) || all[i] == nil {
 		return nil, false
 	}
 	return all[i], true
@@ -142,6 +235,15 @@ func (rt *Runtime) registerProgram(p *Program) {
 	defer rt.mu.Unlock()
 	rt.programs = append(rt.programs, p)
 	p.id = uint32(len(rt.programs))
+}
+
+// unregisterProgram removes a closed program; its id names nothing from now on.
+func (rt *Runtime) unregisterProgram(p *Program) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if p.id != 0 && int(p.id) <= len(rt.programs) && rt.programs[p.id-1] == p {
+		rt.programs[p.id-1] = nil
+	}
 }
 
 func (rt *Runtime) programByID(id uint32) *Program {

@@ -28,7 +28,8 @@ type slot struct {
 
 type retiredItem struct {
 	epoch uint64
-	mem   []byte
+	obj   any
+	fn    func()
 }
 
 // NewEpochs returns an epoch tracker for up to slots concurrent invocations (0: twice
@@ -74,26 +75,47 @@ func (g Guard) Leave() { g.s.epoch.Store(0) }
 
 // Retire hands memory that a program may still use to the tracker, which drops it once
 // every invocation running now has left.
-func (e *Epochs) Retire(mem []byte) {
-	epoch := e.current.Add(1) - 1
+func (e *Epochs) Retire(mem []byte) { e.RetireObject(mem) }
+
+// RetireObject is Retire for any Go object whose memory a program may still use, such as
+// a whole map that was freed while a program held pointers into it.
+func (e *Epochs) RetireObject(obj any) { e.retire(retiredItem{obj: obj}) }
+
+// Defer runs fn once every invocation running now has left (at the latest on the next
+// Collect after that), the way call_rcu does: for unpublishing what running programs
+// may still reach. fn runs without the tracker's lock held.
+func (e *Epochs) Defer(fn func()) { e.retire(retiredItem{fn: fn}) }
+
+func (e *Epochs) retire(r retiredItem) {
+	r.epoch = e.current.Add(1) - 1
 	e.mu.Lock()
-	e.retired = append(e.retired, retiredItem{epoch: epoch, mem: mem})
+	e.retired = append(e.retired, r)
+	var run []func()
 	if len(e.retired) >= 64 {
-		e.collectLocked()
+		run = e.collectLocked()
 	}
 	e.mu.Unlock()
+	for _, fn := range run {
+		fn()
+	}
 }
 
 // Collect drops the retired memory that no running invocation can reach and returns how
 // much is still held.
 func (e *Epochs) Collect() int {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.collectLocked()
-	return len(e.retired)
+	run := e.collectLocked()
+	n := len(e.retired)
+	e.mu.Unlock()
+	for _, fn := range run {
+		fn()
+	}
+	return n
 }
 
-func (e *Epochs) collectLocked() {
+// collectLocked drops what no running invocation can reach and returns the deferred
+// functions that are due, for the caller to run after unlocking.
+func (e *Epochs) collectLocked() (run []func()) {
 	oldest := e.current.Load()
 	for i := range e.slots {
 		if ep := e.slots[i].epoch.Load(); ep != 0 && ep < oldest {
@@ -102,10 +124,14 @@ func (e *Epochs) collectLocked() {
 	}
 	kept := e.retired[:0]
 	for _, r := range e.retired {
-		if r.epoch >= oldest {
+		switch {
+		case r.epoch >= oldest:
 			kept = append(kept, r)
+		case r.fn != nil:
+			run = append(run, r.fn)
 		}
 	}
 	clear(e.retired[len(kept):])
 	e.retired = kept
+	return run
 }

@@ -37,6 +37,59 @@ type Spec struct {
 	ValueSize  uint32
 	MaxEntries uint32
 	Flags      uint32
+	// InnerMap is the template the maps stored in a map-of-maps must match; nil for
+	// other types (and for maps-of-maps whose first inner map becomes the template).
+	InnerMap *Spec
+}
+
+// FlagInnerMap is BPF_F_INNER_MAP: maps stored in a map-of-maps whose template has this
+// flag may differ from it in max_entries.
+const FlagInnerMap = 1 << 12
+
+// Compatible reports whether a map with spec s may be stored in a map-of-maps whose
+// template is tmpl, by Linux's rule: same type, key size, value size and flags, and the
+// same max_entries unless the template has BPF_F_INNER_MAP.
+func (tmpl Spec) Compatible(s Spec) error {
+	switch {
+	case s.Type == ArrayOfMaps || s.Type == HashOfMaps:
+		return fmt.Errorf("%w: map %q is itself a map of maps", ErrInvalid, s.Name)
+	case s.Type != tmpl.Type:
+		return fmt.Errorf("%w: map %q is a %s, the inner maps are %s", ErrInvalid, s.Name, s.Type, tmpl.Type)
+	case s.KeySize != tmpl.KeySize || s.ValueSize != tmpl.ValueSize:
+		return fmt.Errorf("%w: map %q has %d-byte keys and %d-byte values, the inner maps %d and %d", ErrInvalid, s.Name, s.KeySize, s.ValueSize, tmpl.KeySize, tmpl.ValueSize)
+	case s.Flags&^FlagInnerMap != tmpl.Flags&^FlagInnerMap:
+		return fmt.Errorf("%w: map %q has flags %#x, the inner maps %#x", ErrInvalid, s.Name, s.Flags, tmpl.Flags)
+	case tmpl.Flags&FlagInnerMap == 0 && s.MaxEntries != tmpl.MaxEntries:
+		return fmt.Errorf("%w: map %q has %d entries, the inner maps %d", ErrInvalid, s.Name, s.MaxEntries, tmpl.MaxEntries)
+	}
+	return nil
+}
+
+// Footprint is the most memory, in bytes, a map with this spec can hold when full, with
+// ncpu values per key for per-CPU types: what a memory limit charges when the map is
+// created (so that programs can never push a runtime over its limit later), and what
+// "memlock" reports.
+func (s Spec) Footprint(ncpu int) uint64 {
+	const nodeOverhead = 64 // an element's bookkeeping in hash and trie maps
+	key := uint64(s.KeySize+7) &^ 7
+	value := uint64(s.ValueSize+7) &^ 7
+	n := uint64(s.MaxEntries)
+	switch s.Type {
+	case Array:
+		return n * value
+	case PerCPUArray:
+		return n * value * uint64(ncpu)
+	case PerCPUHash, LRUPerCPUHash:
+		return n * (key + value*uint64(ncpu) + nodeOverhead)
+	case Queue, Stack:
+		return n * value
+	case RingBuf:
+		return n
+	case ProgArray, ArrayOfMaps, PerfEventArray, DevMap, CPUMap:
+		return n * 8
+	default: // hashes, tries
+		return n * (key + value + nodeOverhead)
+	}
 }
 
 // Map is an eBPF map. The byte-slice methods are for user space and copy; the Ptr
@@ -90,6 +143,17 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
 		}
 		return newIDArray(spec)
+	case ArrayOfMaps:
+		// Slots hold map ids, which the runtime resolves; it checks them against
+		// InnerMap when user space stores them.
+		if spec.MaxEntries == 0 {
+			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
+		}
+		return newIDArray(spec)
+	case HashOfMaps:
+		if spec.ValueSize != 4 {
+			return nil, fmt.Errorf("map %q: %w: hash_of_maps values are 4-byte map ids, not %d bytes", spec.Name, ErrInvalid, spec.ValueSize)
+		}
 	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, Queue, Stack, LPMTrie,
 		DevMap, DevMapHash, CPUMap:
 	default:
@@ -125,7 +189,7 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 		return h, nil
 	case PerCPUArray:
 		return newArray(spec, epochs.NumCPU())
-	case Hash:
+	case Hash, HashOfMaps:
 		return newHash(spec, epochs, 1)
 	case PerCPUHash:
 		return newHash(spec, epochs, epochs.NumCPU())
