@@ -730,6 +730,9 @@ type Redirect struct {
 	Map   string
 	Key   uint32
 	Flags uint64
+	// Socket is the id of the AF_XDP socket, for redirects through an xskmap (Ifindex
+	// is 0 then).
+	Socket uint32
 }
 
 func helperRedirect(env *engine.Env, ifindex, flags, _, _, _ uint64) uint64 {
@@ -753,15 +756,23 @@ func helperRedirectMap(env *engine.Env, handle, key, flags, _, _ uint64) uint64 
 	if !ok {
 		return 0
 	}
-	switch m.m.Spec().Type {
-	case maps.DevMap, maps.DevMapHash, maps.CPUMap:
-	default:
-		return xdpAborted
-	}
 	if flags&^(fActionMask|fBroadcast|fExcludeIngres) != 0 {
 		return xdpAborted
 	}
 	k := uint32(key)
+	switch m.m.Spec().Type {
+	case maps.DevMap, maps.DevMapHash, maps.CPUMap:
+	case maps.XSKMap:
+		// To an AF_XDP socket: the slot holds the socket's id.
+		id := m.m.(*maps.IDArray).ID(k)
+		if id == 0 {
+			return flags & fActionMask
+		}
+		inv(env).redirect = &Redirect{Map: m.name, Key: k, Flags: flags, Socket: id}
+		return xdpRedirect
+	default:
+		return xdpAborted
+	}
 	p := m.m.LookupPtr(unsafe.Pointer(&k))
 	if p == nil {
 		return flags & fActionMask

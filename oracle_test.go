@@ -289,6 +289,17 @@ func TestOracleRedirect(t *testing.T) {
 	if opts.Redirect == nil || opts.Redirect.Ifindex != 1 || opts.Redirect.Map != "ports" {
 		t.Fatalf("redirect target %+v", opts.Redirect)
 	}
+	// An empty xskmap slot falls back to the action in the flags (XDP_PASS).
+	if ret := p.run(t, "xdp_to_xsk", pkt); ret != 2 {
+		t.Fatalf("redirect to an empty xskmap slot: %d, want XDP_PASS", ret)
+	}
+	if err := p.ours.Maps["xsks"].Update(uint32(0), uint32(5), 0); err != nil {
+		t.Fatal(err)
+	}
+	opts = &anybpf.RunOptions{Data: pkt}
+	if ret, err := p.ours.Programs["xdp_to_xsk"].Run(opts); err != nil || ret != 4 || opts.Redirect == nil || opts.Redirect.Socket != 5 {
+		t.Fatalf("redirect to socket 5: %d, %v, %+v", ret, err, opts.Redirect)
+	}
 	// The kernel's test run refuses TC_ACT_REDIRECT, so tc is checked against Linux's
 	// documented verdict only.
 	opts = &anybpf.RunOptions{Data: ipv4(17, "redirect")}

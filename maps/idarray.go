@@ -8,8 +8,10 @@ import (
 )
 
 // IDArray is an array whose elements name other objects by id, 0 meaning empty:
-// BPF_MAP_TYPE_PROG_ARRAY (program ids). User space writes ids; programs reach the objects
-// through helpers (bpf_tail_call), never through pointers.
+// BPF_MAP_TYPE_PROG_ARRAY (program ids), BPF_MAP_TYPE_ARRAY_OF_MAPS (map ids) and
+// BPF_MAP_TYPE_XSKMAP (socket ids). User space writes ids; programs reach the objects
+// through helpers (bpf_tail_call, bpf_map_lookup_elem, bpf_redirect_map), never through
+// pointers into the array.
 type IDArray struct {
 	spec Spec
 	ids  []atomic.Uint32

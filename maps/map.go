@@ -85,7 +85,7 @@ func (s Spec) Footprint(ncpu int) uint64 {
 		return n * value
 	case RingBuf:
 		return n
-	case ProgArray, ArrayOfMaps, PerfEventArray, DevMap, CPUMap:
+	case ProgArray, ArrayOfMaps, XSKMap, PerfEventArray, DevMap, CPUMap:
 		return n * 8
 	default: // hashes, tries
 		return n * (key + value + nodeOverhead)
@@ -139,6 +139,13 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	case PerfEventArray:
 		return newPerfEventArray(spec)
 	case ProgArray:
+		if spec.MaxEntries == 0 {
+			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
+		}
+		return newIDArray(spec)
+	case XSKMap:
+		// Slots hold the ids of AF_XDP sockets, which the datapath that owns them
+		// resolves; bpf_redirect_map falls back to its flags' action on an empty slot.
 		if spec.MaxEntries == 0 {
 			return nil, fmt.Errorf("map %q: %w: max entries 0", spec.Name, ErrInvalid)
 		}

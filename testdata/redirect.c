@@ -41,3 +41,17 @@ int tc_redirect(struct __sk_buff *skb)
 }
 
 char _license[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+// To the AF_XDP socket of the receive queue, or up the stack when there is none.
+SEC("xdp")
+int xdp_to_xsk(struct xdp_md *ctx)
+{
+	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+}
