@@ -3,6 +3,7 @@ package anybpf
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/maps"
@@ -43,9 +44,9 @@ func (c *Collection) DetachProgram(name string) *Program {
 	return p
 }
 
-// LoadCollection loads every program and map of an ELF object. If it fails, nothing it
-// created stays in the runtime.
-func (rt *Runtime) LoadCollection(path string) (_ *Collection, err error) {
+// LoadCollection loads every program and map of the ELF object at path. If it fails,
+// nothing it created stays in the runtime.
+func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("load %s: runtime %w", path, ErrClosed)
 	}
@@ -53,6 +54,23 @@ func (rt *Runtime) LoadCollection(path string) (_ *Collection, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return rt.loadObject(obj, path)
+}
+
+// LoadCollectionFromReader is LoadCollection for an object held in memory or another
+// reader; name stands for the object in errors.
+func (rt *Runtime) LoadCollectionFromReader(rd io.ReaderAt, name string) (*Collection, error) {
+	if rt.closed.Load() {
+		return nil, fmt.Errorf("load %s: runtime %w", name, ErrClosed)
+	}
+	obj, err := elfload.Load(rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rt.loadObject(obj, name)
+}
+
+func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, err error) {
 	eng, err := rt.engine()
 	if err != nil {
 		return nil, err

@@ -1,7 +1,10 @@
 package anybpf
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/anybpf/anybpf/engine"
@@ -69,5 +72,37 @@ func FuzzHelpers(f *testing.F) {
 		g := rt.epochs.Enter()
 		_, _ = c.Run(env, 0, 0)
 		g.Leave()
+	})
+}
+
+// FuzzLoadCollection loads arbitrary objects into a runtime with a memory limit, runs
+// every program once under an instruction budget, and closes the collection: loading
+// must fail cleanly or succeed, nothing may crash, and closing (or a failed load) must
+// give back every byte charged.
+func FuzzLoadCollection(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*.o")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rt := NewRuntime(context.Background(), NewRuntimeConfig().WithMemoryLimit(64<<20).WithInstructionBudget(10000))
+		coll, err := rt.LoadCollectionFromReader(bytes.NewReader(b), "fuzz.o")
+		if err != nil {
+			if n := rt.MemoryInUse(); n != 0 {
+				t.Fatalf("failed load (%v) left %d bytes charged", err, n)
+			}
+			return
+		}
+		pkt := make([]byte, 64)
+		copy(pkt, []byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45})
+		for _, p := range coll.Programs {
+			_, _ = p.Run(&RunOptions{Data: pkt})
+		}
+		coll.Close()
+		if n := rt.MemoryInUse(); n != 0 {
+			t.Fatalf("closed collection left %d bytes charged", n)
+		}
 	})
 }
