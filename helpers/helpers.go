@@ -67,6 +67,10 @@ const (
 	ArgPtrToConstStr
 	// ArgPtrToBTFID is a kernel object pointer (tracing programs).
 	ArgPtrToBTFID
+	// ArgPtrToSocket is a socket from a lookup helper (sk_release).
+	ArgPtrToSocket
+	// ArgPtrToMapValueOrNull points to a map value, or is zero (sk_storage_get's init).
+	ArgPtrToMapValueOrNull
 )
 
 // RetKind says what a helper returns.
@@ -83,6 +87,11 @@ const (
 	// RetPtrToMemOrNull is a pointer to memory of the size of the
 	// ArgConstAllocSizeOrZero argument, or zero (ringbuf_reserve).
 	RetPtrToMemOrNull
+	// RetPtrToBTFIDOrNull is a kernel object pointer, or zero (skc_to_tcp_sock, ...).
+	RetPtrToBTFIDOrNull
+	// RetPtrToSocketOrNull is a referenced socket, or zero (sk_lookup_tcp, ...); it
+	// must be released with sk_release.
+	RetPtrToSocketOrNull
 )
 
 // Prototype is what a helper takes and returns.
