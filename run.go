@@ -139,7 +139,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		// Linux has no test run for these programs; anybpf runs them on the bpf_sock_addr
 		// given as Context (72 bytes: the address the call was made with) and reports
 		// the rewritten one in ContextOut.
-		sa := make([]byte, progtype.SockAddrContext.RealSize)
+		sa := heapBytes(progtype.SockAddrContext.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(sa) {
 				return 0, fmt.Errorf("run %s: bpf_sock_addr context must be %d bytes, got %d", p.Name, len(sa), len(opts.Context))
@@ -179,7 +179,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	case progtype.CgroupSock:
 		// Linux has no test run for these either: the bpf_sock given as Context is the
 		// socket being created, released or bound.
-		sk := make([]byte, progtype.SockSize)
+		sk := heapBytes(progtype.SockSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(sk) {
 				return 0, fmt.Errorf("run %s: bpf_sock context must be %d bytes, got %d", p.Name, len(sk), len(opts.Context))
@@ -195,7 +195,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		// command line of a process); Context the rest of the struct, whose pointers the
 		// runtime fills in.
 		c := progtype.ContextOf(p.Type)
-		md := make([]byte, c.RealSize)
+		md := heapBytes(c.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(md) {
 				return 0, fmt.Errorf("run %s: %s context must be %d bytes, got %d", p.Name, c.Name, len(md), len(opts.Context))
@@ -261,10 +261,17 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	return uint32(ret), nil
 }
 
+// heapBytes returns n zeroed bytes that are never on a goroutine stack: programs get
+// their address, and the compiler may put a small make of constant size on the stack,
+// which moves when it grows.
+//
+//go:noinline
+func heapBytes(n int) []byte { return make([]byte, n) }
+
 // sockOpsContextIn returns the bpf_sock_ops a SOCK_OPS test run gives, built from ctx
 // (nil: all zero, which is op BPF_SOCK_OPS_VOID on a socket that is not full).
 func sockOpsContextIn(ctx []byte) ([]byte, error) {
-	ops := make([]byte, progtype.SockOpsSize)
+	ops := heapBytes(progtype.SockOpsSize)
 	if ctx == nil {
 		return ops, nil
 	}

@@ -272,3 +272,56 @@ func TestSockOpsCBFlags(t *testing.T) {
 		t.Errorf("reply = %d, want -EINVAL", got)
 	}
 }
+
+// bpfSock builds a struct bpf_sock image.
+func bpfSock(family, typ, protocol uint32, src netip.AddrPort) []byte {
+	b := make([]byte, 80)
+	le := binary.LittleEndian
+	le.PutUint32(b[4:], family)
+	le.PutUint32(b[8:], typ)
+	le.PutUint32(b[12:], protocol)
+	if src.Addr().Is4() {
+		a := src.Addr().As4()
+		copy(b[24:], a[:])
+	}
+	le.PutUint32(b[44:], uint32(src.Port())) // src_port: host order
+	return b
+}
+
+func TestCgroupSock(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/sockops_cgroup_sock.o")
+	none := netip.AddrPort{}
+	for _, tc := range []struct {
+		name           string
+		prog           string
+		ctx            []byte
+		ret            uint32
+		mark, priority uint32
+	}{
+		{"tcp", "sock_create", bpfSock(2, 1, 6, none), 1, 0x106, 4},
+		{"udp6", "sock_create", bpfSock(10, 2, 17, none), 1, 0x111, 6},
+		{"raw", "sock_create", bpfSock(2, 3, 1, none), 0, 0, 0},
+		{"loopback:80", "post_bind4", bpfSock(2, 1, 6, netip.MustParseAddrPort("127.0.0.1:80")), 1, 0, 0},
+		{"any:80", "post_bind4", bpfSock(2, 1, 6, netip.MustParseAddrPort("0.0.0.0:80")), 0, 0, 0},
+		{"any:8080", "post_bind4", bpfSock(2, 1, 6, netip.MustParseAddrPort("0.0.0.0:8080")), 1, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := &anybpf.RunOptions{Context: tc.ctx}
+			ret, err := coll.Programs[tc.prog].Run(opts)
+			if err != nil || ret != tc.ret {
+				t.Fatalf("Run = %d, %v; want %d", ret, err, tc.ret)
+			}
+			mark, prio := binary.LittleEndian.Uint32(opts.ContextOut[16:]), binary.LittleEndian.Uint32(opts.ContextOut[20:])
+			if mark != tc.mark || prio != tc.priority {
+				t.Errorf("mark %#x, priority %d; want %#x, %d", mark, prio, tc.mark, tc.priority)
+			}
+		})
+	}
+	var n uint64
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &n); err != nil || n != 2 {
+		t.Errorf("created = %d, %v; want 2", n, err)
+	}
+	if _, err := coll.Programs["sock_create"].Run(&anybpf.RunOptions{Context: make([]byte, 72)}); err == nil {
+		t.Error("a 72-byte bpf_sock was accepted")
+	}
+}
