@@ -37,7 +37,8 @@ const SockOpsAllCBFlags = 0x7f
 // stores go only to reply (args[0], replylong[0]) and sk_txhash, 4 bytes each. The
 // elements of args, replylong, remote_ip6 and local_ip6 are fields of their own. sk, a
 // pointer to the kernel's socket, cannot be loaded; skb_data and skb_data_end span the
-// TCP header a callback sees (empty when there is none).
+// TCP header a callback sees (empty when there is none). Programs return 1 (ok); what a
+// callback answers goes in reply.
 var SockOpsContext = func() *Context {
 	c := &Context{Name: "bpf_sock_ops", Size: SockOpsSize, RealSize: SockOpsSize}
 	add := func(name string, off, size int, f Field) {
@@ -144,7 +145,8 @@ func postBind(types ...AttachType) func(AttachType) (bool, bool) {
 
 // SockContext is struct bpf_sock, for CGROUP_SOCK programs, with every field some attach
 // type may read and writable where some attach type may write; ContextFor gives the
-// fields of one attach type. The runtime keeps Linux's layout (80 bytes).
+// fields of one attach type. The runtime keeps Linux's layout (80 bytes). Programs return
+// 1 to allow the socket operation and 0 to refuse it.
 var SockContext = sockContext(AttachNone)
 
 // sockContext returns struct bpf_sock as CGROUP_SOCK programs of attach type a see it:
