@@ -1,6 +1,7 @@
 package anybpf
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -114,9 +115,12 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 			insns[i].Constant = int64(funcHandleBase | uint64(offs[i]+1+int(insns[i].Imm())))
 		}
 	}
-	if c := progtype.ContextOf(ps.Type); c != nil {
+	if c := progtype.ContextFor(ps.Type, ps.AttachType); c != nil {
 		var err error
 		if insns, err = progtype.RewriteContext(insns, c); err != nil {
+			if errors.Is(err, progtype.ErrNotSupported) {
+				return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+			}
 			return nil, err
 		}
 	} else if ps.Type != progtype.Unspec {

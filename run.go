@@ -34,7 +34,11 @@ type RunOptions struct {
 	// whose data field says how many leading bytes of Data are metadata and whose
 	// ingress_ifindex and rx_queue_index are used; or a __sk_buff (192 bytes) whose mark,
 	// priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and
-	// hwtstamp are used. Other fields must be zero, as in Linux.
+	// hwtstamp are used. Other fields must be zero, as in Linux. Program types Linux has
+	// no test run for take their whole context here: a bpf_sock_addr (72 bytes), a
+	// bpf_sock (80 bytes), a bpf_sock_ops (224 bytes, or the 216 of headers before Linux
+	// 6.2; its pointer fields must be 0: skb_data and skb_data_end span Data), a bind_md
+	// or a process_md.
 	Context []byte
 	// ContextOut receives the context after the last run, in the same layout.
 	ContextOut []byte
@@ -51,6 +55,7 @@ type invocation struct {
 	xdp      *progtype.XDPMD
 	skb      *progtype.SKBuff
 	redirect *Redirect // set by bpf_redirect and bpf_redirect_map
+	sockOps  []byte    // the bpf_sock_ops of a SOCK_OPS run
 	frame    []byte    // the packet buffer with head- and tailroom
 	env      *engine.Env
 }
@@ -143,7 +148,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		// Linux has no test run for these programs; anybpf runs them on the bpf_sock_addr
 		// given as Context (72 bytes: the address the call was made with) and reports
 		// the rewritten one in ContextOut.
-		sa := make([]byte, progtype.SockAddrContext.RealSize)
+		sa := heapBytes(progtype.SockAddrContext.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(sa) {
 				return 0, fmt.Errorf("run %s: bpf_sock_addr context must be %d bytes, got %d", p.Name, len(sa), len(opts.Context))
@@ -155,12 +160,51 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		r1 = uint64(uintptr(unsafe.Pointer(&sa[0])))
 		out = func() []byte { return nil }
 		ctxOut = func() []byte { return sa }
+	case progtype.SockOps:
+		ops, err := sockOpsContextIn(opts.Context)
+		if err != nil {
+			return 0, fmt.Errorf("run %s: %w", p.Name, err)
+		}
+		inv.sockOps = ops
+		if len(opts.Data) > 0 {
+			// The TCP header (and options) the callback sees through skb_data.
+			inv.frame = append([]byte(nil), opts.Data...)
+			start := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
+			binary.LittleEndian.PutUint64(ops[progtype.SockOpsSKBDataOffset:], start)
+			binary.LittleEndian.PutUint64(ops[progtype.SockOpsSKBDataEndOffset:], start+uint64(len(inv.frame)))
+			if binary.LittleEndian.Uint32(ops[progtype.SockOpsSKBLenOffset:]) == 0 {
+				binary.LittleEndian.PutUint32(ops[progtype.SockOpsSKBLenOffset:], uint32(len(inv.frame)))
+			}
+			env.AddRegion(engine.RegionOf("skb_data", inv.frame, false))
+		}
+		env.AddRegion(engine.RegionOf("bpf_sock_ops", ops, true))
+		r1 = uint64(uintptr(unsafe.Pointer(&ops[0])))
+		out = func() []byte { return nil }
+		size := len(opts.Context)
+		if size == 0 {
+			size = progtype.SockOpsSize
+		}
+		ctxOut = func() []byte { return sockOpsContextOut(ops, size) }
+	case progtype.CgroupSock:
+		// Linux has no test run for these either: the bpf_sock given as Context is the
+		// socket being created, released or bound.
+		sk := heapBytes(progtype.SockSize)
+		if opts.Context != nil {
+			if len(opts.Context) != len(sk) {
+				return 0, fmt.Errorf("run %s: bpf_sock context must be %d bytes, got %d", p.Name, len(sk), len(opts.Context))
+			}
+			copy(sk, opts.Context)
+		}
+		env.AddRegion(engine.RegionOf("bpf_sock", sk, true))
+		r1 = uint64(uintptr(unsafe.Pointer(&sk[0])))
+		out = func() []byte { return nil }
+		ctxOut = func() []byte { return sk }
 	case progtype.Bind, progtype.Process:
 		// Data is the span the context points to (the application id of a bind, the
 		// command line of a process); Context the rest of the struct, whose pointers the
 		// runtime fills in.
 		c := progtype.ContextOf(p.Type)
-		md := make([]byte, c.RealSize)
+		md := heapBytes(c.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(md) {
 				return 0, fmt.Errorf("run %s: %s context must be %d bytes, got %d", p.Name, c.Name, len(md), len(opts.Context))
@@ -241,6 +285,63 @@ func checkL3(frame []byte) error {
 		}
 	}
 	return nil
+}
+
+// heapBytes returns n zeroed bytes that are never on a goroutine stack: programs get
+// their address, and the compiler may put a small make of constant size on the stack,
+// which moves when it grows.
+//
+//go:noinline
+func heapBytes(n int) []byte { return make([]byte, n) }
+
+// sockOpsContextIn returns the bpf_sock_ops a SOCK_OPS test run gives, built from ctx
+// (nil: all zero, which is op BPF_SOCK_OPS_VOID on a socket that is not full).
+func sockOpsContextIn(ctx []byte) ([]byte, error) {
+	ops := heapBytes(progtype.SockOpsSize)
+	if ctx == nil {
+		return ops, nil
+	}
+	if len(ctx) != progtype.SockOpsSize && len(ctx) != progtype.SockOpsSizeOld {
+		return nil, fmt.Errorf("bpf_sock_ops context must be %d bytes (or %d, without skb_hwtstamp), got %d", progtype.SockOpsSize, progtype.SockOpsSizeOld, len(ctx))
+	}
+	copy(ops, ctx)
+	for _, off := range []int{progtype.SockOpsSkOffset, progtype.SockOpsSKBDataOffset, progtype.SockOpsSKBDataEndOffset} {
+		if binary.LittleEndian.Uint64(ops[off:]) != 0 {
+			return nil, fmt.Errorf("bpf_sock_ops context: the pointer at offset %d must be 0 (there is no socket, and skb_data spans Data)", off)
+		}
+	}
+	if binary.LittleEndian.Uint32(ops[progtype.SockOpsIsFullsockOffset:]) == 0 {
+		for _, r := range progtype.SockOpsFullsockRanges {
+			for i := r[0]; i < r[1]; i++ {
+				if ops[i] != 0 {
+					return nil, fmt.Errorf("bpf_sock_ops context: byte %d must be 0 when is_fullsock is 0 (Linux reads the TCP fields as 0 without a full socket)", i)
+				}
+			}
+		}
+	}
+	return ops, nil
+}
+
+// sockOpsContextOut returns the bpf_sock_ops after a run, size bytes of it, without the
+// runtime's pointers.
+func sockOpsContextOut(ops []byte, size int) []byte {
+	out := append([]byte(nil), ops[:size]...)
+	clear(out[progtype.SockOpsSkOffset:progtype.SockOpsSKBLenOffset])
+	if binary.LittleEndian.Uint32(out[progtype.SockOpsIsFullsockOffset:]) == 0 {
+		// Without a full socket Linux drops stores to sk_txhash.
+		clear(out[progtype.SockOpsTxhashOffset : progtype.SockOpsTxhashOffset+4])
+	}
+	return out
+}
+
+// sockOpsCBFlagsSet is bpf_sock_ops_cb_flags_set(ctx, flags) in a SOCK_OPS run: it sets
+// the callback flags of the bpf_sock_ops the program was given (which its ctx argument
+// must be) and returns what Linux returns.
+func (inv *invocation) sockOpsCBFlagsSet(ctx, flags uint64) uint64 {
+	if inv.sockOps == nil || ctx != uint64(uintptr(unsafe.Pointer(&inv.sockOps[0]))) {
+		return neg(errnoEINVAL)
+	}
+	return uint64(progtype.SockOpsCBFlagsSet(inv.sockOps, int32(flags)))
 }
 
 // Linux's packet types (skb->pkt_type).

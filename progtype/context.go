@@ -10,6 +10,11 @@ import (
 // ErrContextAccess is wrapped by errors about a program's use of its context.
 var ErrContextAccess = errors.New("invalid context access")
 
+// ErrNotSupported is wrapped, together with ErrContextAccess, by errors about context
+// fields that Linux offers but anybpf cannot give (such as a pointer to the kernel's
+// socket).
+var ErrNotSupported = errors.New("not supported")
+
 // Field is one field of a program type's context as programs see it (the Linux layout),
 // and where the runtime keeps it.
 type Field struct {
@@ -25,6 +30,9 @@ type Field struct {
 	// Narrow allows loads of any aligned part of the field (its real layout must equal
 	// the Linux one), as the kernel allows for most scalar fields.
 	Narrow bool
+	// MinWrite, when not 0, is the narrowest store the field takes: Linux lets programs
+	// read a byte of bpf_sock_addr.user_ip4 but store only all four.
+	MinWrite int
 }
 
 // FieldKind says what a context field holds.
@@ -36,6 +44,10 @@ const (
 	PacketStart
 	PacketEnd
 	PacketMeta
+	// SocketPointer is a pointer to the kernel's struct bpf_sock (bpf_sock_ops.sk,
+	// bpf_sock_addr.sk). There is no kernel socket behind a context here, so loads of
+	// it are refused with ErrNotSupported.
+	SocketPointer
 )
 
 // Context describes a program type's context.
@@ -129,21 +141,23 @@ type SKBuff struct {
 }
 
 // SockAddrContext is struct bpf_sock_addr, for cgroup/connect, bind, sendmsg, recvmsg,
-// getpeername and getsockname programs. The runtime keeps Linux's layout (72 bytes); sk
-// is always NULL here.
+// getpeername and getsockname programs, with every field any attach type may use;
+// ContextFor gives the fields of one attach type, as Linux's sock_addr_is_valid_access
+// does. The runtime keeps Linux's layout (72 bytes); sk, a pointer to the kernel's
+// socket, cannot be loaded.
 var SockAddrContext = &Context{
 	Name: "bpf_sock_addr", Size: 72, RealSize: 72,
 	Fields: []Field{
 		{Name: "user_family", Offset: 0, Size: 4, RealOffset: 0, RealSize: 4},
-		{Name: "user_ip4", Offset: 4, Size: 4, RealOffset: 4, RealSize: 4, Writable: true, Narrow: true},
-		{Name: "user_ip6", Offset: 8, Size: 16, RealOffset: 8, RealSize: 16, Writable: true, Narrow: true},
-		{Name: "user_port", Offset: 24, Size: 4, RealOffset: 24, RealSize: 4, Writable: true, Narrow: true},
+		{Name: "user_ip4", Offset: 4, Size: 4, RealOffset: 4, RealSize: 4, Writable: true, Narrow: true, MinWrite: 4},
+		{Name: "user_ip6", Offset: 8, Size: 16, RealOffset: 8, RealSize: 16, Writable: true, Narrow: true, MinWrite: 4},
+		{Name: "user_port", Offset: 24, Size: 4, RealOffset: 24, RealSize: 4, Writable: true, Narrow: true, MinWrite: 4},
 		{Name: "family", Offset: 28, Size: 4, RealOffset: 28, RealSize: 4},
 		{Name: "type", Offset: 32, Size: 4, RealOffset: 32, RealSize: 4},
 		{Name: "protocol", Offset: 36, Size: 4, RealOffset: 36, RealSize: 4},
-		{Name: "msg_src_ip4", Offset: 40, Size: 4, RealOffset: 40, RealSize: 4, Writable: true, Narrow: true},
-		{Name: "msg_src_ip6", Offset: 44, Size: 16, RealOffset: 44, RealSize: 16, Writable: true, Narrow: true},
-		{Name: "sk", Offset: 64, Size: 8, RealOffset: 64, RealSize: 8},
+		{Name: "msg_src_ip4", Offset: 40, Size: 4, RealOffset: 40, RealSize: 4, Writable: true, Narrow: true, MinWrite: 4},
+		{Name: "msg_src_ip6", Offset: 44, Size: 16, RealOffset: 44, RealSize: 16, Writable: true, Narrow: true, MinWrite: 4},
+		{Name: "sk", Offset: 64, Size: 8, RealOffset: 64, RealSize: 8, Kind: SocketPointer},
 	},
 }
 
@@ -182,9 +196,15 @@ var ProcessContext = &Context{
 }
 
 // ContextOf returns the context descriptor of a program type, or nil when anybpf does not
-// describe it yet.
+// describe it yet. For types whose context depends on the attach type (CGROUP_SOCK_ADDR,
+// CGROUP_SOCK) it gives one with every field some attach type may use; loaders that know
+// the attach type call ContextFor.
 func ContextOf(t Type) *Context {
 	switch t {
+	case SockOps:
+		return SockOpsContext
+	case CgroupSock:
+		return SockContext
 	case XDP:
 		return XDPContext
 	case SocketFilter, SchedCls, SchedAct, CgroupSKB:
@@ -354,6 +374,10 @@ func RewriteContext(insns []isa.Instruction, c *Context) ([]isa.Instruction, err
 			return nil, fmt.Errorf("%w: instruction %d (%s) accesses %d bytes at offset %d of %s, which is no field", ErrContextAccess, slot, ins, size, off, c.Name)
 		case ins.Class() != isa.ClassLDX && !f.Writable:
 			return nil, fmt.Errorf("%w: instruction %d (%s) writes %s.%s, which is read-only", ErrContextAccess, slot, ins, c.Name, f.Name)
+		case ins.Class() != isa.ClassLDX && size < f.MinWrite:
+			return nil, fmt.Errorf("%w: instruction %d (%s) writes %d bytes of %s.%s, which takes stores of %d bytes or more", ErrContextAccess, slot, ins, size, c.Name, f.Name, f.MinWrite)
+		case f.Kind == SocketPointer:
+			return nil, fmt.Errorf("%w: instruction %d (%s) loads %s.%s: %w: there is no kernel socket behind the context", ErrContextAccess, slot, ins, c.Name, f.Name, ErrNotSupported)
 		}
 		out[i] = realAccess(ins, f, st.off)
 	}

@@ -12,6 +12,16 @@ var ErrHelperNotAllowed = errors.New("helper not offered to this program type")
 var skbTypes = []Type{SocketFilter, SchedCls, SchedAct, CgroupSKB, SKSKB, LWTIn, LWTOut, LWTXmit, LWTSeg6local, FlowDissector}
 var tcTypes = []Type{SchedCls, SchedAct}
 
+// sockoptTypes offer bpf_setsockopt and bpf_getsockopt (sock_ops; cgroup sock_addr and
+// sock hooks; the BTF-typed variants of lsm_cgroup, struct_ops and iterators).
+var sockoptTypes = []Type{SockOps, CgroupSockAddr, CgroupSock, LSM, StructOps, Tracing}
+
+// cookieTypes offer bpf_get_socket_cookie: those whose context leads to a socket, and
+// the BTF-typed variant for tracing, lsm and sk_reuseport programs. XDP, flow dissector
+// and lwt programs lack it.
+var cookieTypes = []Type{SocketFilter, SchedCls, SchedAct, CgroupSKB, CgroupSock, CgroupSockAddr,
+	SockOps, SKSKB, SKMsg, SKReuseport, Tracing, LSM}
+
 // restricted lists the helpers (by Linux name) that only some program types offer, as in
 // Linux's per-type helper tables; a helper not listed here is offered to every type
 // anybpf runs.
@@ -37,6 +47,15 @@ var restricted = map[string][]Type{
 	"skb_pull_data":         append([]Type{SKSKB, LWTXmit}, tcTypes...),
 	"get_socket_uid":        append([]Type{SocketFilter, CgroupSKB}, tcTypes...),
 	"sock_ops_cb_flags_set": {SockOps},
+	"sock_map_update":       {SockOps},
+	"sock_hash_update":      {SockOps},
+	"load_hdr_opt":          {SockOps},
+	"store_hdr_opt":         {SockOps},
+	"reserve_hdr_opt":       {SockOps},
+	"setsockopt":            sockoptTypes,
+	"getsockopt":            sockoptTypes,
+	"get_socket_cookie":     cookieTypes,
+	"tcp_sock":              append([]Type{CgroupSKB, SockOps}, tcTypes...),
 	"override_return":       {Kprobe},
 }
 

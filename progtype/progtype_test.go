@@ -107,6 +107,22 @@ func TestCheckHelper(t *testing.T) {
 		{XDP, "skb_load_bytes", false},
 		{XDP, "map_lookup_elem", true},
 		{Unspec, "xdp_adjust_head", true},
+		{SockOps, "sock_ops_cb_flags_set", true},
+		{XDP, "sock_ops_cb_flags_set", false},
+		{SockOps, "sock_map_update", true},
+		{SchedCls, "sock_map_update", false},
+		{SockOps, "sock_hash_update", true},
+		{SockOps, "load_hdr_opt", true},
+		{SockOps, "store_hdr_opt", true},
+		{CgroupSockAddr, "reserve_hdr_opt", false},
+		{CgroupSockAddr, "setsockopt", true},
+		{SockOps, "getsockopt", true},
+		{XDP, "getsockopt", false},
+		{SockOps, "get_socket_cookie", true},
+		{SocketFilter, "get_socket_cookie", true},
+		{XDP, "get_socket_cookie", false},
+		{SockOps, "tcp_sock", true},
+		{XDP, "tcp_sock", false},
 	} {
 		err := CheckHelper(tc.typ, tc.helper)
 		if (err == nil) != tc.ok {
