@@ -1,4 +1,4 @@
-/* BIND and CGROUP_SOCK_ADDR programs built the way ebpf-for-windows's headers build them
+/* BIND, CGROUP_SOCK_ADDR and PROCESS programs built the way ebpf-for-windows's headers build them
  * (ewin_helpers.h). */
 #include "ewin_helpers.h"
 
@@ -45,6 +45,14 @@ int authorize_connect4(bpf_sock_addr_t *ctx)
 	if (ctx->user_port == 0x5000 && (pid_tgid >> 32) != 1) /* port 80 */
 		return BPF_SOCK_ADDR_VERDICT_REJECT;
 	return BPF_SOCK_ADDR_VERDICT_PROCEED;
+}
+
+SEC("process")
+int odd_parent(process_md_t *ctx)
+{
+	if (ctx->operation != PROCESS_OPERATION_CREATE)
+		return 0;
+	return ctx->parent_process_id & 1;
 }
 
 char _license[] SEC("license") = "MIT";

@@ -127,4 +127,19 @@ enum { BPF_SOCK_ADDR_VERDICT_REJECT, BPF_SOCK_ADDR_VERDICT_PROCEED };
 EWIN_HELPER(uint64_t, bpf_sock_addr_get_current_pid_tgid, (bpf_sock_addr_t *ctx), 0xFFFF + 1);
 EWIN_HELPER(int, bpf_sock_addr_set_redirect_context, (bpf_sock_addr_t *ctx, void *data, uint32_t size), 0xFFFF + 2);
 
+/* PROCESS (ntosebpfext's process_md). */
+typedef enum _process_operation { PROCESS_OPERATION_CREATE, PROCESS_OPERATION_DELETE } process_operation_t;
+typedef struct _process_md {
+	uint8_t *command_start;
+	uint8_t *command_end;
+	uint64_t process_id;
+	uint64_t parent_process_id;
+	uint64_t creating_process_id;
+	uint64_t creating_thread_id;
+	uint64_t creation_time;
+	uint64_t exit_time;
+	uint32_t process_exit_code;
+	process_operation_t operation : 8;
+} process_md_t;
+
 #endif

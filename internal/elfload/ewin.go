@@ -119,7 +119,8 @@ var windowsHelpers = map[int32]windowsHelper{
 const windowsExtensionBase = 0x10000
 
 // windowsExtensionHelpers are the program-type-specific helpers of ebpf-for-windows's
-// network extension (ebpf_nethooks.h; XDP's from its older XDP_TEST hook).
+// network extension (ebpf_nethooks.h; XDP's from its older XDP_TEST hook) and of
+// ntosebpfext's process hook.
 var windowsExtensionHelpers = map[progtype.Type]map[int32]windowsHelper{
 	progtype.XDP: {
 		windowsExtensionBase: {"bpf_xdp_adjust_head", 44},
@@ -131,6 +132,10 @@ var windowsExtensionHelpers = map[progtype.Type]map[int32]windowsHelper{
 	},
 	progtype.SockOps: {
 		windowsExtensionBase: {"bpf_sock_ops_get_flow_id", 0},
+	},
+	// ntosebpfext's PROCESS hook (anybpf's process_md carries the image path instead).
+	progtype.Process: {
+		windowsExtensionBase: {"bpf_process_get_image_path", 0},
 	},
 }
 

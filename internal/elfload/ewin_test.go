@@ -94,7 +94,7 @@ func TestWindowsXDP(t *testing.T) {
 	}
 }
 
-// TestWindowsBind: BIND and sock_addr programs get their types, and the sock_addr
+// TestWindowsBind: BIND, sock_addr and PROCESS programs get their types, and the sock_addr
 // extension helper is translated by program type.
 func TestWindowsBind(t *testing.T) {
 	obj := loadTestdata(t, "ewin_bind.o")
@@ -118,6 +118,9 @@ func TestWindowsBind(t *testing.T) {
 	// get_socket_cookie, sock_addr_get_current_pid_tgid, map_push_elem.
 	if got := helperCalls(c); !equalInts(got, []int64{46, 14, 87}) {
 		t.Errorf("authorize_connect4 calls %v", got)
+	}
+	if p := obj.Program("odd_parent"); p == nil || p.Type != progtype.Process || p.AttachType != progtype.AttachProcess {
+		t.Errorf("odd_parent: %+v", p)
 	}
 }
 
