@@ -169,6 +169,8 @@ var sections = []section{
 	{"cgroup/recv_accept6", CgroupSockAddr, AttachRecvAccept6, false},
 	{"cgroup/connect_authorization4", CgroupSockAddr, AttachConnectAuthorization4, false},
 	{"cgroup/connect_authorization6", CgroupSockAddr, AttachConnectAuthorization6, false},
+	{"cgroup/listen4", CgroupSockAddr, AttachListen4, false},
+	{"cgroup/listen6", CgroupSockAddr, AttachListen6, false},
 }
 
 // FromSection returns the program type and attach type that a section name selects: an

@@ -42,6 +42,10 @@ type Object struct {
 	Maps []*MapSpec
 	// BTF is the object's type information, nil when it has none.
 	BTF *btf.Spec
+	// Windows is set for objects built with ebpf-for-windows's headers (they carry the
+	// WindowsMarkerSection). Their map types and helper ids are translated to Linux's
+	// while loading; their context structs keep ebpf-for-windows's layouts.
+	Windows bool
 }
 
 // Map returns the map with the given name, or nil.
@@ -76,6 +80,40 @@ type ProgramSpec struct {
 	Instructions []isa.Instruction
 	// References lists the 64-bit loads of maps and global data.
 	References []Reference
+	// Lines is the BTF line info of the program, sorted by instruction: each entry
+	// gives the source line of the instructions from its Instruction up to the next
+	// entry's. Empty when the object has no .BTF.ext line info.
+	Lines []LineInfo
+	// Windows is set when the program comes from an ebpf-for-windows object: its helper
+	// calls are already translated to Linux ids, but it reads its context with
+	// ebpf-for-windows's layout of the context struct (see Object.Windows).
+	Windows bool
+	// Poisoned lists instructions whose CO-RE relocation could not be resolved against
+	// anybpf's types, in a program whose type anybpf does not run (tracing, kprobes...);
+	// each was replaced by a call to helper COREPoisonHelper, as libbpf does, and must
+	// not be run. Programs of the types anybpf runs are refused at load instead.
+	Poisoned []PoisonedInstruction
+}
+
+// LineInfo is one BTF line info record: the instructions from Instruction (an index
+// into ProgramSpec.Instructions) on come from line Line, column Col of source file
+// File, whose text is Text.
+type LineInfo struct {
+	Instruction int
+	File        string
+	Line        int
+	Col         int
+	Text        string
+}
+
+// LineFor returns the line info covering instruction i (an index into Instructions):
+// the last record at or before i, or nil when there is none.
+func (p *ProgramSpec) LineFor(i int) *LineInfo {
+	j := sort.Search(len(p.Lines), func(k int) bool { return p.Lines[k].Instruction > i })
+	if j == 0 {
+		return nil
+	}
+	return &p.Lines[j-1]
 }
 
 // Reference says that the LDDW at Instruction (an index into Instructions) loads map Map
@@ -161,6 +199,11 @@ func Load(r io.ReaderAt) (*Object, error) {
 		}
 	}
 	l := &loader{f: f, obj: &Object{}, r: r}
+	for _, s := range f.Sections {
+		if s.Name == WindowsMarkerSection {
+			l.obj.Windows = true
+		}
+	}
 	if err := l.load(); err != nil {
 		return nil, err
 	}
@@ -195,6 +238,14 @@ type loader struct {
 	obj      *Object
 	sections map[int]*section
 	symbols  []elf.Symbol
+	// ext is the object's .BTF.ext: line info and CO-RE relocations by section name;
+	// nil when it has none.
+	ext *btf.ExtInfos
+	// poison records the instructions that CO-RE relocation poisoned, by section index
+	// and slot, with the reason.
+	poison map[funcKey]string
+	// coreBySection holds the CO-RE relocations of .BTF.ext by section name, once read.
+	coreBySection map[string][]coreRelo
 	// functions maps (section index, offset) to the function starting there.
 	functions map[funcKey]*function
 }
@@ -361,14 +412,16 @@ func (l *loader) loadBTF() error {
 		return nil
 	}
 	var spec *btf.Spec
+	var ext *btf.ExtInfos
 	err := guard(func() (err error) {
-		spec, _, err = btf.LoadSpecAndExtInfosFromReader(l.r)
+		spec, ext, err = btf.LoadSpecAndExtInfosFromReader(l.r)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: BTF: %v", ErrInvalidObject, err)
 	}
 	l.obj.BTF = spec
+	l.ext = ext
 	return nil
 }
 
@@ -385,7 +438,11 @@ func (l *loader) loadMaps() error {
 		sec := l.sections[i]
 		switch sec.kind {
 		case kindLegacyMaps:
-			if err := l.loadLegacyMaps(sec); err != nil {
+			load := l.loadLegacyMaps
+			if l.obj.Windows {
+				load = l.loadWindowsMaps
+			}
+			if err := load(sec); err != nil {
 				return err
 			}
 		case kindBTFMaps:
@@ -414,13 +471,19 @@ func (l *loader) loadMaps() error {
 	return nil
 }
 
-func (l *loader) loadLegacyMaps(sec *section) error {
+// mapSymbols returns the symbols naming maps in a legacy maps section.
+func mapSymbols(sec *section) []elf.Symbol {
 	var syms []elf.Symbol
 	for _, s := range sec.syms {
 		if elf.ST_TYPE(s.Info) != elf.STT_SECTION && s.Name != "" {
 			syms = append(syms, s)
 		}
 	}
+	return syms
+}
+
+func (l *loader) loadLegacyMaps(sec *section) error {
+	syms := mapSymbols(sec)
 	if len(syms) == 0 {
 		return nil
 	}
@@ -466,7 +529,7 @@ func (l *loader) loadBTFMaps(sec *section) error {
 		if !ok {
 			return fmt.Errorf("%w: map %s: definition is %T, not a struct", ErrInvalidObject, v.Name, v.Type)
 		}
-		m, err := mapFromBTF(v.Name, def)
+		m, err := mapFromBTF(v.Name, def, l.obj.Windows)
 		if err != nil {
 			return fmt.Errorf("map %s: %w", v.Name, err)
 		}
@@ -491,7 +554,9 @@ func (l *loader) loadBTFMaps(sec *section) error {
 	return nil
 }
 
-func mapFromBTF(name string, def *btf.Struct) (*MapSpec, error) {
+// mapFromBTF reads a BTF map definition; windows says that its type is numbered as
+// ebpf-for-windows numbers map types.
+func mapFromBTF(name string, def *btf.Struct, windows bool) (*MapSpec, error) {
 	m := &MapSpec{Name: name}
 	for _, member := range def.Members {
 		switch member.Name {
@@ -503,6 +568,11 @@ func mapFromBTF(name string, def *btf.Struct) (*MapSpec, error) {
 			switch member.Name {
 			case "type":
 				m.Type = maps.Type(n)
+				if windows {
+					if m.Type, err = translateWindowsMapType(n); err != nil {
+						return nil, err
+					}
+				}
 			case "max_entries":
 				m.MaxEntries = n
 			case "map_flags":
@@ -539,7 +609,7 @@ func mapFromBTF(name string, def *btf.Struct) (*MapSpec, error) {
 			}
 			m.ValueSize = 4
 			if inner, ok := btf.UnderlyingType(ptr.Target).(*btf.Struct); ok {
-				im, err := mapFromBTF(name+".inner", inner)
+				im, err := mapFromBTF(name+".inner", inner, windows)
 				if err != nil {
 					return nil, fmt.Errorf("inner map: %w", err)
 				}

@@ -24,6 +24,15 @@ func FuzzLoad(f *testing.F) {
 		}
 		return nil
 	})
+	// The test objects reach the ebpf-for-windows, line info and CO-RE paths.
+	for _, pattern := range []string{filepath.Join("testdata", "*.o"), filepath.Join("..", "..", "testdata", "*.o")} {
+		paths, _ := filepath.Glob(pattern)
+		for _, path := range paths {
+			if b, err := os.ReadFile(path); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		obj, err := elfload.Load(bytes.NewReader(b))
 		if err == nil && obj == nil {

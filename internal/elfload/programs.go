@@ -3,6 +3,7 @@ package elfload
 import (
 	"debug/elf"
 	"fmt"
+	"sort"
 
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/progtype"
@@ -22,6 +23,9 @@ func (l *loader) loadFunctions() error {
 			return fmt.Errorf("%w: section %s: %v", ErrInvalidObject, sec.Name, err)
 		}
 		_, bySlot := isa.SlotIndex(insns)
+		if err := l.applyCORE(sec, insns, bySlot); err != nil {
+			return fmt.Errorf("section %s: %w", sec.Name, err)
+		}
 
 		var starts []elf.Symbol
 		for _, s := range sec.syms {
@@ -92,7 +96,7 @@ func sortFunctions(fns []*function) {
 // link builds a program from its entry function and, transitively, its callees, and
 // applies the relocations.
 func (l *loader) link(entry *function) (*ProgramSpec, error) {
-	p := &ProgramSpec{Name: entry.name, Section: entry.section.Name}
+	p := &ProgramSpec{Name: entry.name, Section: entry.section.Name, Windows: l.obj.Windows}
 	p.Type, p.AttachType, _ = progtype.FromSection(p.Section)
 	order := []*function{entry}
 	base := map[*function]int{entry: 0} // slot where each function starts in the program
@@ -109,9 +113,16 @@ func (l *loader) link(entry *function) (*ProgramSpec, error) {
 	for k := 0; k < len(order); k++ {
 		fn := order[k]
 		fnBase := base[fn]
+		l.addLines(p, fn)
 		for j, ins := range fn.insns {
 			slot := fn.slots[j]
 			secOff := fn.offset + uint64(slot)*isa.InstructionSize
+			if reason, ok := l.poison[funcKey{fn.section.index, secOff}]; ok {
+				if runsHere(p.Type) {
+					return nil, fmt.Errorf("instruction %d: %w", len(p.Instructions), &COREError{Reason: reason})
+				}
+				p.Poisoned = append(p.Poisoned, PoisonedInstruction{Instruction: len(p.Instructions), Reason: reason})
+			}
 			sym, hasReloc := fn.section.relocs[secOff]
 			switch {
 			case ins.IsLDDW() && hasReloc:
@@ -148,7 +159,44 @@ func (l *loader) link(entry *function) (*ProgramSpec, error) {
 			p.Instructions = append(p.Instructions, ins)
 		}
 	}
+	if p.Windows {
+		if err := translateWindowsCalls(p); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// addLines appends the line info of fn, which starts at instruction
+// len(p.Instructions) of p.
+func (l *loader) addLines(p *ProgramSpec, fn *function) {
+	if l.ext == nil {
+		return
+	}
+	lines := l.ext.Lines[fn.section.Name]
+	start := int(fn.offset / isa.InstructionSize)
+	n := totalSlots(fn)
+	from := sort.Search(len(lines), func(i int) bool { return int(lines[i].Offset) >= start })
+	j := 0 // index into fn.insns
+	for _, lo := range lines[from:] {
+		slot := int(lo.Offset) - start
+		if slot >= n {
+			break
+		}
+		for j < len(fn.slots) && fn.slots[j] < slot {
+			j++
+		}
+		if j == len(fn.slots) || fn.slots[j] != slot || lo.Line == nil {
+			continue // inside an lddw: not an instruction boundary
+		}
+		p.Lines = append(p.Lines, LineInfo{
+			Instruction: len(p.Instructions) + j,
+			File:        lo.Line.FileName(),
+			Line:        int(lo.Line.LineNumber()),
+			Col:         int(lo.Line.LineColumn()),
+			Text:        lo.Line.Line(),
+		})
+	}
 }
 
 func totalSlots(fn *function) int {

@@ -1,0 +1,105 @@
+package elfload_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf/internal/elfload"
+	"github.com/anybpf/anybpf/internal/testutil"
+	"github.com/anybpf/anybpf/isa"
+)
+
+// TestCOREContext: CO-RE field accesses on xdp_md (with the fields of the local type in
+// another order), __sk_buff, ethhdr and an iphdr bitfield resolve to Linux's offsets.
+func TestCOREContext(t *testing.T) {
+	obj, err := elfload.LoadFile(filepath.Join("testdata", "core_ctx.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.Program("core_xdp")
+	if p == nil {
+		t.Fatal("core_xdp not found")
+	}
+	if len(p.Poisoned) != 0 {
+		t.Errorf("poisoned: %v", p.Poisoned)
+	}
+	want := map[int]string{
+		1:  "r2 = *(u32 *)(r1 + 0)",  // c->data: local offset 4
+		2:  "r3 = 0",                 // bpf_core_field_exists(c->not_in_linux)
+		5:  "r1 = *(u32 *)(r1 + 4)",  // c->data_end: local offset 0
+		10: "r1 = *(u16 *)(r2 + 12)", // eth->h_proto
+		15: "r3 = 1",                 // bitfield byte size
+		30: "r1 <<= 60",              // bitfield left shift
+		35: "r1 >>= 60",              // bitfield right shift
+	}
+	for i, w := range want {
+		if got := p.Instructions[i].String(); got != w {
+			t.Errorf("instruction %d: %q, want %q", i, got, w)
+		}
+	}
+	skb := obj.Program("core_skb")
+	var offs []int16
+	for _, ins := range skb.Instructions {
+		if ins.Class() == isa.ClassLDX {
+			offs = append(offs, ins.Offset)
+		}
+	}
+	// __sk_buff: len at 0, mark at 8.
+	if len(offs) != 2 || offs[0] != 0 || offs[1] != 8 {
+		t.Errorf("__sk_buff loads at offsets %v, want [0 8]:\n%s", offs, isa.Disassemble(skb.Instructions, isa.SyntaxLLVM))
+	}
+}
+
+// TestCOREMissing: a field or type anybpf lacks refuses a program anybpf runs, naming it;
+// in a kprobe program the instruction is poisoned instead.
+func TestCOREMissing(t *testing.T) {
+	for file, want := range map[string]string{
+		"core_missing_field.o":    "struct xdp_md has no field no_such_field",
+		"core_missing_type_xdp.o": "anybpf has no type struct task_struct",
+	} {
+		_, err := elfload.LoadFile(filepath.Join("testdata", file))
+		if err == nil {
+			t.Errorf("%s: loaded", file)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || !errors.Is(err, elfload.ErrCORE) || !errors.Is(err, elfload.ErrNotSupported) {
+			t.Errorf("%s: error %q, want one saying %q and wrapping ErrCORE", file, err, want)
+		}
+	}
+	obj, err := elfload.LoadFile(filepath.Join("testdata", "core_missing_type.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.Program("probe")
+	if len(p.Poisoned) != 1 || !strings.Contains(p.Poisoned[0].Reason, "task_struct") {
+		t.Fatalf("poisoned: %+v", p.Poisoned)
+	}
+	ins := p.Instructions[p.Poisoned[0].Instruction]
+	if !ins.IsHelperCall() || ins.Constant != elfload.COREPoisonHelper {
+		t.Errorf("poisoned instruction is %s", ins)
+	}
+}
+
+// TestCORECorpus: the sample objects with CO-RE relocations: tcprtt_sockops's accesses to
+// bpf_sock_ops resolve, tcprtt's to the kernel's struct sock are poisoned (fentry).
+func TestCORECorpus(t *testing.T) {
+	dir := testutil.CorpusDir(t, "ebpf-samples")
+	obj, err := elfload.LoadFile(filepath.Join(dir, "cilium-examples", "tcprtt_sockops_bpf_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range obj.Programs {
+		if len(p.Poisoned) != 0 {
+			t.Errorf("%s: poisoned %v", p.Name, p.Poisoned)
+		}
+	}
+	obj, err = elfload.LoadFile(filepath.Join(dir, "cilium-examples", "tcprtt_bpf_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := obj.Program("tcp_close"); p == nil || len(p.Poisoned) == 0 {
+		t.Errorf("tcp_close: nothing poisoned")
+	}
+}
