@@ -2,6 +2,8 @@ package anybpf
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/anybpf/anybpf/helpers"
 	"github.com/anybpf/anybpf/isa"
@@ -59,11 +61,20 @@ func (m *Map) Dump() ([]Entry, error) {
 }
 
 // Xlated returns the program as it runs, one line per instruction in llvm-objdump
-// syntax, with map loads and helper calls named, like bpftool prog dump xlated.
+// syntax, with map loads and helper calls named, like bpftool prog dump xlated. When the
+// object has BTF line info, the source line of each statement comes first, as a line
+// "; TEXT @ FILE:LINE".
 func (p *Program) Xlated() []string {
 	offs, _ := isa.SlotOffsets(p.insns)
-	lines := make([]string, 0, len(p.insns))
+	lines := make([]string, 0, len(p.insns)+len(p.lines))
+	src := p.lines
 	for i, ins := range p.insns {
+		for len(src) > 0 && src[0].Instruction <= i {
+			if src[0].Instruction == i && src[0].Text != "" {
+				lines = append(lines, fmt.Sprintf("; %s @ %s:%d", strings.TrimSpace(src[0].Text), filepath.Base(src[0].File), src[0].Line))
+			}
+			src = src[1:]
+		}
 		text := ins.String()
 		switch {
 		case ins.IsLDDW():

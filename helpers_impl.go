@@ -86,7 +86,9 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 		return uint64(uint32(os.Getgid()))<<32 | uint64(uint32(os.Getuid()))
 	})
 	add("get_current_comm", helperGetCurrentComm)
-	add("sock_ops_cb_flags_set", func(env *engine.Env, ctx, flags, _, _, _ uint64) uint64 { return inv(env).sockOpsCBFlagsSet(ctx, flags) })
+	add("sock_ops_cb_flags_set", func(env *engine.Env, ctx, flags, _, _, _ uint64) uint64 {
+		return inv(env).sockOpsCBFlagsSet(ctx, flags)
+	})
 	add("get_socket_cookie", func(env *engine.Env, _, _, _, _, _ uint64) uint64 { return inv(env).cookie })
 	add("ringbuf_output", helperRingbufOutput)
 	add("ringbuf_reserve", helperRingbufReserve)

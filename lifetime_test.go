@@ -314,3 +314,25 @@ func TestOracleShortFrames(t *testing.T) {
 		}
 	}
 }
+
+// Bad arguments from user space are errors, never panics.
+func TestMapBadArguments(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/xdp_counter.o")
+	m := coll.Maps["counts"]
+	var n uint64
+	for name, err := range map[string]error{
+		"nil key":          m.Lookup(nil, &n),
+		"nil value out":    m.Lookup(uint32(0), nil),
+		"short key":        m.Lookup(uint8(0), &n),
+		"nil update":       m.Update(nil, nil, 0),
+		"struct key":       m.Update(struct{ A, B uint64 }{}, uint64(1), 0),
+		"bad flags":        m.Update(uint32(0), uint64(1), 99),
+		"channel value":    m.Update(uint32(0), make(chan int), 0),
+		"program in array": m.Update(uint32(0), coll.Programs["xdp_count"], 0),
+		"map in array":     m.Update(uint32(0), m, 0),
+	} {
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

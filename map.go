@@ -182,6 +182,12 @@ func encode(v any, size int) ([]byte, error) {
 	if b, ok := v.([]byte); ok {
 		return b, nil
 	}
+	if v == nil {
+		if size <= 0 {
+			return []byte{}, nil // the key of queues and stacks
+		}
+		return nil, fmt.Errorf("nil, the map wants %d bytes", size)
+	}
 	var buf bytes.Buffer
 	if err := binary.Write(&buf, binary.LittleEndian, v); err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)

@@ -29,6 +29,11 @@ type Program struct {
 	err    error
 	id     uint32
 	closed atomic.Bool
+	// windows is set for programs from ebpf-for-windows objects: their return values are
+	// translated to Linux's meaning (progtype.WindowsVerdict).
+	windows bool
+	// lines is the program's BTF line info (by instruction index), if any.
+	lines []elfload.LineInfo
 }
 
 // ID is the program's id in its runtime, what program arrays hold.
@@ -115,7 +120,17 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 			insns[i].Constant = int64(funcHandleBase | uint64(offs[i]+1+int(insns[i].Imm())))
 		}
 	}
-	if c := progtype.ContextFor(ps.Type, ps.AttachType); c != nil {
+	p.windows = ps.Windows
+	if len(ps.Poisoned) > 0 {
+		return nil, fmt.Errorf("%w: instruction %d: %s", ErrNotSupported, ps.Poisoned[0].Instruction, ps.Poisoned[0].Reason)
+	}
+	c := progtype.ContextFor(ps.Type, ps.AttachType)
+	if ps.Windows && c != nil {
+		if c = progtype.WindowsContextFor(ps.Type, ps.AttachType); c == nil {
+			return nil, fmt.Errorf("%w: running ebpf-for-windows %s programs (their context differs from Linux's in more than layout)", ErrNotSupported, ps.Type)
+		}
+	}
+	if c != nil {
 		var err error
 		if insns, err = progtype.RewriteContext(insns, c); err != nil {
 			if errors.Is(err, progtype.ErrNotSupported) {
@@ -141,7 +156,7 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 	if err != nil {
 		return nil, err
 	}
-	p.code, p.insns = code, insns
+	p.code, p.insns, p.lines = code, insns, ps.Lines
 	return p, nil
 }
 

@@ -148,10 +148,25 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		// Linux has no test run for these programs; anybpf runs them on the bpf_sock_addr
 		// given as Context (72 bytes: the address the call was made with) and reports
 		// the rewritten one in ContextOut.
+		// ebpf-for-windows programs take and give their own 64-byte layout.
+		if p.windows {
+			sa := heapBytes(progtype.WindowsSockAddrContext.RealSize)
+			if opts.Context != nil {
+				if len(opts.Context) != progtype.WindowsSockAddrContext.Size {
+					return 0, fmt.Errorf("run %s: %w: ebpf-for-windows bpf_sock_addr context must be %d bytes, got %d", p.Name, ErrInvalidInput, progtype.WindowsSockAddrContext.Size, len(opts.Context))
+				}
+				progtype.WindowsSockAddrIn(opts.Context, sa)
+			}
+			env.AddRegion(engine.RegionOf("bpf_sock_addr", sa, true))
+			r1 = uint64(uintptr(unsafe.Pointer(&sa[0])))
+			out = func() []byte { return nil }
+			ctxOut = func() []byte { return progtype.WindowsSockAddrOut(sa) }
+			break
+		}
 		sa := heapBytes(progtype.SockAddrContext.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(sa) {
-				return 0, fmt.Errorf("run %s: bpf_sock_addr context must be %d bytes, got %d", p.Name, len(sa), len(opts.Context))
+				return 0, fmt.Errorf("run %s: %w: bpf_sock_addr context must be %d bytes, got %d", p.Name, ErrInvalidInput, len(sa), len(opts.Context))
 			}
 			copy(sa, opts.Context)
 			clear(sa[64:]) // sk: no socket here
@@ -263,6 +278,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		}
 	}
 	opts.Duration = time.Since(start) / time.Duration(repeat)
+	if p.windows {
+		ret = uint64(progtype.WindowsVerdict(p.Type, uint32(ret)))
+	}
 	opts.Redirect = inv.redirect
 	opts.ContextOut = append(opts.ContextOut[:0], ctxOut()...)
 	opts.DataOut = append(opts.DataOut[:0], out()...)

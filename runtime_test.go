@@ -334,10 +334,12 @@ func TestSockAddr(t *testing.T) {
 func TestBindAndProcess(t *testing.T) {
 	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/hooks.o")
 	bindMD := func(port uint16, op byte) []byte {
-		md := make([]byte, 48)
+		md := make([]byte, 56)
 		binary.LittleEndian.PutUint16(md[24:], 2) // AF_INET
 		binary.BigEndian.PutUint16(md[26:], port)
-		md[40], md[41], md[42] = 16, op, 6
+		md[40] = 16
+		binary.LittleEndian.PutUint32(md[44:], uint32(op))
+		md[48] = 6
 		return md
 	}
 	if err := coll.Maps["allowed_ports"].Update(uint16(8080), []byte{1}, 0); err != nil {

@@ -164,15 +164,15 @@ var SockAddrContext = &Context{
 // BindContext is struct bind_md (include/anybpf/bind.h, ebpf-for-windows's layout): the
 // runtime's struct is the same, with 64-bit pointers.
 var BindContext = &Context{
-	Name: "bind_md", Size: 48, RealSize: 48,
+	Name: "bind_md", Size: 56, RealSize: 56,
 	Fields: []Field{
 		{Name: "app_id_start", Offset: 0, Size: 8, RealOffset: 0, RealSize: 8, Kind: PacketStart},
 		{Name: "app_id_end", Offset: 8, Size: 8, RealOffset: 8, RealSize: 8, Kind: PacketEnd},
 		{Name: "process_id", Offset: 16, Size: 8, RealOffset: 16, RealSize: 8, Narrow: true},
 		{Name: "socket_address", Offset: 24, Size: 16, RealOffset: 24, RealSize: 16, Writable: true, Narrow: true},
 		{Name: "socket_address_length", Offset: 40, Size: 1, RealOffset: 40, RealSize: 1},
-		{Name: "operation", Offset: 41, Size: 1, RealOffset: 41, RealSize: 1},
-		{Name: "protocol", Offset: 42, Size: 1, RealOffset: 42, RealSize: 1},
+		{Name: "operation", Offset: 44, Size: 4, RealOffset: 44, RealSize: 4, Narrow: true},
+		{Name: "protocol", Offset: 48, Size: 1, RealOffset: 48, RealSize: 1},
 	},
 }
 

@@ -44,7 +44,7 @@ int authorize_connect4(bpf_sock_addr_t *ctx)
 	bpf_map_push_elem(&cookies, &cookie, 0);
 	if (ctx->user_port == 0x5000 && (pid_tgid >> 32) != 1) /* port 80 */
 		return BPF_SOCK_ADDR_VERDICT_REJECT;
-	return BPF_SOCK_ADDR_VERDICT_PROCEED;
+	return BPF_SOCK_ADDR_VERDICT_PROCEED_HARD;
 }
 
 SEC("process")

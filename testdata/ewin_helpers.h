@@ -82,7 +82,7 @@ typedef struct xdp_md_ {
 	uint64_t data_meta;
 	uint32_t ingress_ifindex;
 } xdp_md_t;
-enum xdp_action { XDP_ABORTED = 0, XDP_DROP, XDP_PASS, XDP_TX };
+typedef enum _xdp_action { XDP_PASS = 1, XDP_DROP, XDP_TX } xdp_action_t; /* not Linux's numbers */
 EWIN_HELPER(int, bpf_xdp_adjust_head, (xdp_md_t *ctx, int delta), 0xFFFF + 1);
 
 /* BIND. */
@@ -100,7 +100,13 @@ typedef struct _bind_md {
 	bind_operation_t operation;
 	uint8_t protocol;
 } bind_md_t;
-typedef enum _bind_action { BIND_PERMIT, BIND_DENY, BIND_REDIRECT } bind_action_t;
+typedef enum _bind_action {
+	BIND_PERMIT_SOFT,
+	BIND_DENY,
+	BIND_REDIRECT,
+	BIND_PERMIT_HARD,
+	BIND_PERMIT = BIND_PERMIT_SOFT,
+} bind_action_t;
 
 /* CGROUP_SOCK_ADDR (ebpf-for-windows's layout) and its extension helpers. */
 typedef struct bpf_sock_addr {
@@ -123,7 +129,11 @@ typedef struct bpf_sock_addr {
 	uint32_t compartment_id;
 	uint64_t interface_luid;
 } bpf_sock_addr_t;
-enum { BPF_SOCK_ADDR_VERDICT_REJECT, BPF_SOCK_ADDR_VERDICT_PROCEED };
+typedef enum _ebpf_sock_addr_verdict {
+	BPF_SOCK_ADDR_VERDICT_REJECT,
+	BPF_SOCK_ADDR_VERDICT_PROCEED_SOFT,
+	BPF_SOCK_ADDR_VERDICT_PROCEED_HARD,
+} ebpf_sock_addr_verdict_t;
 EWIN_HELPER(uint64_t, bpf_sock_addr_get_current_pid_tgid, (bpf_sock_addr_t *ctx), 0xFFFF + 1);
 EWIN_HELPER(int, bpf_sock_addr_set_redirect_context, (bpf_sock_addr_t *ctx, void *data, uint32_t size), 0xFFFF + 2);
 

@@ -223,6 +223,10 @@ func TestProgDumpAndMaps(t *testing.T) {
 	if err != nil || !strings.Contains(out, "r1 = map[counts] ll") || !strings.Contains(out, "call bpf_map_lookup_elem#1") || !strings.Contains(out, "r2 = *(u64 *)(r1 + 8)") {
 		t.Fatalf("dump xlated: %v\n%s", err, out)
 	}
+	// Source lines from BTF line info come before the instructions they produced.
+	if !strings.Contains(out, "; int xdp_count(struct xdp_md *ctx) @ xdp_counter.c:26\n   0: ") {
+		t.Fatalf("dump xlated has no source line for the program's first statement:\n%s", out)
+	}
 	if _, _, err := run(t, "", "prog", "dump", "jited", obj); err == nil {
 		t.Fatal("dump jited accepted without a JIT")
 	}

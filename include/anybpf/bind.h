@@ -13,9 +13,11 @@ enum bind_operation {
 };
 
 enum bind_action {
-	BIND_PERMIT = 0,
+	BIND_PERMIT_SOFT = 0,        /* allow; other policies may still refuse */
 	BIND_DENY = 1,
-	BIND_REDIRECT = 2,
+	BIND_REDIRECT = 2,           /* allow, at the socket_address the program wrote */
+	BIND_PERMIT_HARD = 3,        /* allow; lower-priority policies cannot refuse */
+	BIND_PERMIT = BIND_PERMIT_SOFT,
 };
 
 struct bind_md {
@@ -24,8 +26,8 @@ struct bind_md {
 	__u64 process_id;
 	__u8 socket_address[16];     /* struct sockaddr_in or the start of sockaddr_in6 */
 	__u8 socket_address_length;
-	__u8 operation;              /* enum bind_operation */
-	__u8 protocol;               /* IPPROTO_TCP, IPPROTO_UDP */
-};
+	enum bind_operation operation; /* at offset 44 */
+	__u8 protocol;               /* IPPROTO_TCP, IPPROTO_UDP; at offset 48 */
+};                                   /* 56 bytes */
 
 #endif

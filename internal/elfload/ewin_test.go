@@ -143,3 +143,4 @@ func equalInts(a, b []int64) bool {
 	}
 	return true
 }
+
