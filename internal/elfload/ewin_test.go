@@ -143,4 +143,3 @@ func equalInts(a, b []int64) bool {
 	}
 	return true
 }
-
