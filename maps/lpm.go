@@ -157,7 +157,8 @@ func (l *lpm) Update(key, value []byte, flags uint64) error {
 		return ErrKeyNotExist
 	case e == nil && l.t.count >= int(l.spec.MaxEntries):
 		l.mu.Unlock()
-		return fmt.Errorf("%w: map %q holds %d entries", ErrFull, l.spec.Name, l.spec.MaxEntries)
+		// Linux says ENOSPC here, not E2BIG as hash maps do.
+		return fmt.Errorf("%w (%w): map %q holds %d entries", ErrNoSpace, ErrFull, l.spec.Name, l.spec.MaxEntries)
 	case e == nil:
 		ne := &node{hash: hv, key: string(k)}
 		ne.value.Store(&v[0])
