@@ -39,7 +39,7 @@ func newLPM(spec Spec, epochs *Epochs) (*lpm, error) {
 		return nil, fmt.Errorf("map %q: %w: LPM tries need BPF_F_NO_PREALLOC in map_flags", spec.Name, ErrInvalid)
 	}
 	l := &lpm{spec: spec, epochs: epochs, maxBits: 8 * (spec.KeySize - 4), stride: (uintptr(spec.ValueSize) + 7) &^ 7,
-		t: newTable(spec.MaxEntries), perLen: map[uint32]int{}}
+		t: newTable(spec.KeySize, spec.MaxEntries), perLen: map[uint32]int{}}
 	l.lengths.Store(&[]uint32{})
 	return l, nil
 }
@@ -160,7 +160,7 @@ func (l *lpm) Update(key, value []byte, flags uint64) error {
 		// Linux says ENOSPC here, not E2BIG as hash maps do.
 		return fmt.Errorf("%w (%w): map %q holds %d entries", ErrNoSpace, ErrFull, l.spec.Name, l.spec.MaxEntries)
 	case e == nil:
-		ne := &node{hash: hv, key: string(k)}
+		ne := l.t.newNode(hv, k)
 		ne.value.Store(&v[0])
 		l.t.insert(ne) // before its length is published, so a lookup that sees the length finds it
 		l.addLengthLocked(n)
