@@ -58,11 +58,39 @@ type oraclePair struct {
 	spec   Spec
 	kernel *ebpf.Map
 	ours   Map
+	ncpu   int // values per element: the kernel's possible CPUs for per-CPU maps, else 1
 }
 
 func newOraclePair(t *testing.T, spec Spec) *oraclePair {
 	km := kernelMap(t, spec)
-	return &oraclePair{t: t, spec: spec, kernel: km, ours: mustNew(t, spec)}
+	p := &oraclePair{t: t, spec: spec, kernel: km, ncpu: 1}
+	slots := 0
+	if spec.Type == PerCPUHash || spec.Type == PerCPUArray {
+		// Our per-CPU values then have the kernel's layout: one 8-byte value per
+		// possible CPU.
+		n, err := ebpf.PossibleCPU()
+		if err != nil {
+			t.Skipf("possible CPUs: %v", err)
+		}
+		p.ncpu, slots = n, n
+	}
+	m, err := New(spec, NewEpochs(slots))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ours = m
+	return p
+}
+
+// perCPU gives each element one value per CPU (v, v+1, ...) for per-CPU maps.
+func (p *oraclePair) perCPU(vals []uint64) []uint64 {
+	var out []uint64
+	for _, v := range vals {
+		for cpu := range p.ncpu {
+			out = append(out, v+uint64(cpu))
+		}
+	}
+	return out
 }
 
 // keyBytes and keySlice turn numeric keys into our flat batch and the kernel's slice.
@@ -99,15 +127,23 @@ func valueBytes(vals []uint64) []byte {
 
 // contents returns every element, kernel's and ours, as sorted "key=value" strings.
 func (p *oraclePair) contents() (kernel, ours []string) {
-	var k, v []byte
+	var k []byte
+	var v []uint64
 	it := p.kernel.Iterate()
-	for it.Next(&k, &v) {
-		kernel = append(kernel, fmt.Sprintf("%x=%x", k, v))
+	if p.ncpu == 1 {
+		var v1 uint64
+		for it.Next(&k, &v1) {
+			kernel = append(kernel, fmt.Sprintf("%x=%x", k, valueBytes([]uint64{v1})))
+		}
+	} else {
+		for it.Next(&k, &v) {
+			kernel = append(kernel, fmt.Sprintf("%x=%x", k, valueBytes(v)))
+		}
 	}
 	next := make([]byte, p.spec.KeySize)
 	var key []byte
 	for p.ours.NextKey(key, next) == nil {
-		val := make([]byte, p.spec.ValueSize)
+		val := make([]byte, valueSizeOf(p.ours))
 		if err := p.ours.Lookup(next, val); err == nil {
 			ours = append(ours, fmt.Sprintf("%x=%x", next, val))
 		}
@@ -130,7 +166,8 @@ func (p *oraclePair) sameContents(what string) {
 // when the kernel wrote one: an early EINVAL leaves it as it was).
 func (p *oraclePair) update(keys, vals []uint64, opts BatchOptions) {
 	p.t.Helper()
-	kn, kerr := p.kernel.BatchUpdate(p.keySlice(keys), slices.Clone(vals), &ebpf.BatchOptions{ElemFlags: opts.ElemFlags, Flags: opts.Flags})
+	vals = p.perCPU(vals)
+	kn, kerr := p.kernel.BatchUpdate(p.keySlice(keys), vals, &ebpf.BatchOptions{ElemFlags: opts.ElemFlags, Flags: opts.Flags})
 	on, oerr := BatchUpdate(p.ours, p.keyBytes(keys), valueBytes(vals), opts)
 	p.compare(fmt.Sprintf("batch update %v %+v", keys, opts), kn, kerr, on, oerr)
 }
@@ -160,7 +197,8 @@ func drainOurs(t *testing.T, m Map, n int, del bool) ([]string, error) {
 	var out []string
 	for range 10000 {
 		keys := make([]byte, n*int(spec.KeySize))
-		vals := make([]byte, n*int(spec.ValueSize))
+		vs := valueSizeOf(m)
+		vals := make([]byte, n*vs)
 		var got int
 		var err error
 		if del {
@@ -172,7 +210,7 @@ func drainOurs(t *testing.T, m Map, n int, del bool) ([]string, error) {
 			t.Fatalf("batch of %d returned %d", n, got)
 		}
 		for i := range got {
-			out = append(out, fmt.Sprintf("%x=%x", keys[i*int(spec.KeySize):(i+1)*int(spec.KeySize)], vals[i*int(spec.ValueSize):(i+1)*int(spec.ValueSize)]))
+			out = append(out, fmt.Sprintf("%x=%x", keys[i*int(spec.KeySize):(i+1)*int(spec.KeySize)], vals[i*vs:(i+1)*vs]))
 		}
 		if err != nil {
 			slices.Sort(out)
@@ -183,11 +221,11 @@ func drainOurs(t *testing.T, m Map, n int, del bool) ([]string, error) {
 	return nil, nil
 }
 
-func drainKernel(t *testing.T, km *ebpf.Map, keySize, n int, del bool) ([]string, error) {
+func drainKernel(t *testing.T, km *ebpf.Map, keySize, ncpu, n int, del bool) ([]string, error) {
 	var c ebpf.MapBatchCursor
 	var out []string
 	for range 10000 {
-		vals := make([]uint64, n)
+		vals := make([]uint64, n*ncpu)
 		var got int
 		var err error
 		var keyOut func(i int) string
@@ -209,7 +247,7 @@ func drainKernel(t *testing.T, km *ebpf.Map, keySize, n int, del bool) ([]string
 			keyOut = func(i int) string { return fmt.Sprintf("%x", binary.LittleEndian.AppendUint32(nil, keys[i])) }
 		}
 		for i := range got {
-			out = append(out, keyOut(i)+"="+fmt.Sprintf("%x", binary.LittleEndian.AppendUint64(nil, vals[i])))
+			out = append(out, keyOut(i)+"="+fmt.Sprintf("%x", valueBytes(vals[i*ncpu:(i+1)*ncpu])))
 		}
 		if err != nil {
 			slices.Sort(out)
@@ -225,6 +263,8 @@ func drainKernel(t *testing.T, km *ebpf.Map, keySize, n int, del bool) ([]string
 func TestBatchOracle(t *testing.T) {
 	for _, spec := range []Spec{
 		{Name: "h", Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8},
+		{Name: "p", Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 8},
+		{Name: "q", Type: PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 8},
 		{Name: "l", Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 8},
 		{Name: "a", Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 8},
 		{Name: "t", Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 8, Flags: FlagNoPrealloc},
@@ -251,7 +291,7 @@ func TestBatchOracle(t *testing.T) {
 			p.update(keys(1), []uint64{11}, BatchOptions{Flags: 1})
 			p.update(nil, nil, BatchOptions{})
 			switch spec.Type {
-			case Array:
+			case Array, PerCPUArray:
 				p.update(keys(4, 5, 9, 6), []uint64{40, 50, 90, 60}, BatchOptions{})
 			case LRUHash:
 				// The kernel's LRU evicts by its own per-CPU lists: stay below max_entries.
@@ -268,7 +308,7 @@ func TestBatchOracle(t *testing.T) {
 			// Lookups: bucket layouts differ, so compare what a whole drain returns, and
 			// the calls' errors where the layout does not matter.
 			for _, n := range []int{1, 2, 3, 100} {
-				kset, kerr := drainKernel(t, p.kernel, int(spec.KeySize), n, false)
+				kset, kerr := drainKernel(t, p.kernel, int(spec.KeySize), p.ncpu, n, false)
 				oset, oerr := drainOurs(t, p.ours, n, false)
 				kc, oc := errClass(kerr), errClass(oerr)
 				if kc == "ENOSPC" || oc == "ENOSPC" {
@@ -283,19 +323,19 @@ func TestBatchOracle(t *testing.T) {
 			}
 			var kc ebpf.MapBatchCursor
 			var oc BatchCursor
-			_, kerr := p.kernel.BatchLookup(&kc, p.keySlice([]uint64{0}), []uint64{0}, &ebpf.BatchOptions{ElemFlags: UpdateLock})
-			_, oerr := BatchLookup(p.ours, &oc, make([]byte, spec.KeySize), make([]byte, 8), BatchOptions{ElemFlags: UpdateLock})
+			_, kerr := p.kernel.BatchLookup(&kc, p.keySlice([]uint64{0}), make([]uint64, p.ncpu), &ebpf.BatchOptions{ElemFlags: UpdateLock})
+			_, oerr := BatchLookup(p.ours, &oc, make([]byte, spec.KeySize), make([]byte, valueSizeOf(p.ours)), BatchOptions{ElemFlags: UpdateLock})
 			if errClass(kerr) != errClass(oerr) {
 				t.Errorf("batch lookup with BPF_F_LOCK: kernel %v, anybpf %v", kerr, oerr)
 			}
-			_, kerr = p.kernel.BatchLookup(&kc, p.keySlice([]uint64{0}), []uint64{0}, &ebpf.BatchOptions{Flags: 1})
-			_, oerr = BatchLookup(p.ours, &oc, make([]byte, spec.KeySize), make([]byte, 8), BatchOptions{Flags: 1})
+			_, kerr = p.kernel.BatchLookup(&kc, p.keySlice([]uint64{0}), make([]uint64, p.ncpu), &ebpf.BatchOptions{Flags: 1})
+			_, oerr = BatchLookup(p.ours, &oc, make([]byte, spec.KeySize), make([]byte, valueSizeOf(p.ours)), BatchOptions{Flags: 1})
 			if errClass(kerr) != errClass(oerr) {
 				t.Errorf("batch lookup with flags: kernel %v, anybpf %v", kerr, oerr)
 			}
 
 			// Lookup and delete, in batches that hold every element: the map ends empty.
-			kset, kerr := drainKernel(t, p.kernel, int(spec.KeySize), 100, true)
+			kset, kerr := drainKernel(t, p.kernel, int(spec.KeySize), p.ncpu, 100, true)
 			oset, oerr := drainOurs(t, p.ours, 100, true)
 			if errClass(kerr) != errClass(oerr) || (kerr != nil && errClass(kerr) == "ENOENT" && !slices.Equal(kset, oset)) {
 				t.Errorf("batch lookup and delete: kernel %v %v, anybpf %v %v", kset, kerr, oset, oerr)
