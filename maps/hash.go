@@ -4,90 +4,234 @@ import (
 	"container/list"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 )
 
-// hash is BPF_MAP_TYPE_HASH and BPF_MAP_TYPE_PERCPU_HASH. Each value (or set of per-CPU
-// values) has its own allocation; a replaced or deleted value is retired to the Epochs,
-// never reused while a program may hold it.
+// maxBuckets caps a table's bucket array (8 MiB of pointers), so that a map declared with
+// a huge max_entries does not allocate gigabytes before it holds anything; past it the
+// chains grow longer instead.
+const maxBuckets = 1 << 20
+
+// table is a hash table read without locks, the way the kernel's RCU hash table is: a
+// fixed power-of-two array of buckets, each an atomically published singly linked chain
+// of nodes. A node's key and hash never change after it is published; its value is
+// behind an atomic pointer, so a writer replaces it by publishing a new one. Writers
+// (insert, remove) must be serialized by the owner; readers (find, next) may run
+// concurrently with them and see each chain either before or after a change. A removed
+// node keeps its next pointer, so a reader standing on it still reaches the rest of the
+// chain; nodes are never reused, so no reader can see one change key.
+type table struct {
+	seed    maphash.Seed
+	buckets []atomic.Pointer[node]
+	mask    uint64
+	short   bool // keys of at most 8 bytes: compared by node.word, not through node.key
+	count   int  // elements, under the owner's writer lock
+}
+
+// node is one element. value points to the first byte of the element's value memory (8
+// bytes aligned, per-CPU values one after the other), which stays valid for programs
+// holding it until the Epochs drop it after a replace or delete.
+type node struct {
+	next  atomic.Pointer[node]
+	hash  uint64
+	word  uint64 // the key's bytes, when it has at most 8 (see table.short)
+	key   string
+	value atomic.Pointer[byte]
+	// LRU maps only: whether the element was used since the eviction scan last passed
+	// it (the kernel's reference bit, a second chance), and its place in the LRU order
+	// (under the writer lock).
+	used atomic.Bool
+	elem *list.Element
+}
+
+// newTable returns a table for keys of keySize bytes with max_entries rounded up to a
+// power of two buckets, as the kernel sizes its hash tables, capped at maxBuckets.
+func newTable(keySize, maxEntries uint32) table {
+	n := uint64(1)
+	for n < uint64(maxEntries) && n < maxBuckets {
+		n <<= 1
+	}
+	return table{seed: maphash.MakeSeed(), buckets: make([]atomic.Pointer[node], n), mask: n - 1, short: keySize <= 8}
+}
+
+func (t *table) hashOf(key []byte) uint64 { return maphash.Bytes(t.seed, key) }
+
+// keyWord packs a key of at most 8 bytes into a word.
+func keyWord(key []byte) uint64 {
+	switch len(key) {
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(key))
+	case 8:
+		return binary.LittleEndian.Uint64(key)
+	}
+	var w uint64
+	for i, b := range key {
+		w |= uint64(b) << (8 * i)
+	}
+	return w
+}
+
+// newNode returns an unpublished node for key with hash h.
+func (t *table) newNode(h uint64, key []byte) *node {
+	n := &node{hash: h, key: string(key)}
+	if t.short {
+		n.word = keyWord(key)
+	}
+	return n
+}
+
+// find returns the node of key (with hash h), or nil. It takes no lock. Short keys are
+// compared as words, which saves a cache miss on the key's own memory.
+func (t *table) find(h uint64, key []byte) *node {
+	n := t.buckets[h&t.mask].Load()
+	if t.short {
+		w := keyWord(key)
+		for ; n != nil; n = n.next.Load() {
+			if n.word == w && n.hash == h {
+				return n
+			}
+		}
+		return nil
+	}
+	for ; n != nil; n = n.next.Load() {
+		if n.hash == h && n.key == string(key) {
+			return n
+		}
+	}
+	return nil
+}
+
+// insert publishes n, fully built, at the head of its chain. Writers only.
+func (t *table) insert(n *node) {
+	b := &t.buckets[n.hash&t.mask]
+	n.next.Store(b.Load())
+	b.Store(n)
+	t.count++
+}
+
+// remove unlinks n from its chain. Writers only.
+func (t *table) remove(n *node) {
+	b := &t.buckets[n.hash&t.mask]
+	if b.Load() == n {
+		b.Store(n.next.Load())
+		t.count--
+		return
+	}
+	for p := b.Load(); p != nil; p = p.next.Load() {
+		if p.next.Load() == n {
+			p.next.Store(n.next.Load())
+			t.count--
+			return
+		}
+	}
+}
+
+// firstFrom returns the first node of the first non-empty bucket at or after bucket i.
+func (t *table) firstFrom(i uint64) *node {
+	for ; i < uint64(len(t.buckets)); i++ {
+		if n := t.buckets[i].Load(); n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
+// next returns the node after key's in table order, the kernel's htab_map_get_next_key
+// order: the next node of key's chain, else the first node of the next non-empty
+// bucket. A nil key, or one not in the table, starts from the first node. It takes no
+// lock.
+func (t *table) next(key []byte) *node {
+	if key == nil {
+		return t.firstFrom(0)
+	}
+	h := t.hashOf(key)
+	n := t.find(h, key)
+	if n == nil {
+		return t.firstFrom(0)
+	}
+	if nx := n.next.Load(); nx != nil {
+		return nx
+	}
+	return t.firstFrom(h&t.mask + 1)
+}
+
+// hash is BPF_MAP_TYPE_HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH and the redirect maps
+// (DEVMAP, DEVMAP_HASH, CPUMAP). Lookups take no lock; updates and deletes serialize on
+// mu. Each value (or set of per-CPU values) has its own allocation; a replaced or deleted
+// value is retired to the Epochs, never reused while a program may hold it.
 type hash struct {
 	spec   Spec
 	epochs *Epochs
 	stride uintptr // value size rounded up to 8
 	ncpu   uintptr // values per element
+	vsize  int     // value size as user space sees it
 
-	mu      sync.RWMutex
-	entries map[string]*entry
+	t  table
+	mu sync.Mutex // serializes writers
 
 	// lru is set for the LRU hash types: a full map evicts instead of refusing. order
-	// holds the entries oldest first.
+	// holds the elements oldest first (under mu).
 	lru   bool
 	order *list.List
 	// indexed maps (devmap, cpumap) take only keys below max_entries.
 	indexed bool
 }
 
-// entry holds the current value of a key; replacing the value swaps the slice, so an
-// update hashes the key once.
-type entry struct {
-	value []byte
-	// LRU maps only: the key, and whether the entry was used since the last eviction
-	// scan passed it (a second chance, as the kernel's LRU gives).
-	key  string
-	elem *list.Element
-	used atomic.Bool
-}
-
 func newHash(spec Spec, epochs *Epochs, ncpu int) (*hash, error) {
 	stride := (uintptr(spec.ValueSize) + 7) &^ 7
-	return &hash{spec: spec, epochs: epochs, stride: stride, ncpu: uintptr(ncpu), entries: map[string]*entry{}}, nil
+	h := &hash{spec: spec, epochs: epochs, stride: stride, ncpu: uintptr(ncpu), t: newTable(spec.KeySize, spec.MaxEntries)}
+	h.vsize = int(spec.ValueSize)
+	if ncpu > 1 {
+		h.vsize = int(stride) * ncpu
+	}
+	return h, nil
 }
 
-// evictLocked removes the least recently used entry: the oldest one not used since the
-// scan last passed it; used ones go to the back with their mark cleared.
+// valueMem returns the whole allocation behind a node's value pointer.
+func (h *hash) valueMem(p *byte) []byte { return unsafe.Slice(p, h.stride*h.ncpu) }
+
+// evictLocked removes the least recently used element: the oldest one not used since the
+// scan last passed it; used ones go to the back with their mark cleared. It returns the
+// evicted value, to retire once mu is released.
 func (h *hash) evictLocked() []byte {
 	for {
 		front := h.order.Front()
-		e := front.Value.(*entry)
-		if e.used.Load() {
-			e.used.Store(false)
+		if front == nil {
+			return nil
+		}
+		n, _ := front.Value.(*node)
+		if n.used.Load() {
+			n.used.Store(false)
 			h.order.MoveToBack(front)
 			continue
 		}
 		h.order.Remove(front)
-		delete(h.entries, e.key)
-		return e.value
+		h.t.remove(n)
+		return h.valueMem(n.value.Load())
 	}
 }
 
-func (h *hash) userValueSize() int {
-	if h.ncpu == 1 {
-		return int(h.spec.ValueSize)
-	}
-	return int(h.stride * h.ncpu)
-}
+func (h *hash) userValueSize() int { return h.vsize }
 
 func (h *hash) Spec() Spec { return h.spec }
 
+// Lookup copies key's value (all CPUs' for per-CPU maps) into value without taking a
+// lock. As with the kernel's syscall lookup, it does not mark an LRU element used.
 func (h *hash) Lookup(key, value []byte) error {
 	if err := checkSizes(h.spec, key, nil); err != nil {
 		return err
 	}
-	if err := checkValue(h.spec, value, h.userValueSize()); err != nil {
+	if err := checkValue(h.spec, value, h.vsize); err != nil {
 		return err
 	}
-	h.mu.RLock()
-	e, ok := h.entries[string(key)]
-	if ok {
-		copy(value, e.value)
-	}
-	h.mu.RUnlock()
-	if !ok {
+	n := h.t.find(h.t.hashOf(key), key)
+	if n == nil {
 		return ErrKeyNotExist
 	}
+	copy(value, unsafe.Slice(n.value.Load(), h.vsize))
 	return nil
 }
 
@@ -95,7 +239,7 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 	if err := checkSizes(h.spec, key, nil); err != nil {
 		return err
 	}
-	if err := checkValue(h.spec, value, h.userValueSize()); err != nil {
+	if err := checkValue(h.spec, value, h.vsize); err != nil {
 		return err
 	}
 	if flags > UpdateExist {
@@ -104,42 +248,42 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 	if h.indexed && binary.LittleEndian.Uint32(key) >= h.spec.MaxEntries {
 		return fmt.Errorf("%w: index %d of map %q (%d entries)", ErrFull, binary.LittleEndian.Uint32(key), h.spec.Name, h.spec.MaxEntries)
 	}
-	v := make([]byte, h.stride*h.ncpu)[:h.userValueSize()]
+	v := make([]byte, h.stride*h.ncpu)
 	copy(v, value)
+	hv := h.t.hashOf(key)
 	h.mu.Lock()
-	e, exists := h.entries[string(key)]
+	n := h.t.find(hv, key)
 	switch {
-	case exists && flags == UpdateNoExist:
+	case n != nil && flags == UpdateNoExist:
 		h.mu.Unlock()
 		return ErrKeyExist
-	case !exists && flags == UpdateExist:
+	case n == nil && flags == UpdateExist:
 		h.mu.Unlock()
 		return ErrKeyNotExist
-	case !exists && len(h.entries) >= int(h.spec.MaxEntries) && !h.lru:
+	case n == nil && h.t.count >= int(h.spec.MaxEntries) && !h.lru:
 		h.mu.Unlock()
 		return fmt.Errorf("%w: map %q holds %d entries", ErrFull, h.spec.Name, h.spec.MaxEntries)
-	case !exists:
+	case n == nil:
 		var evicted []byte
-		if h.lru && len(h.entries) >= int(h.spec.MaxEntries) {
+		if h.lru && h.t.count >= int(h.spec.MaxEntries) {
 			evicted = h.evictLocked()
 		}
-		ne := &entry{value: v}
-		h.entries[string(key)] = ne
+		nn := h.t.newNode(hv, key)
+		nn.value.Store(&v[0])
 		if h.lru {
-			ne.key = string(key)
-			ne.elem = h.order.PushBack(ne)
+			nn.elem = h.order.PushBack(nn)
 		}
+		h.t.insert(nn)
 		h.mu.Unlock()
 		if evicted != nil {
 			h.epochs.Retire(evicted)
 		}
 		return nil
 	}
-	e.used.Store(true)
-	old := e.value
-	e.value = v
+	n.used.Store(true)
+	old := n.value.Swap(&v[0])
 	h.mu.Unlock()
-	h.epochs.Retire(old)
+	h.epochs.Retire(h.valueMem(old))
 	return nil
 }
 
@@ -147,64 +291,62 @@ func (h *hash) Delete(key []byte) error {
 	if err := checkSizes(h.spec, key, nil); err != nil {
 		return err
 	}
+	hv := h.t.hashOf(key)
 	h.mu.Lock()
-	e, ok := h.entries[string(key)]
-	delete(h.entries, string(key))
-	if ok && h.lru {
-		h.order.Remove(e.elem)
-	}
-	h.mu.Unlock()
-	if !ok {
+	n := h.t.find(hv, key)
+	if n == nil {
+		h.mu.Unlock()
 		return ErrKeyNotExist
 	}
-	h.epochs.Retire(e.value)
+	h.removeLocked(n)
+	h.mu.Unlock()
+	h.epochs.Retire(h.valueMem(n.value.Load()))
 	return nil
 }
 
-// NextKey iterates in ascending byte order of the keys. A key that is not in the map
-// restarts the iteration, as in the kernel.
-func (h *hash) NextKey(key, next []byte) error {
-	if err := checkSizes(h.spec, nil, nil); err != nil {
-		return err
+// removeLocked unlinks n from the table and the LRU order. The caller retires its value
+// after releasing mu.
+func (h *hash) removeLocked(n *node) {
+	h.t.remove(n)
+	if h.lru && n.elem != nil {
+		h.order.Remove(n.elem)
+		n.elem = nil
 	}
+}
+
+// NextKey iterates in table order, as the kernel does: the next key in the key's bucket,
+// else the first key of the next non-empty bucket. A key that is not in the map restarts
+// the iteration from the first key, as in the kernel. It takes no lock, and one step
+// costs a chain walk plus the empty buckets skipped.
+func (h *hash) NextKey(key, next []byte) error {
 	if len(next) != int(h.spec.KeySize) || (key != nil && len(key) != int(h.spec.KeySize)) {
 		return fmt.Errorf("%w: keys of map %q are %d bytes", ErrInvalid, h.spec.Name, h.spec.KeySize)
 	}
-	h.mu.RLock()
-	keys := make([]string, 0, len(h.entries))
-	for k := range h.entries {
-		keys = append(keys, k)
-	}
-	_, present := h.entries[string(key)]
-	h.mu.RUnlock()
-	sort.Strings(keys)
-	i := 0
-	if key != nil && present {
-		i = sort.SearchStrings(keys, string(key)) + 1
-	}
-	if i >= len(keys) {
+	n := h.t.next(key)
+	if n == nil {
 		return ErrKeyNotExist
 	}
-	copy(next, keys[i])
+	copy(next, n.key)
 	return nil
 }
 
+// LookupPtr returns the address of key's value (CPU 0's for per-CPU maps), or nil. It
+// takes no lock; on an LRU map it marks the element used.
 func (h *hash) LookupPtr(key unsafe.Pointer) unsafe.Pointer { return h.LookupPtrCPU(key, 0) }
 
+// LookupPtrCPU returns the address of key's value for cpu, or nil. It takes no lock and
+// does no read-modify-write: an LRU element's used mark is only stored when not yet set.
 func (h *hash) LookupPtrCPU(key unsafe.Pointer, cpu int) unsafe.Pointer {
 	if uintptr(cpu) >= h.ncpu {
 		return nil
 	}
 	k := unsafe.Slice((*byte)(key), h.spec.KeySize)
-	h.mu.RLock()
-	e := h.entries[string(k)]
-	var p unsafe.Pointer
-	if e != nil {
-		p = unsafe.Add(unsafe.Pointer(unsafe.SliceData(e.value)), uintptr(cpu)*h.stride)
-		if h.lru && !e.used.Load() {
-			e.used.Store(true)
-		}
+	n := h.t.find(h.t.hashOf(k), k)
+	if n == nil {
+		return nil
 	}
-	h.mu.RUnlock()
-	return p
+	if h.lru && !n.used.Load() {
+		n.used.Store(true)
+	}
+	return unsafe.Add(unsafe.Pointer(n.value.Load()), uintptr(cpu)*h.stride)
 }

@@ -1,11 +1,10 @@
 package maps
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -13,18 +12,23 @@ import (
 const FlagNoPrealloc = 1
 
 // lpm is BPF_MAP_TYPE_LPM_TRIE. Keys are struct bpf_lpm_trie_key: a host-order 32-bit
-// prefix length followed by the data (an address in network order). Entries are kept by
-// exact (length, masked data); a lookup tries the prefix lengths in use from the longest
-// down, so its cost grows with the number of distinct lengths, not of entries.
+// prefix length followed by the data (an address in network order). Entries are kept in
+// a lock-free table (see table) by exact (length, masked data); a lookup tries the prefix
+// lengths in use from the longest down, so its cost grows with the number of distinct
+// lengths, not of entries. Lookups take no lock: they read the published list of lengths
+// and the table; writers serialize on mu, publish a node before its length and retire
+// replaced or deleted values to the Epochs.
 type lpm struct {
 	spec    Spec
 	epochs  *Epochs
 	maxBits uint32
+	stride  uintptr // value size rounded up to 8
 
-	mu      sync.RWMutex
-	entries map[string]*entry
-	lengths []uint32 // prefix lengths in use, longest first
-	perLen  map[uint32]int
+	t       table
+	lengths atomic.Pointer[[]uint32] // prefix lengths in use, longest first; never modified once published
+
+	mu     sync.Mutex // serializes writers
+	perLen map[uint32]int
 }
 
 func newLPM(spec Spec, epochs *Epochs) (*lpm, error) {
@@ -34,7 +38,10 @@ func newLPM(spec Spec, epochs *Epochs) (*lpm, error) {
 	if spec.Flags&FlagNoPrealloc == 0 {
 		return nil, fmt.Errorf("map %q: %w: LPM tries need BPF_F_NO_PREALLOC in map_flags", spec.Name, ErrInvalid)
 	}
-	return &lpm{spec: spec, epochs: epochs, maxBits: 8 * (spec.KeySize - 4), entries: map[string]*entry{}, perLen: map[uint32]int{}}, nil
+	l := &lpm{spec: spec, epochs: epochs, maxBits: 8 * (spec.KeySize - 4), stride: (uintptr(spec.ValueSize) + 7) &^ 7,
+		t: newTable(spec.KeySize, spec.MaxEntries), perLen: map[uint32]int{}}
+	l.lengths.Store(&[]uint32{})
+	return l, nil
 }
 
 func (l *lpm) Spec() Spec { return l.spec }
@@ -54,6 +61,11 @@ func canonical(buf []byte, n uint32, data []byte) []byte {
 	return buf
 }
 
+// prefixLen returns the prefix length of a canonical entry key.
+func prefixLen(k string) uint32 {
+	return uint32(k[0]) | uint32(k[1])<<8 | uint32(k[2])<<16 | uint32(k[3])<<24
+}
+
 func (l *lpm) parse(key []byte) (uint32, []byte, error) {
 	if err := checkSizes(l.spec, key, nil); err != nil {
 		return 0, nil, err
@@ -65,20 +77,33 @@ func (l *lpm) parse(key []byte) (uint32, []byte, error) {
 	return n, key[4:], nil
 }
 
-// longest finds the entry with the longest prefix of data of at most n bits.
-func (l *lpm) longest(n uint32, data []byte) *entry {
+// longest finds the entry with the longest prefix of data of at most n bits. It takes no
+// lock. The lengths are tried longest first, so the data is masked a little more at each
+// step rather than copied again.
+func (l *lpm) longest(n uint32, data []byte) *node {
 	var buf [4 + 256]byte
-	for _, length := range l.lengths {
+	k := buf[:4+len(data)]
+	copy(k[4:], data)
+	cleared := uint32(len(data)) // k[4+cleared:] is zero
+	for _, length := range *l.lengths.Load() {
 		if length > n {
 			continue
 		}
-		if e := l.entries[string(canonical(buf[:], length, data))]; e != nil {
+		if full := length / 8; full < cleared {
+			k[4+full] &= byte(0xff << (8 - length%8))
+			clear(k[4+full+1 : 4+cleared])
+			cleared = full + 1
+		}
+		binary.LittleEndian.PutUint32(k, length)
+		if e := l.t.find(l.t.hashOf(k), k); e != nil {
 			return e
 		}
 	}
 	return nil
 }
 
+// Lookup copies the value of the longest prefix matching key (of at most key's prefix
+// length) into value. It takes no lock.
 func (l *lpm) Lookup(key, value []byte) error {
 	if err := checkSizes(l.spec, nil, value); err != nil {
 		return err
@@ -87,23 +112,21 @@ func (l *lpm) Lookup(key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
 	e := l.longest(n, data)
 	if e == nil {
 		return ErrKeyNotExist
 	}
-	copy(value, e.value)
+	copy(value, unsafe.Slice(e.value.Load(), l.spec.ValueSize))
 	return nil
 }
 
+// LookupPtr returns the address of the value of the longest prefix matching key, or nil.
+// It takes no lock.
 func (l *lpm) LookupPtr(key unsafe.Pointer) unsafe.Pointer {
 	k := unsafe.Slice((*byte)(key), l.spec.KeySize)
 	n := min(binary.LittleEndian.Uint32(k), l.maxBits)
-	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if e := l.longest(n, k[4:]); e != nil {
-		return unsafe.Pointer(unsafe.SliceData(e.value))
+		return unsafe.Pointer(e.value.Load())
 	}
 	return nil
 }
@@ -119,40 +142,70 @@ func (l *lpm) Update(key, value []byte, flags uint64) error {
 	if err != nil {
 		return err
 	}
-	k := string(canonical(nil, n, data))
-	v := make([]byte, (l.spec.ValueSize+7)&^7)[:l.spec.ValueSize]
+	k := canonical(nil, n, data)
+	hv := l.t.hashOf(k)
+	v := make([]byte, l.stride)
 	copy(v, value)
 	l.mu.Lock()
-	e, exists := l.entries[k]
+	e := l.t.find(hv, k)
 	switch {
-	case exists && flags == UpdateNoExist:
+	case e != nil && flags == UpdateNoExist:
 		l.mu.Unlock()
 		return ErrKeyExist
-	case !exists && flags == UpdateExist:
+	case e == nil && flags == UpdateExist:
 		l.mu.Unlock()
 		return ErrKeyNotExist
-	case !exists && len(l.entries) >= int(l.spec.MaxEntries):
+	case e == nil && l.t.count >= int(l.spec.MaxEntries):
 		l.mu.Unlock()
-		return fmt.Errorf("%w: map %q holds %d entries", ErrFull, l.spec.Name, l.spec.MaxEntries)
-	case !exists:
-		l.entries[k] = &entry{value: v}
-		l.addLength(n)
+		// Linux says ENOSPC here, not E2BIG as hash maps do.
+		return fmt.Errorf("%w (%w): map %q holds %d entries", ErrNoSpace, ErrFull, l.spec.Name, l.spec.MaxEntries)
+	case e == nil:
+		ne := l.t.newNode(hv, k)
+		ne.value.Store(&v[0])
+		l.t.insert(ne) // before its length is published, so a lookup that sees the length finds it
+		l.addLengthLocked(n)
 		l.mu.Unlock()
 		return nil
 	}
-	old := e.value
-	e.value = v
+	old := e.value.Swap(&v[0])
 	l.mu.Unlock()
-	l.epochs.Retire(old)
+	l.epochs.Retire(unsafe.Slice(old, l.stride))
 	return nil
 }
 
-func (l *lpm) addLength(n uint32) {
+// addLengthLocked counts an entry of prefix length n, publishing a new list of lengths
+// when n is new.
+func (l *lpm) addLengthLocked(n uint32) {
 	l.perLen[n]++
-	if l.perLen[n] == 1 {
-		l.lengths = append(l.lengths, n)
-		sort.Slice(l.lengths, func(i, j int) bool { return l.lengths[i] > l.lengths[j] })
+	if l.perLen[n] > 1 {
+		return
 	}
+	old := *l.lengths.Load()
+	lengths := make([]uint32, 0, len(old)+1)
+	i := 0
+	for i < len(old) && old[i] > n {
+		i++
+	}
+	lengths = append(append(append(lengths, old[:i]...), n), old[i:]...)
+	l.lengths.Store(&lengths)
+}
+
+// removeLengthLocked uncounts an entry of prefix length n, publishing a new list of
+// lengths when it was the last.
+func (l *lpm) removeLengthLocked(n uint32) {
+	l.perLen[n]--
+	if l.perLen[n] > 0 {
+		return
+	}
+	delete(l.perLen, n)
+	old := *l.lengths.Load()
+	lengths := make([]uint32, 0, len(old))
+	for _, length := range old {
+		if length != n {
+			lengths = append(lengths, length)
+		}
+	}
+	l.lengths.Store(&lengths)
 }
 
 // Delete removes the entry with exactly key's prefix length and data.
@@ -161,64 +214,67 @@ func (l *lpm) Delete(key []byte) error {
 	if err != nil {
 		return err
 	}
-	k := string(canonical(nil, n, data))
+	k := canonical(nil, n, data)
+	hv := l.t.hashOf(k)
 	l.mu.Lock()
-	e, ok := l.entries[k]
-	if ok {
-		delete(l.entries, k)
-		l.perLen[n]--
-		if l.perLen[n] == 0 {
-			delete(l.perLen, n)
-			for i, length := range l.lengths {
-				if length == n {
-					l.lengths = append(l.lengths[:i], l.lengths[i+1:]...)
-					break
-				}
-			}
-		}
-	}
-	l.mu.Unlock()
-	if !ok {
+	e := l.t.find(hv, k)
+	if e == nil {
+		l.mu.Unlock()
 		return ErrKeyNotExist
 	}
-	l.epochs.Retire(e.value)
+	l.t.remove(e)
+	l.removeLengthLocked(n)
+	l.mu.Unlock()
+	l.epochs.Retire(unsafe.Slice(e.value.Load(), l.stride))
 	return nil
 }
 
-// NextKey iterates longest prefixes first, then by data.
+// NextKey iterates the longest prefixes first, so that, as with the kernel's post-order
+// walk, every prefix comes before the prefixes that contain it (deleting while iterating
+// never strands a more specific route). Entries of one length come in table order. A key
+// that is not in the map restarts the iteration, as in the kernel. It takes no lock; a
+// step costs at most a scan of the table for the current length and one for the next.
 func (l *lpm) NextKey(key, next []byte) error {
 	if len(next) != int(l.spec.KeySize) || (key != nil && len(key) != int(l.spec.KeySize)) {
 		return fmt.Errorf("%w: keys of map %q are %d bytes", ErrInvalid, l.spec.Name, l.spec.KeySize)
 	}
-	l.mu.RLock()
-	keys := make([][]byte, 0, len(l.entries))
-	for k := range l.entries {
-		keys = append(keys, []byte(k))
-	}
-	l.mu.RUnlock()
-	less := func(a, b []byte) bool {
-		na, nb := binary.LittleEndian.Uint32(a), binary.LittleEndian.Uint32(b)
-		if na != nb {
-			return na > nb
-		}
-		return bytes.Compare(a[4:], b[4:]) < 0
-	}
-	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
-	i := 0
+	lengths := *l.lengths.Load()
+	li, bucket := 0, uint64(0)
+	var from *node // continue in this chain, after this node
 	if key != nil {
 		if n, data, err := l.parse(key); err == nil {
-			cur := canonical(nil, n, data)
-			i = sort.Search(len(keys), func(j int) bool { return !less(keys[j], cur) })
-			if i < len(keys) && bytes.Equal(keys[i], cur) {
-				i++
-			} else {
-				i = 0 // not in the map: start over, as the kernel does
+			k := canonical(nil, n, data)
+			h := l.t.hashOf(k)
+			if e := l.t.find(h, k); e != nil {
+				for li < len(lengths) && lengths[li] > n {
+					li++
+				}
+				if li < len(lengths) && lengths[li] == n {
+					from, bucket = e, h&l.t.mask+1
+				} else {
+					li = 0 // its length is gone meanwhile: start over
+				}
 			}
 		}
 	}
-	if i >= len(keys) {
-		return ErrKeyNotExist
+	for ; li < len(lengths); li, bucket, from = li+1, 0, nil {
+		n := lengths[li]
+		if from != nil {
+			for e := from.next.Load(); e != nil; e = e.next.Load() {
+				if prefixLen(e.key) == n {
+					copy(next, e.key)
+					return nil
+				}
+			}
+		}
+		for ; bucket < uint64(len(l.t.buckets)); bucket++ {
+			for e := l.t.buckets[bucket].Load(); e != nil; e = e.next.Load() {
+				if prefixLen(e.key) == n {
+					copy(next, e.key)
+					return nil
+				}
+			}
+		}
 	}
-	copy(next, keys[i])
-	return nil
+	return ErrKeyNotExist
 }
