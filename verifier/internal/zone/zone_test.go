@@ -41,7 +41,7 @@ func TestPacketBoundsCheck(t *testing.T) {
 			d.Assign(r3, r2, 14)
 			taken := d.Clone()
 			taken.AddConstraint(end, r3, -1) // r3 > data_end: packet_end − r3 ≤ −1
-			d.AddConstraint(r3, end, 0)       // r3 <= data_end
+			d.AddConstraint(r3, end, 0)      // r3 <= data_end
 			if !d.Entails(r2, end, -14) {
 				t.Errorf("fall-through: r2.off + 14 <= packet_end not entailed: %v", d)
 			}
