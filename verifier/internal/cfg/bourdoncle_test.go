@@ -26,7 +26,7 @@ func TestBourdoncleRandomGraphs(t *testing.T) {
 			return adj[v][k], true
 		}
 		const start = 100
-		w := bourdoncle(n, succ, start)
+		w := bourdoncle(n, succ, start, workLimit(n))
 		reach := make([]bool, n)
 		reach[0] = true
 		stack := []int{0}
@@ -82,11 +82,45 @@ func TestDeepGraph(t *testing.T) {
 		}
 		return 0, false
 	}
-	w := bourdoncle(n, succ, 0)
+	w := bourdoncle(n, succ, 0, workLimit(n))
 	if len(w.Order()) != n {
 		t.Fatalf("WTO has %d vertices, want %d", len(w.Order()), n)
 	}
 	if got := len(w.Heads()); got != n/100 {
 		t.Fatalf("%d loop heads, want %d", got, n/100)
+	}
+}
+
+// TestWorkLimit feeds the quadratic case of Bourdoncle's algorithm, a component nested at
+// every vertex, and checks that it gives up instead of running for minutes.
+func TestWorkLimit(t *testing.T) {
+	const n = 200000
+	// Vertex v falls through to v+1 and jumps back to v/2: every vertex heads a component
+	// containing all those after it.
+	succ := func(v, k int) (int, bool) {
+		switch {
+		case k == 0 && v > 0:
+			return v / 2, true
+		case k == 0 && v+1 < n, k == 1 && v > 0 && v+1 < n:
+			return v + 1, true
+		}
+		return 0, false
+	}
+	if w := bourdoncle(n, succ, 0, workLimit(n)); w != nil {
+		t.Fatalf("WTO of %d vertices computed, want nil (too much work)", len(w.Order()))
+	}
+	// Small instances of the same shape are fine.
+	const small = 100
+	succSmall := func(v, k int) (int, bool) {
+		switch {
+		case k == 0 && v > 0:
+			return v / 2, true
+		case k == 0 && v+1 < small, k == 1 && v > 0 && v+1 < small:
+			return v + 1, true
+		}
+		return 0, false
+	}
+	if w := bourdoncle(small, succSmall, 0, workLimit(small)); w == nil || len(w.Heads()) != small/2 {
+		t.Fatalf("small instance: %v", w)
 	}
 }

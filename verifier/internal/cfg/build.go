@@ -20,7 +20,8 @@ type Options struct {
 // topological orders, and checks the program's structure. It returns an *Error naming the
 // first defect found, in this order: an empty program; a jump, call or function reference
 // that leaves the program or lands inside an lddw; a jump that leaves its function; a
-// function that can run off its end; an unreachable instruction; recursion.
+// function that can run off its end; an unreachable instruction; recursion; loops nested
+// too deeply to order in reasonable time.
 func Build(insns []isa.Instruction) (*Program, error) {
 	return Options{}.Build(insns)
 }
@@ -49,7 +50,9 @@ func (o Options) Build(insns []isa.Instruction) (*Program, error) {
 		return nil, err
 	}
 	for _, f := range p.Funcs {
-		f.WTO = computeWTO(f)
+		if f.WTO = computeWTO(f); f.WTO == nil {
+			return nil, errorAt(p.slots[f.Start], ErrTooComplex, "the loops of the function nest too deeply to order (more than %d visits)", workLimit(f.End-f.Start))
+		}
 	}
 	return p, nil
 }

@@ -21,6 +21,9 @@ var (
 	ErrUnreachable = errors.New("unreachable instruction")
 	// ErrRecursion means a function can call itself, directly or through others.
 	ErrRecursion = errors.New("recursive call")
+	// ErrTooComplex means the loops of a function nest so deeply that ordering them would
+	// take too long (far beyond any compiled program).
+	ErrTooComplex = errors.New("control flow too complex")
 )
 
 // Error is a structural defect of a program, located at an instruction.

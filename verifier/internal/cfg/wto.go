@@ -136,6 +136,7 @@ func (w *WTO) String() string {
 // explicit stack so that long functions cannot exhaust the goroutine stack. Successors are
 // visited last edge first (the jump target before the fall-through), so that straight-line
 // code and if/else keep program order.
+// It returns nil when the ordering needs more than maxWork visits (see workLimit).
 func computeWTO(f *Function) *WTO {
 	n := f.End - f.Start
 	succ := func(v, k int) (int, bool) { // k-th successor of local vertex v, in visiting order
@@ -145,12 +146,18 @@ func computeWTO(f *Function) *WTO {
 		}
 		return s[len(s)-1-k].To - f.Start, true
 	}
-	return bourdoncle(n, succ, f.Start)
+	return bourdoncle(n, succ, f.Start, workLimit(n))
 }
 
+// workLimit bounds the visits Bourdoncle's algorithm may make on n vertices. Each vertex
+// is visited once more for every component around it, so the work is n times the loop
+// nesting depth: real programs stay far below 64 levels, while a crafted graph with a
+// component nested in every vertex would take quadratic time.
+func workLimit(n int) int { return 64*n + 1<<16 }
+
 // bourdoncle computes the WTO of the vertices 0..n-1 reachable from 0, numbering them
-// start+v in the result.
-func bourdoncle(n int, succ func(v, k int) (int, bool), start int) *WTO {
+// start+v in the result, or returns nil after maxWork visits.
+func bourdoncle(n int, succ func(v, k int) (int, bool), start, maxWork int) *WTO {
 	const inf = math.MaxInt
 	dfn := make([]int, n)
 	var vstack []int
@@ -192,6 +199,9 @@ func bourdoncle(n int, succ func(v, k int) (int, bool), start int) *WTO {
 			continue
 		}
 		if f.fresh {
+			if maxWork--; maxWork < 0 {
+				return nil
+			}
 			f.fresh = false
 			vstack = append(vstack, f.v)
 			num++

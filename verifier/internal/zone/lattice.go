@@ -34,7 +34,9 @@ func (d *DBM) Join(o *DBM) {
 	}
 }
 
-// Meet makes d the intersection of d and o (the entrywise minimum, then closed).
+// Meet makes d the intersection of d and o. When o tightens only a few entries of d they
+// are added one by one with incremental closure (O(n²) each); otherwise the entrywise
+// minimum is closed with Floyd–Warshall.
 func (d *DBM) Meet(o *DBM) {
 	if d.dim != o.dim || d.bottom {
 		return
@@ -43,16 +45,34 @@ func (d *DBM) Meet(o *DBM) {
 		d.SetBottom()
 		return
 	}
-	changed := false
+	d.Close()
+	if d.bottom {
+		return
+	}
+	tighter := 0
+	for i, v := range o.m {
+		if v < d.m[i] {
+			tighter++
+		}
+	}
+	if tighter <= d.dim {
+		n := d.dim
+		for i, v := range o.m {
+			if v < d.m[i] {
+				d.AddConstraint(Var(i/n), Var(i%n), v)
+				if d.bottom {
+					return
+				}
+			}
+		}
+		return
+	}
 	for i, v := range o.m {
 		if v < d.m[i] {
 			d.m[i] = v
-			changed = true
 		}
 	}
-	if changed || !o.closed {
-		d.closed = false
-	}
+	d.closed = false
 	d.Close()
 }
 

@@ -1,8 +1,8 @@
 package zone
 
 // AddConstraint adds x − y ≤ c and restores closure incrementally in O(n²). Adding a
-// constraint that contradicts d makes d bottom. Constraints on variables outside the space
-// are dropped.
+// constraint that contradicts d makes d bottom. A bound of Inf adds nothing; constraints
+// on variables outside the space are dropped.
 func (d *DBM) AddConstraint(x, y Var, c int64) {
 	d.Close()
 	if d.bottom || !d.valid(x) || !d.valid(y) || c == Inf {
