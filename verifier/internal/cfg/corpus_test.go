@@ -50,6 +50,7 @@ func TestCorpus(t *testing.T) {
 		return nil
 	})
 	objects, unloadable, programs, built, loops, irreducible := 0, 0, 0, 0, 0, 0
+	funcs, multi, callbacks, instructions := 0, 0, 0, 0
 	failures := map[string]int{}
 	for _, path := range files {
 		obj, err := elfload.LoadFile(path)
@@ -89,6 +90,16 @@ func TestCorpus(t *testing.T) {
 			}
 			built++
 			checkWTO(t, p)
+			funcs += len(p.Funcs)
+			instructions += len(p.Insns)
+			if len(p.Funcs) > 1 {
+				multi++
+			}
+			for _, c := range p.Calls {
+				if c.Kind == cfg.Callback {
+					callbacks++
+				}
+			}
 			for _, f := range p.Funcs {
 				if len(f.WTO.Heads()) > 0 {
 					loops++
@@ -100,8 +111,8 @@ func TestCorpus(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d objects loaded (%d files not loadable), %d programs, %d graphs built (%d with loops, %d irreducible), failures: %v",
-		objects, unloadable, programs, built, loops, irreducible, failures)
+	t.Logf("%d objects loaded (%d files not loadable), %d programs, %d graphs built (%d instructions, %d functions, %d programs with subprograms, %d callback references, %d programs with loops, %d irreducible), failures: %v",
+		objects, unloadable, programs, built, instructions, funcs, multi, callbacks, loops, irreducible, failures)
 }
 
 // hasIrreducible reports whether some loop of p is entered other than through its head.
