@@ -1,7 +1,9 @@
 package anybpf
 
 import (
+	"bytes"
 	"fmt"
+	"sort"
 	"path/filepath"
 	"strings"
 
@@ -18,7 +20,8 @@ type Entry struct {
 	Values [][]byte
 }
 
-// Dump returns every element of the map: in key order for hash and array maps, in pop
+// Dump returns every element of the map: in index order for arrays, in byte order of
+// the keys for hash maps and LPM tries (their own order changes from map to map), in pop
 // order for queues and stacks. Ring buffers, perf event arrays and program arrays' slots
 // are not dumped (their contents are not values).
 func (m *Map) Dump() ([]Entry, error) {
@@ -56,6 +59,11 @@ func (m *Map) Dump() ([]Entry, error) {
 			e.Value = buf
 		}
 		out = append(out, e)
+	}
+	switch spec.Type {
+	case maps.Array, maps.PerCPUArray, maps.ProgArray, maps.ArrayOfMaps, maps.DevMap, maps.CPUMap, maps.XSKMap:
+	default:
+		sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
 	}
 	return out, nil
 }

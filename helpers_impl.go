@@ -24,6 +24,7 @@ const (
 	errnoE2BIG  = 7
 	errnoEEXIST = 17
 	errnoEINVAL = 22
+	errnoENOSPC = 28
 )
 
 func errno(err error) uint64 {
@@ -34,6 +35,8 @@ func errno(err error) uint64 {
 		return neg(errnoENOENT)
 	case errors.Is(err, maps.ErrKeyExist):
 		return neg(errnoEEXIST)
+	case errors.Is(err, maps.ErrNoSpace):
+		return neg(errnoENOSPC)
 	case errors.Is(err, maps.ErrFull):
 		return neg(errnoE2BIG)
 	}
@@ -859,17 +862,19 @@ func helperForEachMapElem(env *engine.Env, handle, fn, ctx, flags, _ uint64) uin
 	spec := m.m.Spec()
 	key := make([]byte, spec.KeySize)
 	next := make([]byte, spec.KeySize)
-	var prev []byte
+	// The next key is found before the callback runs, so that a callback deleting the
+	// element it was given does not restart the walk.
+	more := m.m.NextKey(nil, next) == nil
 	n := uint64(0)
-	for m.m.NextKey(prev, next) == nil {
+	for more {
 		copy(key, next)
+		more = m.m.NextKey(key, next) == nil
 		var p unsafe.Pointer
 		if pm, ok := m.m.(maps.PerCPUMap); ok && m.ncpu > 1 {
 			p = pm.LookupPtrCPU(unsafe.Pointer(&key[0]), inv(env).cpu)
 		} else {
 			p = m.m.LookupPtr(unsafe.Pointer(&key[0]))
 		}
-		prev = append(prev[:0], key...)
 		if p == nil {
 			continue // deleted meanwhile
 		}

@@ -2,6 +2,7 @@ package anybpf_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -334,5 +335,50 @@ func TestMapBadArguments(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestMapBatch(t *testing.T) {
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	m, err := rt.NewMap(maps.Spec{Name: "batch", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	keys, values := make([]byte, 4*n), make([]byte, 8*n)
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint32(keys[4*i:], uint32(i))
+		binary.LittleEndian.PutUint64(values[8*i:], uint64(i*i))
+	}
+	if got, err := m.BatchUpdate(keys, values, maps.BatchOptions{}); err != nil || got != n {
+		t.Fatalf("BatchUpdate: %d, %v", got, err)
+	}
+	var cursor maps.BatchCursor
+	seen := map[uint32]uint64{}
+	kb, vb := make([]byte, 4*32), make([]byte, 8*32)
+	for {
+		got, err := m.BatchLookup(&cursor, kb, vb, maps.BatchOptions{})
+		for i := 0; i < got; i++ {
+			seen[binary.LittleEndian.Uint32(kb[4*i:])] = binary.LittleEndian.Uint64(vb[8*i:])
+		}
+		if errors.Is(err, anybpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != n || seen[7] != 49 {
+		t.Fatalf("batch lookup saw %d elements, 7 -> %d", len(seen), seen[7])
+	}
+	if got, err := m.BatchDelete(keys[:40], maps.BatchOptions{}); err != nil || got != 10 {
+		t.Fatalf("BatchDelete: %d, %v", got, err)
+	}
+	if err := m.Lookup(uint32(3), make([]byte, 8)); !errors.Is(err, anybpf.ErrKeyNotExist) {
+		t.Fatalf("deleted key still there: %v", err)
+	}
+	m.Close()
+	if _, err := m.BatchLookup(&maps.BatchCursor{}, kb, vb, maps.BatchOptions{}); !errors.Is(err, anybpf.ErrClosed) {
+		t.Fatalf("batch after Close: %v", err)
 	}
 }

@@ -354,3 +354,50 @@ func (m *Map) Spec() maps.Spec {
 // Underlying returns the map implementation, for readers such as
 // maps.NewRingBufferReader; nil when the map's type is not supported.
 func (m *Map) Underlying() maps.Map { return m.m }
+
+// BatchLookup copies up to len(keysOut)/KeySize elements, starting where cursor stopped
+// (a zero cursor starts at the first), into keysOut and valuesOut (per-CPU maps: every
+// CPU's value, each rounded up to 8 bytes), as BPF_MAP_LOOKUP_BATCH does. It returns the
+// count copied; ErrKeyNotExist (with the count) means the map has no more elements.
+func (m *Map) BatchLookup(cursor *maps.BatchCursor, keysOut, valuesOut []byte, opts maps.BatchOptions) (int, error) {
+	if err := m.usable(); err != nil {
+		return 0, err
+	}
+	return maps.BatchLookup(m.m, cursor, keysOut, valuesOut, opts)
+}
+
+// BatchLookupAndDelete is BatchLookup that also deletes what it copies
+// (BPF_MAP_LOOKUP_AND_DELETE_BATCH).
+func (m *Map) BatchLookupAndDelete(cursor *maps.BatchCursor, keysOut, valuesOut []byte, opts maps.BatchOptions) (int, error) {
+	if err := m.usable(); err != nil {
+		return 0, err
+	}
+	if m.isOuter() {
+		return 0, fmt.Errorf("map %s: %w: batch operations on maps of maps", m.name, ErrNotSupported)
+	}
+	return maps.BatchLookupAndDelete(m.m, cursor, keysOut, valuesOut, opts)
+}
+
+// BatchUpdate stores the elements of keys and values (flat, as BatchLookup gives them)
+// and returns how many it stored before the first error (BPF_MAP_UPDATE_BATCH).
+func (m *Map) BatchUpdate(keys, values []byte, opts maps.BatchOptions) (int, error) {
+	if err := m.usable(); err != nil {
+		return 0, err
+	}
+	if m.isOuter() {
+		return 0, fmt.Errorf("map %s: %w: batch operations on maps of maps", m.name, ErrNotSupported)
+	}
+	return maps.BatchUpdate(m.m, keys, values, opts)
+}
+
+// BatchDelete deletes the keys (flat) and returns how many it deleted before the first
+// error (BPF_MAP_DELETE_BATCH).
+func (m *Map) BatchDelete(keys []byte, opts maps.BatchOptions) (int, error) {
+	if err := m.usable(); err != nil {
+		return 0, err
+	}
+	if m.isOuter() {
+		return 0, fmt.Errorf("map %s: %w: batch operations on maps of maps", m.name, ErrNotSupported)
+	}
+	return maps.BatchDelete(m.m, keys, opts)
+}

@@ -323,6 +323,8 @@ func TestOracleCallbacks(t *testing.T) {
 	}
 	p.run(t, "each", pkt)
 	p.compareMaps(t, ".bss", "values")
+	p.run(t, "each_delete", pkt)
+	p.compareMaps(t, ".bss", "values")
 }
 
 func TestOracleStrings(t *testing.T) {

@@ -52,4 +52,21 @@ int each(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+static long drop_odd(void *map, __u32 *key, __u64 *value, struct loop_ctx *c)
+{
+	c->sum += 1; // visits
+	if (*value & 1)
+		bpf_map_delete_elem(map, key); // a callback may delete the element it was given
+	return 0;
+}
+
+SEC("xdp")
+int each_delete(struct xdp_md *ctx)
+{
+	struct loop_ctx c = {};
+	results[2] = bpf_for_each_map_elem(&values, drop_odd, &c, 0);
+	results[3] = c.sum;
+	return XDP_PASS;
+}
+
 char _license[] SEC("license") = "GPL";
