@@ -3,8 +3,8 @@ package anybpf
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/anybpf/anybpf/helpers"
