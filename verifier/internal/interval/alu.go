@@ -52,10 +52,10 @@ func ALU64(op Op, dst, src Value) Value {
 		// The low 32 bits of a negation, sum, difference, product or bitwise operation depend
 		// only on the low 32 bits of the operands, so the 32-bit views of the operands give
 		// a second bound on the 32-bit views of the result.
-		return from64(negH(dst.h64())).meet32(negH(dst.h32()))
+		return fromBoth(negH(dst.h64()), negH(dst.h32()))
 	case Add, Sub, Mul, Or, And, Xor:
 		f := binary[op]
-		return from64(f(dst.h64(), src.h64())).meet32(f(dst.h32(), src.h32()))
+		return fromBoth(f(dst.h64(), src.h64()), f(dst.h32(), src.h32()))
 	case Div, SDiv, Mod, SMod:
 		return from64(binary[op](dst.h64(), src.h64()))
 	case Lsh, Rsh, Arsh:

@@ -140,11 +140,21 @@ func edge(c Cond, jmp32 bool, dst, src Value) Pair {
 	if !refineH(c, &a, &b) {
 		return none
 	}
-	var p Pair
+	p := Pair{dst, src}
 	if jmp32 {
-		p = Pair{dst.meet32(a), src.meet32(b)}
+		if a != dst.h32() {
+			p.Dst = dst.meet32(a)
+		}
+		if b != src.h32() {
+			p.Src = src.meet32(b)
+		}
 	} else {
-		p = Pair{dst.meet64(a), src.meet64(b)}
+		if a != dst.h64() {
+			p.Dst = dst.meet64(a)
+		}
+		if b != src.h64() {
+			p.Src = src.meet64(b)
+		}
 	}
 	if p.Dst.empty || p.Src.empty {
 		return none

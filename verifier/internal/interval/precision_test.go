@@ -234,3 +234,32 @@ func TestString(t *testing.T) {
 		t.Errorf("Cond names: %q", s)
 	}
 }
+
+// Benchmarks of the operations a verifier runs on every instruction.
+func BenchmarkALU64Add(b *testing.B) {
+	x, y := UnsignedRange(0, 1000), SignedRange(-5, 7)
+	for b.Loop() {
+		x = ALU64(Add, x, y)
+	}
+}
+
+func BenchmarkALU64LshRange(b *testing.B) {
+	x, y := UnsignedRange(0, 1000), UnsignedRange(0, 63)
+	for b.Loop() {
+		_ = ALU64(Lsh, x, y)
+	}
+}
+
+func BenchmarkRefine(b *testing.B) {
+	x, y := Top(), Imm(10)
+	for b.Loop() {
+		_, _ = Refine(JGT, false, x, y)
+	}
+}
+
+func BenchmarkJoin(b *testing.B) {
+	x, y := UnsignedRange(0, 1000), SignedRange(-5, 7)
+	for b.Loop() {
+		_ = Join(x, y)
+	}
+}

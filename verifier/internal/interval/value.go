@@ -184,6 +184,19 @@ func from64(h half) Value {
 	return v.normalize()
 }
 
+// fromBoth is the Value whose 64-bit views are h64 and whose 32-bit views are h32, when both
+// bound the same result.
+func fromBoth(h64, h32 half) Value {
+	v := Top()
+	v.set64(h64)
+	l := v.h32()
+	if !l.meet(h32) {
+		return Bottom()
+	}
+	v.set32(l)
+	return v.normalize()
+}
+
 // from32 is the Value of a 32-bit result h zero-extended to 64 bits, as every ALU (32-bit)
 // instruction writes its destination.
 func from32(h half) Value {
