@@ -119,15 +119,34 @@ func (h *half) sync() bool {
 	if h.umin > h.umax || h.smin > h.smax {
 		return false
 	}
+	// Each bound moves to the nearest value the known bits allow. The signed order is the
+	// unsigned order with the sign bit flipped.
+	var ok bool
+	if h.umin, ok = t.minAbove(h.umin); !ok {
+		return false
+	}
+	if h.umax, ok = t.maxBelow(h.umax); !ok {
+		return false
+	}
+	flip := tnum{t.v ^ sign&^t.m, t.m}
+	lo, ok1 := flip.minAbove(toU(h.smin, w) ^ sign)
+	hi, ok2 := flip.maxBelow(toU(h.smax, w) ^ sign)
+	if !ok1 || !ok2 {
+		return false
+	}
+	h.smin, h.smax = toS(lo^sign, w), toS(hi^sign, w)
+	if h.umin > h.umax || h.smin > h.smax {
+		return false
+	}
 	// The signed range is one unsigned interval when it does not cross zero, else two:
 	// [0, smax] and [smin, -1] read unsigned. Each piece lies in one sign half, where the two
 	// orders agree, so the hulls of the pieces left after intersecting are exact.
-	var lo, hi [2]uint64
+	var plo, phi [2]uint64
 	n := 0
 	put := func(a, b uint64) {
 		a, b = max(a, h.umin), min(b, h.umax)
 		if a <= b {
-			lo[n], hi[n] = a, b
+			plo[n], phi[n] = a, b
 			n++
 		}
 	}
@@ -140,11 +159,11 @@ func (h *half) sync() bool {
 	if n == 0 {
 		return false
 	}
-	h.umin, h.umax = lo[0], hi[n-1]
-	h.smin, h.smax = toS(lo[0], w), toS(hi[0], w)
+	h.umin, h.umax = plo[0], phi[n-1]
+	h.smin, h.smax = toS(plo[0], w), toS(phi[0], w)
 	if n == 2 {
 		// The first piece is non-negative, the second negative.
-		h.smin, h.smax = toS(lo[1], w), toS(hi[0], w)
+		h.smin, h.smax = toS(plo[1], w), toS(phi[0], w)
 	}
 	// The unsigned range gives the bits its ends share.
 	return h.meetT(trange(h.umin, h.umax))

@@ -154,6 +154,11 @@ func TestBranchPrecision(t *testing.T) {
 			t.Errorf("%s: Decide = %v, want %v", tt.name, d, tt.wantDecision)
 		}
 	}
+	// Known bits move bounds: an 8-aligned value above 5 is at least 8.
+	aligned := ALU64(And, UnsignedRange(0, 1000), Imm(-8))
+	taken0, fall0 := Refine(JGT, false, aligned, Imm(5))
+	checkBounds(t, "aligned > 5", taken0.Dst, bounds{8, 1000, 8, 1000})
+	checkBounds(t, "aligned <= 5", fall0.Dst, bounds{0, 0, 0, 0})
 	// Register against register: r1 < r2 with r2 in [0, 100] bounds r1 by 99 and r2 from below.
 	taken, _ := Refine(JLT, false, UnsignedRange(50, 1000), UnsignedRange(0, 100))
 	checkBounds(t, "r1 < r2: r1", taken.Dst, bounds{50, 99, 50, 99})

@@ -177,3 +177,32 @@ func (t tnum) bswap(n uint) tnum {
 		return tnum{bits.ReverseBytes64(t.v), bits.ReverseBytes64(t.m)}
 	}
 }
+
+// minAbove is the smallest value of t at least lo; ok is false when there is none.
+func (t tnum) minAbove(lo uint64) (x uint64, ok bool) {
+	diff := (lo ^ t.v) &^ t.m // known bits where lo is wrong
+	if diff == 0 {
+		return lo, true
+	}
+	i := uint(bits.Len64(diff) - 1) // the highest of them; above it lo agrees with t
+	keep := ^lowMask(i + 1)
+	if t.v&(1<<i) != 0 {
+		// lo has 0 where t has a known 1: set it and take the least bits below.
+		return lo&keep | 1<<i | t.v&lowMask(i), true
+	}
+	// lo has 1 where t has a known 0: carry into the lowest unknown zero bit of lo above i.
+	free := t.m &^ lo & keep
+	if free == 0 {
+		return 0, false
+	}
+	j := uint(bits.TrailingZeros64(free))
+	return lo&^lowMask(j+1) | 1<<j | t.v&lowMask(j), true
+}
+
+// maxBelow is the largest value of t at most hi; ok is false when there is none. Complementing
+// every bit reverses the order, which turns it into minAbove.
+func (t tnum) maxBelow(hi uint64) (x uint64, ok bool) {
+	c := tnum{^t.v &^ t.m, t.m}
+	y, ok := c.minAbove(^hi)
+	return ^y, ok
+}
