@@ -1,0 +1,210 @@
+package interval
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// Join is the least upper bound of a and b in each view: a Value holding every number of a and
+// every number of b.
+func Join(a, b Value) Value {
+	if a.empty {
+		return b
+	}
+	if b.empty {
+		return a
+	}
+	return Value{
+		smin: min(a.smin, b.smin), smax: max(a.smax, b.smax),
+		umin: min(a.umin, b.umin), umax: max(a.umax, b.umax),
+		s32min: min(a.s32min, b.s32min), s32max: max(a.s32max, b.s32max),
+		u32min: min(a.u32min, b.u32min), u32max: max(a.u32max, b.u32max),
+		t: a.t.join(b.t),
+	}.normalize()
+}
+
+// Meet is the greatest lower bound of a and b in each view: a Value holding the numbers that
+// lie in both (and possibly a few more where the views cannot say so exactly).
+func Meet(a, b Value) Value {
+	if a.empty || b.empty {
+		return Bottom()
+	}
+	t, ok := a.t.meet(b.t)
+	if !ok {
+		return Bottom()
+	}
+	return Value{
+		smin: max(a.smin, b.smin), smax: min(a.smax, b.smax),
+		umin: max(a.umin, b.umin), umax: min(a.umax, b.umax),
+		s32min: max(a.s32min, b.s32min), s32max: min(a.s32max, b.s32max),
+		u32min: max(a.u32min, b.u32min), u32max: min(a.u32max, b.u32max),
+		t: t,
+	}.normalize()
+}
+
+// LessEq reports whether every number of a is a number of b, judged view by view: true is
+// always right; false may be wrong when b's views are not reduced against each other.
+func LessEq(a, b Value) bool {
+	if a.empty {
+		return true
+	}
+	if b.empty {
+		return false
+	}
+	a = a.normalize()
+	if a.empty {
+		return true
+	}
+	return b.smin <= a.smin && a.smax <= b.smax &&
+		b.umin <= a.umin && a.umax <= b.umax &&
+		b.s32min <= a.s32min && a.s32max <= b.s32max &&
+		b.u32min <= a.u32min && a.u32max <= b.u32max &&
+		a.t.subset(b.t)
+}
+
+// defaultThresholds are the landmarks Widen stops at before the extremes of a view: the edges
+// of the byte, half-word and word ranges, zero, and the sizes that bound packet and stack
+// offsets.
+var defaultThresholds = []int64{
+	math.MinInt32, -1 << 15, -1 << 7, -1, 0, 1<<7 - 1, 1<<8 - 1, 512, 1<<15 - 1, 1<<16 - 1,
+	math.MaxInt32, math.MaxUint32,
+}
+
+// Widen extrapolates the loop-head iterate old with its successor new, stopping at the usual
+// landmarks before the extremes of a view: zero and -1, the edges of the byte, half-word and word
+// ranges, and 512 (the stack size). See WidenWith.
+func Widen(old, new Value) Value { return WidenWith(old, new, defaultThresholds) }
+
+// WidenWith is the widening of old by new: each bound of each view that new does not respect
+// moves to the nearest threshold beyond new's bound, or to the extreme of the view, and the known
+// bits are widened too (see widenT). Every bound can move only a bounded number of times, so an increasing chain
+// of widenings becomes stable. The result holds old and new; it is not reduced between views,
+// since reducing could undo a jump and break that guarantee. Thresholds apply to every view they
+// fit in; negative ones only to the signed views.
+func WidenWith(old, new Value, thresholds []int64) Value {
+	if old.empty {
+		return new
+	}
+	if new.empty {
+		return old
+	}
+	r := old
+	if new.smin < old.smin {
+		r.smin = below(new.smin, thresholds, math.MinInt64, fitS64)
+	}
+	if new.smax > old.smax {
+		r.smax = above(new.smax, thresholds, math.MaxInt64, fitS64)
+	}
+	if new.umin < old.umin {
+		r.umin = below(new.umin, thresholds, 0, fitU64)
+	}
+	if new.umax > old.umax {
+		r.umax = above(new.umax, thresholds, math.MaxUint64, fitU64)
+	}
+	if new.s32min < old.s32min {
+		r.s32min = below(new.s32min, thresholds, math.MinInt32, fitS32)
+	}
+	if new.s32max > old.s32max {
+		r.s32max = above(new.s32max, thresholds, math.MaxInt32, fitS32)
+	}
+	if new.u32min < old.u32min {
+		r.u32min = below(new.u32min, thresholds, 0, fitU32)
+	}
+	if new.u32max > old.u32max {
+		r.u32max = above(new.u32max, thresholds, math.MaxUint32, fitU32)
+	}
+	r.t = widenT(old.t, new.t)
+	return r
+}
+
+// widenT widens known bits: when new has bits old does not know, those bits and every bit above
+// the lowest of them become unknown (a counter's carries reach upward), while the bits below,
+// such as the known zero low bits of an aligned offset, stay known. Each change unknowns at
+// least one more bit, so known bits can widen at most 64 times.
+func widenT(old, new tnum) tnum {
+	j := old.join(new)
+	if j == old {
+		return old
+	}
+	fresh := j.m &^ old.m
+	m := j.m | ^lowMask(uint(bits.TrailingZeros64(fresh)))
+	return tnum{j.v &^ m, m}
+}
+
+// Conversions of thresholds to each view; ok is false for those that do not fit.
+func fitS64(t int64) (int64, bool)  { return t, true }
+func fitU64(t int64) (uint64, bool) { return uint64(t), t >= 0 }
+func fitS32(t int64) (int32, bool)  { return int32(t), t >= math.MinInt32 && t <= math.MaxInt32 }
+func fitU32(t int64) (uint32, bool) { return uint32(t), t >= 0 && t <= math.MaxUint32 }
+
+// below is the largest threshold (converted by conv, skipped when it does not fit) at most x,
+// or floor when there is none.
+func below[T int32 | uint32 | int64 | uint64](x T, thresholds []int64, floor T, conv func(int64) (T, bool)) T {
+	best := floor
+	for _, th := range thresholds {
+		if c, ok := conv(th); ok && c <= x && c > best {
+			best = c
+		}
+	}
+	return best
+}
+
+// above is the smallest threshold at least x, or ceil when there is none.
+func above[T int32 | uint32 | int64 | uint64](x T, thresholds []int64, ceil T, conv func(int64) (T, bool)) T {
+	best := ceil
+	for _, th := range thresholds {
+		if c, ok := conv(th); ok && c >= x && c < best {
+			best = c
+		}
+	}
+	return best
+}
+
+// Narrow refines old, a post-fixpoint reached by widening, with new, the result of one more
+// iteration from old: each bound of old that sits at the extreme of its view or at one of
+// the landmarks of Widen (where widening may have put it) takes new's bound if that is tighter, and
+// the known bits are met. Other bounds keep old's value, so a decreasing chain of narrowings
+// becomes stable. The result holds every number in both old and new, and lies within old.
+func Narrow(old, new Value) Value {
+	if old.empty || new.empty {
+		return Bottom()
+	}
+	r := old
+	if isLandmark(old.smin, math.MinInt64) {
+		r.smin = max(old.smin, new.smin)
+	}
+	if isLandmark(old.smax, math.MaxInt64) {
+		r.smax = min(old.smax, new.smax)
+	}
+	if isLandmark(int64(old.umin), 0) {
+		r.umin = max(old.umin, new.umin)
+	}
+	if old.umax == math.MaxUint64 || isLandmark(int64(old.umax), math.MaxInt64) {
+		r.umax = min(old.umax, new.umax)
+	}
+	if isLandmark(int64(old.s32min), math.MinInt32) {
+		r.s32min = max(old.s32min, new.s32min)
+	}
+	if isLandmark(int64(old.s32max), math.MaxInt32) {
+		r.s32max = min(old.s32max, new.s32max)
+	}
+	if isLandmark(int64(old.u32min), 0) {
+		r.u32min = max(old.u32min, new.u32min)
+	}
+	if isLandmark(int64(old.u32max), math.MaxUint32) {
+		r.u32max = min(old.u32max, new.u32max)
+	}
+	if t, ok := old.t.meet(new.t); ok {
+		r.t = t
+	}
+	if r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max {
+		return Bottom()
+	}
+	return r
+}
+
+// isLandmark reports whether x is the extreme of its view or a default widening threshold.
+func isLandmark(x, extreme int64) bool {
+	return x == extreme || slices.Contains(defaultThresholds, x)
+}
