@@ -89,7 +89,7 @@ func init() {
 	def("get_current_cgroup_id", RetInteger, nil)
 
 	// Output.
-	def("trace_printk", RetInteger, a(mem, size, any, any, any), gpl)
+	def("trace_printk", RetInteger, a(mem, size), gpl) // the format arguments are not checked, as in Linux
 	def("snprintf", RetInteger, a(umem, size0, ArgPtrToConstStr, mem, size0))
 	def("perf_event_output", RetInteger, a(ctx, mapPtr, any, mem, size0), mapTypes(maps.PerfEventArray))
 	def("perf_event_read", RetInteger, a(mapPtr, any), mapTypes(maps.PerfEventArray))

@@ -1,0 +1,369 @@
+package verifier
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier/internal/cfg"
+	"github.com/anybpf/anybpf/verifier/internal/interval"
+	"github.com/anybpf/anybpf/verifier/internal/zone"
+)
+
+// maxFrames is the deepest chain of bpf-to-bpf calls, as in Linux.
+const maxFrames = 8
+
+// Zone variables: the packet's size, where its metadata starts (at or before offset 0),
+// the packet offset of each register, and a scratch variable.
+const (
+	zPktSize zone.Var = iota + 1
+	zMeta
+	zReg0 // r0's packet offset; rN's is zReg0 + N
+	zTmp  = zReg0 + 11
+)
+
+// maxPacket bounds the packet size a program can be given.
+const maxPacket = 1 << 16
+
+type analysis struct {
+	p       *Program
+	opts    Options
+	prog    *cfg.Program
+	ctx     *progtype.Context
+	space   *zone.Space
+	offs    []int // slot offset of each instruction
+	mapRefs map[int]MapRef
+
+	processed int
+	nextID    int // null and reference ids
+}
+
+func newAnalysis(p *Program, opts Options) (*analysis, error) {
+	if opts.MaxInstructions == 0 {
+		opts.MaxInstructions = 1_000_000
+	}
+	if opts.WideningDelay == 0 {
+		opts.WideningDelay = 128
+	}
+	cp, err := cfg.Options{AllowUnreachable: opts.AllowUnreachable}.Build(p.Instructions)
+	if err != nil {
+		var ce *cfg.Error
+		if errors.As(err, &ce) {
+			e := &Error{Slot: ce.Slot, Message: err.Error()}
+			if i, ok := cp0Index(p.Instructions, ce.Slot); ok {
+				e.Instruction, e.Text = i, p.Instructions[i].String()
+			}
+			return nil, e
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUnverifiable, err)
+	}
+	a := &analysis{p: p, opts: opts, prog: cp, ctx: p.Context, mapRefs: map[int]MapRef{}}
+	if a.ctx == nil {
+		a.ctx = progtype.ContextFor(p.Type, p.AttachType)
+	}
+	a.offs, _ = isa.SlotOffsets(p.Instructions)
+	for _, r := range p.MapRefs {
+		if r.Map < 0 || r.Map >= len(p.Maps) || r.Instruction < 0 || r.Instruction >= len(p.Instructions) {
+			return nil, fmt.Errorf("%w: map reference %+v is out of range", ErrUnverifiable, r)
+		}
+		a.mapRefs[r.Instruction] = r
+	}
+	names := []string{"pkt_size", "meta"}
+	for i := 0; i <= 10; i++ {
+		names = append(names, fmt.Sprintf("r%d.pkt", i))
+	}
+	names = append(names, "tmp")
+	a.space = zone.NewSpace(names...)
+	return a, nil
+}
+
+func cp0Index(insns []isa.Instruction, slot int) (int, bool) {
+	offs, _ := isa.SlotOffsets(insns)
+	i := sort.SearchInts(offs, slot)
+	return i, i < len(offs) && offs[i] == slot
+}
+
+// errorf builds the error for instruction i.
+func (a *analysis) errorf(i int, s *state, regs []int, format string, args ...any) *Error {
+	e := &Error{Instruction: i, Slot: a.offs[i], Text: a.p.Instructions[i].String(), Message: fmt.Sprintf(format, args...)}
+	if s != nil {
+		var parts []string
+		for _, r := range regs {
+			if r >= 0 && r < len(s.regs) {
+				parts = append(parts, fmt.Sprintf("r%d=%s", r, a.show(s, r)))
+			}
+		}
+		e.State = joinStrings(parts)
+	}
+	for j := range a.p.Lines {
+		l := &a.p.Lines[j]
+		if l.Instruction <= i {
+			e.Source = l
+		} else {
+			break
+		}
+	}
+	return e
+}
+
+func joinStrings(parts []string) string {
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += " "
+		}
+		out += p
+	}
+	return out
+}
+
+// show describes register r, with the packet offset's relations for packet pointers.
+func (a *analysis) show(s *state, r int) string {
+	x := s.regs[r]
+	if x.k != kPacket {
+		return x.String()
+	}
+	lo, hi := s.z.Bounds(zReg0 + zone.Var(r))
+	up := s.z.Upper(zReg0+zone.Var(r), zPktSize)
+	rel := "unbounded"
+	if up != zone.Inf {
+		rel = fmt.Sprintf("off%+d <= pkt_size", -up)
+		if up <= 0 {
+			rel = fmt.Sprintf("off+%d <= pkt_size", -up)
+		}
+	}
+	return fmt.Sprintf("packet+[%s,%s] (%s)", bound(lo), bound(hi), rel)
+}
+
+func bound(b int64) string {
+	switch b {
+	case zone.Inf:
+		return "inf"
+	case zone.NegInf:
+		return "-inf"
+	}
+	return fmt.Sprint(b)
+}
+
+// entry returns the state the main function starts in.
+func (a *analysis) entry() *state {
+	s := &state{frames: []*frame{{}}, z: a.space.Top()}
+	for i := range s.regs {
+		s.regs[i] = uninit
+	}
+	s.regs[10] = reg{k: kStack, num: interval.Const(0), frame: 0}
+	if a.ctx != nil {
+		s.regs[1] = reg{k: kCtx, num: interval.Const(0)}
+	} else {
+		// No context type: r1 and r2 are the address and size of the test-run data.
+		s.regs[1] = reg{k: kPacket}
+		s.z.AssignConst(zReg0+1, 0)
+		s.regs[2] = reg{k: kNum, num: interval.UnsignedRange(0, maxPacket)}
+	}
+	s.z.AssignRange(zPktSize, 0, maxPacket)
+	s.z.AssignRange(zMeta, -4096, 0)
+	return s
+}
+
+func (a *analysis) run() error {
+	_, err := a.function(a.prog.Funcs[0], a.entry())
+	return err
+}
+
+// function analyzes f from the entry state and returns the join of its exit states.
+func (a *analysis) function(f *cfg.Function, in *state) (*state, error) {
+	fa := &funcAnalysis{a: a, f: f, pre: map[int]*state{}, out: map[int]*state{}, taken: map[int]*state{}, loops: map[int]int{}}
+	fa.pre[f.Entry()] = in
+	if err := fa.elements(f.WTO.Elements); err != nil {
+		return nil, err
+	}
+	var exit *state
+	for _, x := range f.Exits {
+		exit = joinState(exit, fa.out[x], false)
+	}
+	return exit, nil
+}
+
+// funcAnalysis holds the states of one analysis of one function.
+type funcAnalysis struct {
+	a *analysis
+	f *cfg.Function
+	// pre is the state before each instruction; out the state after it on the
+	// fall-through (or only) edge, taken on a conditional jump's taken edge.
+	pre, out, taken map[int]*state
+	loops           map[int]int // iterations of each loop head
+}
+
+// incoming joins the states flowing into instruction i from its predecessors.
+func (fa *funcAnalysis) incoming(i int) *state {
+	var s *state
+	if i == fa.f.Entry() {
+		s = fa.pre[i]
+	}
+	for _, e := range fa.f.Preds(i) {
+		var from *state
+		if e.Kind == cfg.Taken {
+			from = fa.taken[e.From]
+		} else {
+			from = fa.out[e.From]
+		}
+		s = joinState(s, from, false)
+	}
+	if i == fa.f.Entry() && len(fa.f.Preds(i)) > 0 {
+		// The entry's own state joins the back edges.
+		s = joinState(s, fa.pre[i], false)
+	}
+	return s
+}
+
+func (fa *funcAnalysis) elements(els []cfg.Element) error {
+	for _, el := range els {
+		if !el.Component {
+			s := fa.incoming(el.Vertex)
+			if el.Vertex == fa.f.Entry() && s == nil {
+				s = fa.pre[el.Vertex]
+			}
+			if err := fa.visit(el.Vertex, s); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fa.loop(el); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loop iterates a component to a fixpoint: joins at the head, widening after a few
+// rounds, until the head's state no longer grows.
+func (fa *funcAnalysis) loop(el cfg.Element) error {
+	h := el.Vertex
+	entryState := fa.pre[h] // set when h is the function's entry
+	var head *state
+	for iter := 0; ; iter++ {
+		in := fa.incoming(h)
+		if h == fa.f.Entry() {
+			in = joinState(in, entryState, false)
+		}
+		if head != nil && leqState(in, head) {
+			return nil
+		}
+		if head != nil && iter > fa.a.opts.WideningDelay {
+			in = joinState(head, in, true)
+		} else {
+			in = joinState(head, in, false)
+		}
+		head = in
+		if err := fa.visit(h, head); err != nil {
+			return err
+		}
+		if err := fa.elements(el.Body); err != nil {
+			return err
+		}
+		if iter > 1000 {
+			return fa.a.errorf(h, nil, nil, "loop analysis did not converge")
+		}
+	}
+}
+
+// visit applies instruction i's transfer function to s.
+func (fa *funcAnalysis) visit(i int, s *state) error {
+	a := fa.a
+	fa.pre[i] = s
+	if s == nil || s.bottom {
+		fa.out[i], fa.taken[i] = nil, nil
+		return nil
+	}
+	a.processed++
+	if a.processed > a.opts.MaxInstructions {
+		return a.errorf(i, nil, nil, "the program is too complex: more than %d instructions processed", a.opts.MaxInstructions)
+	}
+	s = s.clone()
+	ins := a.p.Instructions[i]
+	if ins.IsJump() && ins.OpCode&0xf0 != isa.JmpJA {
+		taken, fall, err := a.branch(i, ins, s)
+		if err != nil {
+			return err
+		}
+		fa.out[i], fa.taken[i] = fall, taken
+		return nil
+	}
+	if ins.IsLocalCall() {
+		out, err := fa.call(i, ins, s)
+		if err != nil {
+			return err
+		}
+		fa.out[i] = out
+		return nil
+	}
+	if err := a.step(i, ins, s); err != nil {
+		return err
+	}
+	if ins.OpCode&0xf0 == isa.JmpJA && ins.Class().IsJump() {
+		fa.taken[i] = s
+	}
+	fa.out[i] = s
+	return nil
+}
+
+// call analyzes a bpf-to-bpf call: the callee runs on a new stack frame with r1-r5 as
+// its arguments; afterwards r0 is its result, r1-r5 are clobbered and r6-r9 are the
+// caller's.
+func (fa *funcAnalysis) call(i int, ins isa.Instruction, s *state) (*state, error) {
+	a := fa.a
+	if len(s.frames) >= maxFrames {
+		return nil, a.errorf(i, nil, nil, "calls nested more than %d deep", maxFrames)
+	}
+	target, ok := a.prog.Index(a.offs[i] + 1 + int(ins.Imm()))
+	if !ok {
+		return nil, a.errorf(i, nil, nil, "call to a slot that is not an instruction")
+	}
+	callee := a.prog.FuncOf(target)
+	in := s.clone()
+	in.frames = append(in.frames, &frame{})
+	for r := 6; r <= 9; r++ {
+		in.regs[r] = uninit
+	}
+	in.regs[0] = uninit
+	in.regs[10] = reg{k: kStack, num: interval.Const(0), frame: len(in.frames) - 1}
+	out, err := a.function(callee, in)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		// The callee never returns (every path aborts): nothing follows.
+		return &state{bottom: true, z: a.space.Bottom()}, nil
+	}
+	res := out.clone()
+	res.frames = res.frames[:len(s.frames)]
+	for r := 6; r <= 10; r++ {
+		res.regs[r] = s.regs[r]
+		if s.regs[r].k != kPacket {
+			continue
+		}
+		// The callee used the zone variables of r6-r9 for its own registers: give the
+		// caller's packet pointers back their offsets and distance to the packet's end
+		// as they were before the call, unless the callee changed the packet.
+		v := zReg0 + zone.Var(r)
+		res.z.Forget(v)
+		if out.pktGen != s.pktGen {
+			res.regs[r] = uninit
+			continue
+		}
+		lo, hi := s.z.Bounds(v)
+		res.z.AddLower(v, lo)
+		res.z.AddUpper(v, hi)
+		res.z.AddConstraint(v, zPktSize, s.z.Upper(v, zPktSize))
+		res.z.AddConstraint(zMeta, v, s.z.Upper(zMeta, v))
+	}
+	for r := 1; r <= 5; r++ {
+		res.regs[r] = uninit
+	}
+	if res.regs[0].k == kStack && res.regs[0].frame >= len(s.frames) {
+		return nil, a.errorf(i, out, []int{0}, "function returns a pointer to its own stack")
+	}
+	return res, nil
+}

@@ -1,0 +1,145 @@
+package verifier
+
+import (
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/verifier/internal/interval"
+)
+
+var conds = map[uint8]interval.Cond{
+	isa.JmpJEQ: interval.JEQ, isa.JmpJNE: interval.JNE, isa.JmpJGT: interval.JGT,
+	isa.JmpJGE: interval.JGE, isa.JmpJLT: interval.JLT, isa.JmpJLE: interval.JLE,
+	isa.JmpJSGT: interval.JSGT, isa.JmpJSGE: interval.JSGE, isa.JmpJSLT: interval.JSLT,
+	isa.JmpJSLE: interval.JSLE, isa.JmpJSET: interval.JSET,
+}
+
+// branch returns the states on the taken and the fall-through edge of a conditional
+// jump (nil for an edge no execution takes).
+func (a *analysis) branch(i int, ins isa.Instruction, s *state) (taken, fall *state, err error) {
+	c, ok := conds[ins.OpCode&0xf0]
+	if !ok {
+		return nil, nil, a.errorf(i, nil, nil, "unknown jump")
+	}
+	jmp32 := ins.Class() == isa.ClassJMP32
+	if err := a.readable(i, s, ins.Dst); err != nil {
+		return nil, nil, err
+	}
+	d := s.regs[ins.Dst]
+	var src reg
+	isReg := ins.OpCode&isa.SrcX != 0
+	if isReg {
+		if err := a.readable(i, s, ins.Src); err != nil {
+			return nil, nil, err
+		}
+		src = s.regs[ins.Src]
+	} else {
+		src = number(interval.Imm(ins.Imm()))
+	}
+	taken, fall = s, s.clone()
+
+	// A pointer that may be NULL compared with 0.
+	if d.nullable && src.k == kNum && !jmp32 && (c == interval.JEQ || c == interval.JNE) {
+		if z, ok := src.num.Const(); ok && z == 0 {
+			isNull, notNull := taken, fall
+			if c == interval.JNE {
+				isNull, notNull = fall, taken
+			}
+			markNull(isNull, ins.Dst, true)
+			markNull(notNull, ins.Dst, false)
+			return taken, fall, nil
+		}
+	}
+	switch {
+	case d.k == kNum && src.k == kNum:
+		tp, fp := interval.Refine(c, jmp32, d.num, src.num)
+		if !apply(taken, ins, isReg, tp) {
+			taken = nil
+		}
+		if !apply(fall, ins, isReg, fp) {
+			fall = nil
+		}
+	case d.k == kPacket && src.k == kPacket && !jmp32:
+		packetCompare(c, taken, fall, ins)
+		if taken.z.IsBottom() {
+			taken = nil
+		}
+		if fall.z.IsBottom() {
+			fall = nil
+		}
+	}
+	return taken, fall, nil
+}
+
+// apply stores refined operand values; it returns false when the edge is impossible.
+func apply(s *state, ins isa.Instruction, isReg bool, p interval.Pair) bool {
+	if p.Dst.IsBottom() || p.Src.IsBottom() {
+		return false
+	}
+	s.regs[ins.Dst].num = p.Dst
+	if isReg {
+		s.regs[ins.Src].num = p.Src
+	}
+	return true
+}
+
+// packetCompare adds to each edge the order of two packet pointers the jump implies.
+func packetCompare(c interval.Cond, taken, fall *state, ins isa.Instruction) {
+	d, o := pktVar(ins.Dst), pktVar(ins.Src)
+	lt := func(s *state, x, y isa.Register, strict bool) { // x < y (or <=)
+		k := int64(0)
+		if strict {
+			k = -1
+		}
+		s.z.AddConstraint(pktVar(x), pktVar(y), k)
+	}
+	switch c {
+	case interval.JGT, interval.JSGT:
+		lt(taken, ins.Src, ins.Dst, true)
+		lt(fall, ins.Dst, ins.Src, false)
+	case interval.JGE, interval.JSGE:
+		lt(taken, ins.Src, ins.Dst, false)
+		lt(fall, ins.Dst, ins.Src, true)
+	case interval.JLT, interval.JSLT:
+		lt(taken, ins.Dst, ins.Src, true)
+		lt(fall, ins.Src, ins.Dst, false)
+	case interval.JLE, interval.JSLE:
+		lt(taken, ins.Dst, ins.Src, false)
+		lt(fall, ins.Src, ins.Dst, true)
+	case interval.JEQ:
+		taken.z.AddEqual(d, o, 0)
+	case interval.JNE:
+		fall.z.AddEqual(d, o, 0)
+	}
+}
+
+// markNull sets every register and spill with p's null id to NULL (a number 0) or to
+// the pointer, not NULL.
+func markNull(s *state, which isa.Register, null bool) {
+	p := s.regs[which]
+	same := func(r reg) bool {
+		return r.nullable && r.k == p.k && r.nullID == p.nullID && p.nullID > 0
+	}
+	fix := func(r *reg) {
+		if null {
+			if r.ref != 0 {
+				delete(s.refs, r.ref) // a NULL record holds no reference
+			}
+			*r = number(interval.Const(0))
+		} else {
+			r.nullable = false
+		}
+	}
+	for i := range s.regs {
+		if i == int(which) || same(s.regs[i]) {
+			fix(&s.regs[i])
+		}
+	}
+	for _, f := range s.frames {
+		for j := range f.spill {
+			if f.spill[j] != nil && same(*f.spill[j]) {
+				v := *f.spill[j]
+				fix(&v)
+				f.spill[j] = &v
+			}
+		}
+	}
+}

@@ -1,0 +1,336 @@
+package verifier
+
+import (
+	"slices"
+
+	"github.com/anybpf/anybpf/helpers"
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier/internal/interval"
+)
+
+// helperCall checks a helper's arguments against its prototype and sets r0 to what it
+// returns; r1-r5 are clobbered.
+func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
+	id := helpers.ID(ins.Imm())
+	proto, ok := helpers.Lookup(id)
+	if !ok {
+		return a.errorf(i, nil, nil, "call of helper %s, whose prototype anybpf does not know", id)
+	}
+	if err := progtype.CheckHelper(a.p.Type, id.String()); err != nil {
+		return a.errorf(i, nil, nil, "%v", err)
+	}
+	var mapArg = -1 // the map argument's map
+	var allocSize int64
+	for n := 0; n < proto.NumArgs(); n++ {
+		r := isa.Register(n + 1)
+		kind := proto.Args[n]
+		if kind == helpers.ArgNone {
+			break
+		}
+		if err := a.readable(i, s, r); err != nil {
+			return err
+		}
+		v := s.regs[r]
+		bad := func(want string) error {
+			return a.errorf(i, s, []int{int(r)}, "argument %d of bpf_%s must be %s", n+1, id, want)
+		}
+		switch kind {
+		case helpers.ArgAnything:
+		case helpers.ArgConstMapPtr:
+			if v.k != kMapPtr || v.nullable {
+				return bad("a map")
+			}
+			mapArg = v.m
+			if len(proto.MapTypes) > 0 && !slices.Contains(proto.MapTypes, a.p.Maps[v.m].Type) {
+				return a.errorf(i, s, []int{int(r)}, "bpf_%s does not take map %s, a %s", id, a.p.Maps[v.m].Name, a.p.Maps[v.m].Type)
+			}
+		case helpers.ArgPtrToMapKey, helpers.ArgPtrToMapValue, helpers.ArgPtrToUninitMapValue:
+			if mapArg < 0 {
+				return bad("a pointer after a map argument")
+			}
+			m := a.p.Maps[mapArg]
+			size := int64(m.KeySize)
+			if kind != helpers.ArgPtrToMapKey {
+				size = int64(m.ValueSize)
+			}
+			if size == 0 {
+				break // queues and stacks have no key
+			}
+			if err := a.memArg(i, s, r, size, kind == helpers.ArgPtrToUninitMapValue); err != nil {
+				return err
+			}
+		case helpers.ArgPtrToMem, helpers.ArgPtrToUninitMem:
+			size, err := a.sizeArg(i, s, isa.Register(n+2), proto.Args[n+1])
+			if err != nil {
+				return err
+			}
+			if size == 0 && v.k == kNum {
+				break // NULL with size 0
+			}
+			if err := a.memArg(i, s, r, size, kind == helpers.ArgPtrToUninitMem); err != nil {
+				return err
+			}
+		case helpers.ArgConstSize, helpers.ArgConstSizeOrZero:
+			if v.k != kNum {
+				return bad("a number (a size)")
+			}
+		case helpers.ArgConstAllocSizeOrZero:
+			c, ok := v.num.Const()
+			if v.k != kNum || !ok {
+				return bad("a constant size")
+			}
+			allocSize = int64(c)
+		case helpers.ArgPtrToCtx:
+			if v.k != kCtx {
+				return bad("the context")
+			}
+			if c, ok := v.num.Const(); !ok || c != 0 {
+				return bad("the context itself, not a pointer into it")
+			}
+		case helpers.ArgPtrToFunc:
+			if v.k != kFunc {
+				return bad("a function of the program")
+			}
+			if err := a.callback(i, s, id, v.fn, mapArg); err != nil {
+				return err
+			}
+		case helpers.ArgPtrToStackOrNull:
+			if v.k == kNum {
+				if c, ok := v.num.Const(); !ok || c != 0 {
+					return bad("a stack pointer or NULL")
+				}
+			} else if v.k != kStack && v.k != kMapValue {
+				return bad("a stack pointer or NULL")
+			}
+		case helpers.ArgPtrToRingbufMem:
+			if v.k != kMem || v.ref == 0 || v.nullable {
+				return bad("a ring buffer record from bpf_ringbuf_reserve, checked for NULL")
+			}
+			if c, ok := v.num.Const(); !ok || c != 0 {
+				return bad("the start of the record")
+			}
+			a.release(s, v.ref)
+		case helpers.ArgPtrToSpinLock:
+			if v.k != kMapValue {
+				return bad("a pointer to a bpf_spin_lock in a map value")
+			}
+			switch id.String() {
+			case "spin_lock":
+				if s.locked {
+					return a.errorf(i, s, nil, "bpf_spin_lock while a lock is held")
+				}
+				s.locked = true
+			case "spin_unlock":
+				if !s.locked {
+					return a.errorf(i, s, nil, "bpf_spin_unlock without a lock held")
+				}
+				s.locked = false
+			}
+		case helpers.ArgPtrToLong:
+			if err := a.memArg(i, s, r, 8, true); err != nil {
+				return err
+			}
+		case helpers.ArgPtrToConstStr:
+			if v.k != kMapValue || !a.p.Maps[v.m].ReadOnly {
+				return bad("a string in read-only data")
+			}
+		case helpers.ArgPtrToMapValueOrNull:
+			if v.k != kMapValue && v.k != kNum {
+				return bad("a map value or NULL")
+			}
+		case helpers.ArgPtrToBTFID, helpers.ArgPtrToSocket:
+			if v.k != kOpaque && v.k != kCtx {
+				return bad("a kernel object pointer")
+			}
+			if kind == helpers.ArgPtrToSocket {
+				if v.nullable {
+					return bad("a socket checked for NULL")
+				}
+				a.release(s, v.ref)
+			}
+		}
+	}
+	if proto.PacketAccess {
+		invalidatePackets(s)
+	}
+	for r := isa.Register(1); r <= 5; r++ {
+		s.setReg(r, uninit)
+	}
+	switch proto.Ret {
+	case helpers.RetInteger:
+		s.setReg(0, number(interval.Top()))
+	case helpers.RetVoid:
+		s.setReg(0, uninit)
+	case helpers.RetPtrToMapValueOrNull:
+		a.nextID++
+		m := a.p.Maps[mapArg]
+		if (m.Type == maps.ArrayOfMaps || m.Type == maps.HashOfMaps) && m.Inner >= 0 {
+			s.setReg(0, reg{k: kMapPtr, m: m.Inner, nullable: true, nullID: a.nextID, num: interval.Const(0)})
+		} else {
+			s.setReg(0, reg{k: kMapValue, m: mapArg, nullable: true, nullID: a.nextID, num: interval.Const(0)})
+		}
+	case helpers.RetPtrToMemOrNull:
+		a.nextID++
+		s.setReg(0, reg{k: kMem, size: allocSize, nullable: true, nullID: a.nextID, ref: a.nextID, num: interval.Const(0)})
+		if s.refs == nil {
+			s.refs = map[int]bool{}
+		}
+		s.refs[a.nextID] = true
+	case helpers.RetPtrToSocketOrNull:
+		a.nextID++
+		s.setReg(0, reg{k: kOpaque, nullable: true, nullID: a.nextID, ref: a.nextID, num: interval.Const(0)})
+		if s.refs == nil {
+			s.refs = map[int]bool{}
+		}
+		s.refs[a.nextID] = true
+	case helpers.RetPtrToBTFIDOrNull:
+		a.nextID++
+		s.setReg(0, reg{k: kOpaque, nullable: true, nullID: a.nextID, num: interval.Const(0)})
+	}
+	return nil
+}
+
+// release drops a reference and every register and spill that holds it.
+func (a *analysis) release(s *state, ref int) {
+	delete(s.refs, ref)
+	for r := range s.regs {
+		if s.regs[r].ref == ref {
+			s.regs[r] = uninit
+		}
+	}
+	for _, f := range s.frames {
+		for j, sp := range f.spill {
+			if sp != nil && sp.ref == ref {
+				f.spill[j] = nil
+			}
+		}
+	}
+}
+
+// invalidatePackets forgets every packet pointer: a helper changed the packet.
+func invalidatePackets(s *state) {
+	s.pktGen++
+	for r := range s.regs {
+		if s.regs[r].k == kPacket {
+			s.setReg(isa.Register(r), uninit)
+		}
+	}
+	for _, f := range s.frames {
+		for j, sp := range f.spill {
+			if sp != nil && sp.k == kPacket {
+				f.spill[j] = nil
+			}
+		}
+	}
+}
+
+// sizeArg returns the largest value of the size argument in r.
+func (a *analysis) sizeArg(i int, s *state, r isa.Register, kind helpers.ArgKind) (int64, error) {
+	if err := a.readable(i, s, r); err != nil {
+		return 0, err
+	}
+	v := s.regs[r]
+	if v.k != kNum {
+		return 0, a.errorf(i, s, []int{int(r)}, "argument %d must be a size, not a pointer", r)
+	}
+	if v.num.SMin() < 0 || v.num.UMax() > 1<<29 {
+		return 0, a.errorf(i, s, []int{int(r)}, "size argument r%d is not bounded (check it against a limit first)", r)
+	}
+	if kind == helpers.ArgConstSize && v.num.UMin() == 0 {
+		return 0, a.errorf(i, s, []int{int(r)}, "size argument r%d may be 0", r)
+	}
+	return int64(v.num.UMax()), nil
+}
+
+// memArg checks that r points to size bytes the helper may read (or, with write, fill:
+// stack bytes become initialized).
+func (a *analysis) memArg(i int, s *state, r isa.Register, size int64, write bool) error {
+	v := s.regs[r]
+	if v.k == kCtx {
+		return a.errorf(i, s, []int{int(r)}, "the context as a memory argument")
+	}
+	lo, hi, err := a.checkAccess(i, s, access{ptr: r, size: int(size), write: write})
+	if err != nil {
+		return err
+	}
+	if v.k != kStack {
+		return nil
+	}
+	f := s.frames[v.frame]
+	for b := lo; b < hi; b++ {
+		if write {
+			if lo == hi-size { // a constant offset: the helper fills these bytes
+				f.init[b+stackSize] = true
+			}
+			f.spill[(b+stackSize)/8] = nil
+		} else if !f.init[b+stackSize] {
+			return a.errorf(i, s, []int{int(r)}, "the helper would read uninitialized stack byte at offset %d", b)
+		}
+	}
+	return nil
+}
+
+// callback verifies a function passed to bpf_loop or bpf_for_each_map_elem with the
+// arguments the helper gives it; it must return 0 or 1.
+func (a *analysis) callback(i int, s *state, id helpers.ID, fn, mapArg int) error {
+	callee := a.prog.FuncOf(fn)
+	if callee == nil || callee.Entry() != fn {
+		return a.errorf(i, nil, nil, "callback is not the start of a function")
+	}
+	if len(s.frames) >= maxFrames {
+		return a.errorf(i, nil, nil, "calls nested more than %d deep", maxFrames)
+	}
+	in := s.clone()
+	in.frames = append(in.frames, &frame{})
+	for r := range in.regs {
+		in.regs[r] = uninit
+	}
+	in.regs[10] = reg{k: kStack, num: interval.Const(0), frame: len(in.frames) - 1}
+	ctxArg := s.regs[3] // loop: (nr, fn, ctx, flags); for_each: (map, fn, ctx, flags)
+	switch id.String() {
+	case "loop":
+		in.regs[1] = number(interval.UnsignedRange(0, 1<<23))
+		in.regs[2] = ctxArg
+	case "for_each_map_elem":
+		if mapArg < 0 {
+			return a.errorf(i, nil, nil, "bpf_for_each_map_elem without a map")
+		}
+		m := a.p.Maps[mapArg]
+		in.regs[1] = reg{k: kMapPtr, m: mapArg, num: interval.Const(0)}
+		in.regs[2] = reg{k: kMem, size: int64(m.KeySize), num: interval.Const(0)}
+		in.regs[3] = reg{k: kMapValue, m: mapArg, num: interval.Const(0)}
+		in.regs[4] = ctxArg
+	default:
+		return a.errorf(i, nil, nil, "bpf_%s takes no callback anybpf knows how to check", id)
+	}
+	// The callback may run any number of times and write the caller's stack through
+	// its context: iterate until the caller's frames no longer change, and leave them
+	// as the join of "not run" and "run".
+	n := len(s.frames)
+	for iter := 0; ; iter++ {
+		out, err := a.function(callee, in)
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			break
+		}
+		r0 := out.regs[0]
+		if r0.k != kNum || r0.num.UMax() > 1 {
+			return a.errorf(fn, out, []int{0}, "a callback must return 0 or 1")
+		}
+		next := in.clone()
+		next.frames = append(joinFrames(in.frames[:n], out.frames[:n], iter > 2), next.frames[n:]...)
+		if framesLeq(next.frames[:n], in.frames[:n]) {
+			break
+		}
+		in = next
+		if iter > 100 {
+			return a.errorf(i, nil, nil, "callback analysis did not converge")
+		}
+	}
+	s.frames = append(joinFrames(s.frames, in.frames[:n], false), s.frames[n:]...)
+	return nil
+}

@@ -1,0 +1,268 @@
+package verifier
+
+import (
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier/internal/interval"
+	"github.com/anybpf/anybpf/verifier/internal/zone"
+)
+
+// access describes a memory access through a pointer register.
+type access struct {
+	ptr   isa.Register
+	off   int64 // the instruction's offset
+	size  int
+	write bool
+}
+
+// checkAccess proves that the access stays in the region its pointer points into and
+// returns the offset range it touches (relative to the region's start; for the stack,
+// to the frame's top).
+func (a *analysis) checkAccess(i int, s *state, ac access) (lo, hi int64, err error) {
+	p := s.regs[ac.ptr]
+	fail := func(format string, args ...any) (int64, int64, error) {
+		return 0, 0, a.errorf(i, s, []int{int(ac.ptr)}, format, args...)
+	}
+	if p.nullable {
+		return fail("access through a pointer that may be NULL (compare it with 0 first)")
+	}
+	size := int64(ac.size)
+	switch p.k {
+	case kUninit, kMixed:
+		return fail("r%d is not a pointer", ac.ptr)
+	case kNum:
+		return fail("access through a number, not a pointer")
+	case kMapPtr, kFunc, kOpaque:
+		return fail("a %s cannot be dereferenced", p.k)
+	case kPacket:
+		v := pktVar(ac.ptr)
+		// meta <= off + ptr and ptr + off + size <= pkt_size.
+		if !s.z.Entails(zMeta, v, ac.off) {
+			return fail("packet access at offset %d may start before the packet", ac.off)
+		}
+		if !s.z.Entails(v, zPktSize, -(ac.off + size)) {
+			return fail("packet access of %d bytes at offset %d may run past the packet's end (no bounds check proves it in range)", size, ac.off)
+		}
+		plo, phi := s.z.Bounds(v)
+		return sat(plo, ac.off), sat(phi, ac.off+size), nil
+	}
+	lo = p.num.SMin()
+	hi = p.num.SMax()
+	if lo < -1<<40 || hi > 1<<40 {
+		return fail("the pointer's offset %s is unbounded", p.num)
+	}
+	lo += ac.off
+	hi += ac.off + size
+	var limit int64
+	switch p.k {
+	case kStack:
+		if lo < -stackSize || hi > 0 {
+			return fail("stack access [%d, %d) is outside the %d-byte stack", lo, hi, stackSize)
+		}
+		return lo, hi, nil
+	case kMapValue:
+		m := a.p.Maps[p.m]
+		if ac.write && m.ReadOnly {
+			return fail("write to read-only map %s", m.Name)
+		}
+		limit = int64(m.ValueSize)
+		if m.Type == maps.Array && m.MaxEntries == 1 {
+			limit = int64(m.ValueSize)
+		}
+		if lo < 0 || hi > limit {
+			return fail("access [%d, %d) is outside map %s's %d-byte value", lo, hi, m.Name, limit)
+		}
+	case kMem:
+		if lo < 0 || hi > p.size {
+			return fail("access [%d, %d) is outside the %d-byte memory region", lo, hi, p.size)
+		}
+	case kCtx:
+		// Checked against the context descriptor by the caller.
+	}
+	return lo, hi, nil
+}
+
+func sat(a, b int64) int64 {
+	switch {
+	case a == zone.Inf, a == zone.NegInf:
+		return a
+	}
+	return a + b
+}
+
+// ldx is a load from memory.
+func (a *analysis) ldx(i int, ins isa.Instruction, s *state) error {
+	if err := a.readable(i, s, ins.Src); err != nil {
+		return err
+	}
+	size := sizeOf(ins.OpCode)
+	sx := ins.OpCode&0xe0 == isa.ModeMEMSX
+	p := s.regs[ins.Src]
+	if p.k == kCtx {
+		return a.ctxLoad(i, ins, s, size)
+	}
+	lo, hi, err := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size})
+	if err != nil {
+		return err
+	}
+	result := number(interval.Load(size))
+	if sx {
+		result = number(interval.LoadSX(size))
+	}
+	if p.k == kStack {
+		f := s.frames[p.frame]
+		// A whole spilled register comes back as it was.
+		if size == 8 && lo == hi-8 && lo%8 == 0 {
+			if sp := f.spill[(lo+stackSize)/8]; sp != nil {
+				result = *sp
+				if result.k == kPacket {
+					s.setReg(ins.Dst, result)
+					s.z.AssignRange(pktVar(ins.Dst), result.num.SMin(), result.num.SMax())
+					return nil
+				}
+			}
+		}
+		for b := lo; b < hi; b++ {
+			if !f.init[b+stackSize] {
+				return a.errorf(i, s, []int{int(ins.Src)}, "read of uninitialized stack byte at offset %d", b)
+			}
+		}
+	}
+	s.setReg(ins.Dst, result)
+	return nil
+}
+
+// ctxLoad reads a context field: packet pointers become packet registers, other fields
+// numbers of the field's size.
+func (a *analysis) ctxLoad(i int, ins isa.Instruction, s *state, size int) error {
+	f, err := a.ctxField(i, s, ins.Src, int64(ins.Offset), size, false)
+	if err != nil {
+		return err
+	}
+	switch f.Kind {
+	case progtype.PacketStart:
+		s.setReg(ins.Dst, reg{k: kPacket})
+		s.z.AssignConst(pktVar(ins.Dst), 0)
+	case progtype.PacketEnd:
+		s.setReg(ins.Dst, reg{k: kPacket})
+		s.z.Assign(pktVar(ins.Dst), zPktSize, 0)
+	case progtype.PacketMeta:
+		s.setReg(ins.Dst, reg{k: kPacket})
+		s.z.Assign(pktVar(ins.Dst), zMeta, 0)
+	case progtype.Scalar:
+		s.setReg(ins.Dst, number(interval.Load(size)))
+	default:
+		s.setReg(ins.Dst, reg{k: kOpaque, num: interval.Const(0)})
+	}
+	return nil
+}
+
+// ctxField finds the context field an access at a constant offset touches.
+func (a *analysis) ctxField(i int, s *state, ptr isa.Register, off int64, size int, write bool) (*progtype.Field, error) {
+	p := s.regs[ptr]
+	c, ok := p.num.Const()
+	if !ok {
+		return nil, a.errorf(i, s, []int{int(ptr)}, "context access at a variable offset")
+	}
+	if a.ctx == nil {
+		return nil, a.errorf(i, s, []int{int(ptr)}, "this program type has no context to access")
+	}
+	at := int64(c) + off
+	f, ok := a.ctx.Field(int(at), size)
+	if !ok {
+		return nil, a.errorf(i, s, []int{int(ptr)}, "%d-byte access at offset %d of %s is not a field", size, at, a.ctx.Name)
+	}
+	if write && !f.Writable {
+		return nil, a.errorf(i, s, []int{int(ptr)}, "field %s of %s is read-only", f.Name, a.ctx.Name)
+	}
+	if write && f.MinWrite > size {
+		return nil, a.errorf(i, s, []int{int(ptr)}, "field %s of %s takes stores of %d bytes, not %d", f.Name, a.ctx.Name, f.MinWrite, size)
+	}
+	return f, nil
+}
+
+// store handles ST, STX and atomic operations.
+func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
+	if err := a.readable(i, s, ins.Dst); err != nil {
+		return err
+	}
+	size := sizeOf(ins.OpCode)
+	var val reg
+	if ins.Class() == isa.ClassSTX {
+		if err := a.readable(i, s, ins.Src); err != nil {
+			return err
+		}
+		val = s.regs[ins.Src]
+		if val.k == kPacket {
+			lo, hi := s.z.Bounds(pktVar(ins.Src))
+			val.num = signedRange(lo, hi)
+		}
+	} else {
+		val = number(interval.Imm(ins.Imm()))
+	}
+	atomic := ins.OpCode&0xe0 == isa.ModeATOMIC
+	if atomic && val.k != kNum {
+		return a.errorf(i, s, []int{int(ins.Src)}, "atomic operation with a pointer operand")
+	}
+	p := s.regs[ins.Dst]
+	if p.k == kCtx {
+		if atomic {
+			return a.errorf(i, s, []int{int(ins.Dst)}, "atomic operation on the context")
+		}
+		if val.k != kNum {
+			return a.errorf(i, s, []int{int(ins.Src)}, "store of a pointer into the context")
+		}
+		_, err := a.ctxField(i, s, ins.Dst, int64(ins.Offset), size, true)
+		return err
+	}
+	lo, hi, err := a.checkAccess(i, s, access{ptr: ins.Dst, off: int64(ins.Offset), size: size, write: true})
+	if err != nil {
+		return err
+	}
+	if atomic {
+		if p.k != kMapValue && p.k != kStack && p.k != kMem {
+			return a.errorf(i, s, []int{int(ins.Dst)}, "atomic operation on %s memory", p.k)
+		}
+		if size != 4 && size != 8 {
+			return a.errorf(i, nil, nil, "atomic operations are 4 or 8 bytes")
+		}
+		if ins.Imm()&isa.AtomicFetch != 0 {
+			if ins.Imm() == isa.AtomicCmpXchg {
+				if err := a.readable(i, s, 0); err != nil {
+					return err
+				}
+				s.setReg(0, number(interval.Load(size)))
+			} else {
+				s.setReg(ins.Src, number(interval.Load(size)))
+			}
+		}
+	}
+	if p.k != kStack {
+		if val.k != kNum && p.k != kStack {
+			// Pointers stored into maps or packets would leak addresses.
+			return a.errorf(i, s, []int{int(ins.Src), int(ins.Dst)}, "store of a %s into %s memory would leak an address", val.k, p.k)
+		}
+		return nil
+	}
+	f := s.frames[p.frame]
+	exact := lo == hi-int64(size)
+	for b := lo; b < hi; b++ {
+		if exact {
+			f.init[b+stackSize] = true
+		}
+		if sp := &f.spill[(b+stackSize)/8]; *sp != nil {
+			*sp = nil
+		}
+	}
+	if !exact {
+		return nil // a store at a variable offset initializes nothing for sure
+	}
+	if size == 8 && lo%8 == 0 && !atomic {
+		v := val
+		f.spill[(lo+stackSize)/8] = &v
+	} else if val.k != kNum {
+		return a.errorf(i, s, []int{int(ins.Src)}, "partial spill of a pointer to the stack")
+	}
+	return nil
+}

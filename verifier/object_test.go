@@ -1,0 +1,160 @@
+package verifier_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf/internal/elfload"
+	"github.com/anybpf/anybpf/internal/testutil"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier"
+)
+
+// fromObject builds the verifier's view of one program of a loaded object.
+func fromObject(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program {
+	p := &verifier.Program{Name: ps.Name, Instructions: ps.Instructions, Type: ps.Type, AttachType: ps.AttachType}
+	if ps.Windows {
+		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
+	}
+	if ps.Type == progtype.Unspec && ps.Section != ".text" {
+		// Sections no loader recognizes (iproute2's tail-call sections "1/0x1010",
+		// "2/1", ...) hold tc programs in practice; PREVAIL judges them that way too.
+		p.Context = progtype.SKBuffContext
+	}
+	index := map[string]int{}
+	for _, m := range obj.Maps {
+		index[m.Name] = len(p.Maps)
+		p.Maps = append(p.Maps, verifier.MapInfo{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, ReadOnly: m.ReadOnly, Inner: -1})
+	}
+	for i, m := range obj.Maps {
+		if m.InnerMap != nil {
+			p.Maps[i].Inner = len(p.Maps)
+			im := m.InnerMap
+			p.Maps = append(p.Maps, verifier.MapInfo{Name: im.Name, Type: im.Type, KeySize: im.KeySize, ValueSize: im.ValueSize, MaxEntries: im.MaxEntries, Inner: -1})
+		}
+	}
+	for _, r := range ps.References {
+		p.MapRefs = append(p.MapRefs, verifier.MapRef{Instruction: r.Instruction, Map: index[r.Map], Value: r.Value, Offset: int64(r.Offset)})
+	}
+	for _, l := range ps.Lines {
+		p.Lines = append(p.Lines, verifier.SourceLine{Instruction: l.Instruction, File: l.File, Line: l.Line, Text: l.Text})
+	}
+	return p
+}
+
+// TestTestdata verifies every program of the repository's test objects: they all run in
+// the kernel's verifier (the oracle tests load them there), so they must pass here.
+func TestTestdata(t *testing.T) {
+	paths, _ := filepath.Glob("../testdata/*.o")
+	if len(paths) == 0 {
+		t.Fatal("no test objects")
+	}
+	skip := map[string]bool{
+		"bad_helper.o": true, // calls a helper its type does not offer
+	}
+	var failed []string
+	n := 0
+	for _, path := range paths {
+		base := filepath.Base(path)
+		if skip[base] || strings.HasPrefix(base, "ewin_unsupported") {
+			continue
+		}
+		obj, err := elfload.LoadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v", base, err)
+			continue
+		}
+		for _, ps := range obj.Programs {
+			if ps.Type == progtype.Unspec && ps.Section == ".text" {
+				continue // a function the programs call, not a program
+			}
+			n++
+			if _, err := verifier.Verify(fromObject(obj, ps), nil); err != nil {
+				failed = append(failed, base+" "+ps.Name+": "+err.Error())
+			}
+		}
+	}
+	for _, f := range failed {
+		t.Error(f)
+	}
+	t.Logf("%d programs, %d refused", n, len(failed))
+}
+
+// TestCorpus verifies the sample objects and compares with PREVAIL's expectations.
+func TestCorpus(t *testing.T) {
+	dir := testutil.CorpusDir(t, "ebpf-samples")
+	expect := map[string]string{}
+	if b, err := os.ReadFile(filepath.Join(dir, "prevail_expectations.csv")); err == nil {
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Split(line, ",")
+			if len(f) >= 6 {
+				expect[f[0]+"/"+f[1]+":"+f[3]] = f[5]
+			}
+		}
+	}
+	type outcome struct{ pass, refused, pending int }
+	var passOK, passRefused, rejectRefused, rejectPassed int
+	reasons := map[string]int{}
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".o") {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		obj, err := elfload.LoadFile(path)
+		if err != nil {
+			return nil
+		}
+		for _, ps := range obj.Programs {
+			want := expect[filepath.Dir(rel)+"/"+filepath.Base(rel)+":"+ps.Name]
+			_, err := verifier.Verify(fromObject(obj, ps), &verifier.Options{AllowUnreachable: true})
+			switch {
+			case err == nil && want == "pass":
+				passOK++
+			case err == nil:
+				rejectPassed++
+			case want == "pass":
+				passRefused++
+				var ve *verifier.Error
+				if errors.As(err, &ve) {
+					msg := ve.Message
+					if i := strings.IndexAny(msg, "0123456789"); i > 0 {
+						msg = msg[:i]
+					}
+					reasons[ps.Type.String()+": "+msg]++
+					if testing.Verbose() && os.Getenv("VERIFIER_CORPUS_DETAIL") != "" {
+						t.Logf("%s %s: %v", rel, ps.Name, err)
+					}
+				} else {
+					reasons[err.Error()]++
+				}
+			default:
+				rejectRefused++
+			}
+		}
+		return nil
+	})
+	var rs []string
+	for r, c := range reasons {
+		rs = append(rs, strings.Repeat(" ", 5-len(itoa(c)))+itoa(c)+"  "+r)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(rs)))
+	t.Logf("expected pass: %d verified, %d refused; expected reject: %d refused, %d verified", passOK, passRefused, rejectRefused, rejectPassed)
+	for _, r := range rs {
+		t.Log(r)
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+		if n == 0 {
+			return s
+		}
+	}
+}

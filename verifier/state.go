@@ -1,0 +1,321 @@
+package verifier
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/anybpf/anybpf/verifier/internal/interval"
+	"github.com/anybpf/anybpf/verifier/internal/zone"
+)
+
+// kind is what a register (or spilled stack slot) holds.
+type kind uint8
+
+const (
+	kUninit   kind = iota // not initialized
+	kNum                  // a number
+	kCtx                  // the context; off is the offset into it
+	kStack                // the stack of frame; off is relative to the frame's r10
+	kPacket               // packet memory; the offset from the packet's start is the zone variable of the register
+	kMapValue             // a value of map m; off is the offset into it
+	kMapPtr               // the map m itself (a 64-bit map load), usable only as a helper argument
+	kMem                  // memory of size bytes (a ring buffer record); off is the offset into it
+	kFunc                 // the address of the program's function starting at instruction fn
+	kOpaque               // a kernel object (socket, task): passed to helpers, never dereferenced
+	kMixed                // different kinds on different paths: usable for nothing
+)
+
+var kindNames = [...]string{"uninit", "num", "ctx", "stack", "packet", "map_value", "map_ptr", "mem", "func", "kernel_ptr", "mixed"}
+
+func (k kind) String() string { return kindNames[k] }
+
+// reg is the abstract value of a register or of a spilled 8-byte stack slot.
+type reg struct {
+	k kind
+	// num is the value of a number, and the offset of ctx, stack, map value and mem
+	// pointers. For packet pointers it mirrors the zone variable's bounds.
+	num interval.Value
+	// nullable pointers come from helpers that may return NULL; nullID groups the
+	// registers that are null or not together.
+	nullable bool
+	nullID   int
+	// m is the map of map values and map pointers.
+	m int
+	// frame is the call frame whose stack a stack pointer points into.
+	frame int
+	// size is the size of mem regions.
+	size int64
+	// ref is the reference a ring buffer record or socket holds (0: none).
+	ref int
+	// fn is the target of function addresses.
+	fn int
+}
+
+func number(v interval.Value) reg { return reg{k: kNum, num: v} }
+
+var uninit = reg{}
+
+// eq reports whether two registers are the same abstract value.
+func (r reg) eq(o reg) bool {
+	if r.k != o.k {
+		return false
+	}
+	switch r.k {
+	case kUninit, kMixed:
+		return true
+	}
+	return interval.LessEq(r.num, o.num) && interval.LessEq(o.num, r.num) && r.nullable == o.nullable &&
+		r.nullID == o.nullID && r.m == o.m && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
+}
+
+// leq reports whether r is included in o.
+func (r reg) leq(o reg) bool {
+	switch {
+	case o.k == kMixed || r.k == kUninit && o.k == kUninit:
+		return true
+	case o.k == kUninit:
+		// Uninit is the top of what may be read: any value is "at most uninit" for
+		// the purpose of reading, but a path where it is initialized and one where it
+		// is not must join to uninit, so inclusion holds.
+		return true
+	case r.k != o.k:
+		return false
+	}
+	if !interval.LessEq(r.num, o.num) {
+		return false
+	}
+	return (!r.nullable || o.nullable) && r.m == o.m && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
+}
+
+// join is the least upper bound of two registers.
+func join(a, b reg) reg {
+	switch {
+	case a.k == kUninit || b.k == kUninit:
+		return uninit
+	case a.k == kMixed || b.k == kMixed:
+		return reg{k: kMixed}
+	}
+	// NULL on one path and a nullable-able pointer on the other: a pointer that may be
+	// NULL, as after "if (!p) p = 0".
+	if a.k == kNum && b.k != kNum {
+		a, b = b, a
+	}
+	if b.k == kNum && a.k != kNum {
+		if c, ok := b.num.Const(); ok && c == 0 && (a.k == kMapValue || a.k == kMem || a.k == kOpaque || a.k == kMapPtr) {
+			a.nullable = true
+			if a.nullID == 0 {
+				a.nullID = -1 // no longer refined together with anything
+			}
+			return a
+		}
+		return reg{k: kMixed}
+	}
+	if a.k != b.k || a.m != b.m || a.frame != b.frame || a.fn != b.fn || a.ref != b.ref {
+		return reg{k: kMixed}
+	}
+	r := a
+	r.num = interval.Join(a.num, b.num)
+	r.nullable = a.nullable || b.nullable
+	if a.nullID != b.nullID {
+		r.nullID = -1
+	}
+	if a.size != b.size {
+		r.size = min(a.size, b.size)
+	}
+	return r
+}
+
+// widen is join with the numbers widened.
+func widen(old, next reg) reg {
+	r := join(old, next)
+	if r.k != kUninit && r.k != kMixed && old.k == r.k {
+		r.num = interval.Widen(old.num, r.num)
+	}
+	return r
+}
+
+func (r reg) String() string {
+	switch r.k {
+	case kUninit, kMixed:
+		return r.k.String()
+	case kNum:
+		return r.num.String()
+	}
+	var b strings.Builder
+	b.WriteString(r.k.String())
+	if r.nullable {
+		b.WriteString("_or_null")
+	}
+	switch r.k {
+	case kMapValue, kMapPtr:
+		fmt.Fprintf(&b, "(map %d)", r.m)
+	case kStack:
+		fmt.Fprintf(&b, "(frame %d)", r.frame)
+	case kMem:
+		fmt.Fprintf(&b, "(size %d)", r.size)
+	case kFunc:
+		fmt.Fprintf(&b, "(insn %d)", r.fn)
+	}
+	if r.k != kFunc && r.k != kMapPtr && r.k != kOpaque {
+		fmt.Fprintf(&b, "+%s", r.num)
+	}
+	return b.String()
+}
+
+const stackSize = 512
+
+// frame is one call frame's stack: for each byte whether it is initialized, and the
+// registers spilled to 8-byte aligned slots.
+type frame struct {
+	init  [stackSize]bool
+	spill [stackSize / 8]*reg
+}
+
+func (f *frame) clone() *frame {
+	c := *f
+	return &c
+}
+
+// state is the abstract state at a program point.
+type state struct {
+	regs   [11]reg
+	frames []*frame // frames[len-1] is the running function's
+	z      *zone.DBM
+	// refs are the references held (ring buffer records, sockets) by id.
+	refs map[int]bool
+	// locked says a spin lock is held.
+	locked bool
+	// pktGen counts the calls of helpers that change the packet.
+	pktGen int
+	bottom bool
+}
+
+func (s *state) clone() *state {
+	c := &state{regs: s.regs, z: s.z.Clone(), locked: s.locked, pktGen: s.pktGen, bottom: s.bottom}
+	c.frames = make([]*frame, len(s.frames))
+	for i, f := range s.frames {
+		c.frames[i] = f.clone()
+	}
+	if len(s.refs) > 0 {
+		c.refs = make(map[int]bool, len(s.refs))
+		for k, v := range s.refs {
+			c.refs[k] = v
+		}
+	}
+	return c
+}
+
+// joinState returns the join of a and b (either may be nil: unreachable).
+func joinState(a, b *state, widening bool) *state {
+	if a == nil || a.bottom {
+		if b == nil {
+			return nil
+		}
+		return b.clone()
+	}
+	if b == nil || b.bottom {
+		return a.clone()
+	}
+	r := a.clone()
+	for i := range r.regs {
+		if widening {
+			r.regs[i] = widen(a.regs[i], b.regs[i])
+		} else {
+			r.regs[i] = join(a.regs[i], b.regs[i])
+		}
+	}
+	n := min(len(a.frames), len(b.frames))
+	r.frames = joinFrames(a.frames[:n], b.frames[:n], widening)
+	if widening {
+		r.z.Widen(b.z)
+	} else {
+		r.z.Join(b.z)
+	}
+	for k := range r.refs {
+		if !b.refs[k] {
+			// Held on one path only: still held (the exit check will complain).
+			continue
+		}
+	}
+	for k := range b.refs {
+		if r.refs == nil {
+			r.refs = map[int]bool{}
+		}
+		r.refs[k] = true
+	}
+	r.locked = a.locked || b.locked
+	r.pktGen = max(a.pktGen, b.pktGen)
+	return r
+}
+
+// leqState reports whether a is included in b (a fixpoint has been reached when the new
+// state at a loop head is included in the old).
+func leqState(a, b *state) bool {
+	if a == nil || a.bottom {
+		return true
+	}
+	if b == nil || b.bottom {
+		return false
+	}
+	for i := range a.regs {
+		if !a.regs[i].leq(b.regs[i]) {
+			return false
+		}
+	}
+	if len(a.frames) != len(b.frames) || !framesLeq(a.frames, b.frames) {
+		return false
+	}
+	for k := range a.refs {
+		if !b.refs[k] {
+			return false
+		}
+	}
+	if a.locked && !b.locked {
+		return false
+	}
+	return a.z.LessEq(b.z)
+}
+
+// joinFrames joins two lists of the same frames, byte by byte.
+func joinFrames(a, b []*frame, widening bool) []*frame {
+	out := make([]*frame, len(a))
+	for fi := range a {
+		fa, fb := a[fi], b[fi]
+		fr := fa.clone()
+		for i := range fr.init {
+			fr.init[i] = fa.init[i] && fb.init[i]
+		}
+		for i := range fr.spill {
+			switch {
+			case fa.spill[i] == nil || fb.spill[i] == nil:
+				fr.spill[i] = nil
+			case widening:
+				j := widen(*fa.spill[i], *fb.spill[i])
+				fr.spill[i] = &j
+			default:
+				j := join(*fa.spill[i], *fb.spill[i])
+				fr.spill[i] = &j
+			}
+		}
+		out[fi] = fr
+	}
+	return out
+}
+
+// framesLeq reports whether every frame of a is included in b's.
+func framesLeq(a, b []*frame) bool {
+	for fi := range a {
+		fa, fb := a[fi], b[fi]
+		for i := range fa.init {
+			if fb.init[i] && !fa.init[i] {
+				return false
+			}
+		}
+		for i := range fa.spill {
+			if fb.spill[i] != nil && (fa.spill[i] == nil || !fa.spill[i].leq(*fb.spill[i])) {
+				return false
+			}
+		}
+	}
+	return true
+}

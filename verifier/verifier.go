@@ -1,0 +1,142 @@
+// Package verifier proves statically that an eBPF program is safe to run: every memory
+// access is within a region the program may use, no uninitialized register or stack byte
+// is read, helpers get arguments of the kinds their prototypes ask for, pointers from
+// map lookups are checked for null before use, ring buffer records are submitted or
+// discarded, and the program returns a number.
+//
+// The method is abstract interpretation in the style of PREVAIL (Gershuni et al., PLDI
+// 2019): the program's control-flow graph is iterated in weak topological order, with
+// widening at loop heads, over a product of a register type domain, numeric intervals
+// (signed and unsigned, 64 and 32 bits, with known bits) and a zone domain relating
+// packet offsets to the packet's size, so that bounds checks through copies and offsets
+// are understood. Program types supply their context descriptors (progtype) and helpers
+// their prototypes (helpers): the runtime uses the same tables.
+package verifier
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+)
+
+// ErrUnverifiable is wrapped by every error about a program the verifier refuses.
+var ErrUnverifiable = errors.New("program is not verifiable")
+
+// Program is what the verifier checks: a linked program (its bpf-to-bpf callees
+// appended), with its type and the maps its 64-bit loads refer to.
+type Program struct {
+	Name         string
+	Instructions []isa.Instruction
+	Type         progtype.Type
+	AttachType   progtype.AttachType
+	// Context describes the program's context; nil means the program type's default
+	// (progtype.ContextFor).
+	Context *progtype.Context
+	// Maps are the maps the program may refer to; MapRefs say which 64-bit load refers
+	// to which.
+	Maps    []MapInfo
+	MapRefs []MapRef
+	// Lines, when set, give the source line of instructions for messages.
+	Lines []SourceLine
+}
+
+// MapInfo is what the verifier knows of a map.
+type MapInfo struct {
+	Name                          string
+	Type                          maps.Type
+	KeySize, ValueSize, MaxEntries uint32
+	// ReadOnly maps (.rodata) may not be written by programs.
+	ReadOnly bool
+	// Inner is the template of a map-of-maps' inner maps, an index into Program.Maps, or
+	// -1.
+	Inner int
+}
+
+// MapRef says that the 64-bit load at Instruction (an index into Instructions) loads the
+// map Maps[Map], or with Value the address Offset bytes into its (first) value.
+type MapRef struct {
+	Instruction int
+	Map         int
+	Value       bool
+	Offset      int64
+}
+
+// SourceLine is the source of the instructions from Instruction on.
+type SourceLine struct {
+	Instruction int
+	File        string
+	Line        int
+	Text        string
+}
+
+// Options tune the verifier. The zero value is the default.
+type Options struct {
+	// MaxInstructions bounds the instructions the analysis may process (transfer
+	// functions applied), like Linux's 1 million; 0 means 1,000,000.
+	MaxInstructions int
+	// WideningDelay is how many times a loop head is joined before widening (0: 128):
+	// until then loops are iterated exactly, which proves loops bounded by a constant
+	// compared with != as Linux does by walking them.
+	WideningDelay int
+	// AllowUnreachable accepts programs with instructions no path reaches (Linux
+	// refuses them).
+	AllowUnreachable bool
+}
+
+// Result describes a verification.
+type Result struct {
+	// Processed is the number of instructions the analysis processed (transfer functions
+	// applied, loop iterations included), as Linux's "processed N insns".
+	Processed int
+}
+
+// Error is a verification failure: the instruction, what failed, and the abstract state
+// of the registers involved.
+type Error struct {
+	// Instruction is the index into Program.Instructions, Slot its slot offset (what
+	// disassemblers number).
+	Instruction, Slot int
+	// Text is the instruction in llvm-objdump syntax.
+	Text string
+	// Message says what failed.
+	Message string
+	// State shows the registers involved.
+	State string
+	// Source is the C line the instruction came from, when known.
+	Source *SourceLine
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: instruction %d (%s): %s", ErrUnverifiable, e.Slot, e.Text, e.Message)
+	if e.State != "" {
+		fmt.Fprintf(&b, " [%s]", e.State)
+	}
+	if e.Source != nil {
+		fmt.Fprintf(&b, " at %s:%d: %s", e.Source.File, e.Source.Line, strings.TrimSpace(e.Source.Text))
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrUnverifiable) true.
+func (e *Error) Unwrap() error { return ErrUnverifiable }
+
+// Verify checks p and returns what it found, or an error naming the first instruction
+// that could not be proven safe.
+func Verify(p *Program, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	a, err := newAnalysis(p, *opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.run(); err != nil {
+		return nil, err
+	}
+	return &Result{Processed: a.processed}, nil
+}
