@@ -70,7 +70,8 @@ func init() {
 	def("map_pop_elem", RetInteger, a(mapPtr, ArgPtrToUninitMapValue), mapTypes(maps.Queue, maps.Stack))
 	def("map_peek_elem", RetInteger, a(mapPtr, ArgPtrToUninitMapValue), mapTypes(maps.Queue, maps.Stack))
 	def("for_each_map_elem", RetInteger, a(mapPtr, ArgPtrToFunc, ArgPtrToStackOrNull, any))
-	def("tail_call", RetVoid, a(ctx, mapPtr, any), mapTypes(maps.ProgArray))
+	// On failure bpf_tail_call returns (a negative error); programs may use it.
+	def("tail_call", RetInteger, a(ctx, mapPtr, any), mapTypes(maps.ProgArray))
 	def("spin_lock", RetVoid, a(ArgPtrToSpinLock))
 	def("spin_unlock", RetVoid, a(ArgPtrToSpinLock))
 

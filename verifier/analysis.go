@@ -21,7 +21,10 @@ const (
 	zPktSize zone.Var = iota + 1
 	zMeta
 	zReg0 // r0's packet offset; rN's is zReg0 + N
-	zTmp  = zReg0 + 11
+	zNum0 = zReg0 + 11 // r0's value as a signed number; rN's is zNum0 + N
+	zTmp  = zNum0 + 11
+	zTmp2 = zTmp + 1
+	zTmp3 = zTmp + 2 // holds an operand across assignSum
 )
 
 // maxPacket bounds the packet size a program can be given.
@@ -74,7 +77,10 @@ func newAnalysis(p *Program, opts Options) (*analysis, error) {
 	for i := 0; i <= 10; i++ {
 		names = append(names, fmt.Sprintf("r%d.pkt", i))
 	}
-	names = append(names, "tmp")
+	for i := 0; i <= 10; i++ {
+		names = append(names, fmt.Sprintf("r%d", i))
+	}
+	names = append(names, "tmp", "tmp2", "tmp3")
 	a.space = zone.NewSpace(names...)
 	return a, nil
 }
@@ -160,7 +166,8 @@ func (a *analysis) entry() *state {
 		// No context type: r1 and r2 are the address and size of the test-run data.
 		s.regs[1] = reg{k: kPacket}
 		s.z.AssignConst(zReg0+1, 0)
-		s.regs[2] = reg{k: kNum, num: interval.UnsignedRange(0, maxPacket)}
+		s.setReg(2, number(interval.UnsignedRange(0, maxPacket)))
+		s.z.Assign(zNum0+2, zPktSize, 0)
 	}
 	s.z.AssignRange(zPktSize, 0, maxPacket)
 	s.z.AssignRange(zMeta, -4096, 0)

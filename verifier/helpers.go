@@ -21,7 +21,8 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 	if err := progtype.CheckHelper(a.p.Type, id.String()); err != nil {
 		return a.errorf(i, nil, nil, "%v", err)
 	}
-	var mapArg = -1 // the map argument's map
+	var mapArg = -1 // the map argument's (first) map
+	var mapReg reg  // the map argument
 	var allocSize int64
 	for n := 0; n < proto.NumArgs(); n++ {
 		r := isa.Register(n + 1)
@@ -42,9 +43,17 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 			if v.k != kMapPtr || v.nullable {
 				return bad("a map")
 			}
-			mapArg = v.m
-			if len(proto.MapTypes) > 0 && !slices.Contains(proto.MapTypes, a.p.Maps[v.m].Type) {
-				return a.errorf(i, s, []int{int(r)}, "bpf_%s does not take map %s, a %s", id, a.p.Maps[v.m].Name, a.p.Maps[v.m].Type)
+			set := mapsOf(v)
+			mapArg, mapReg = set[0], v
+			first := a.p.Maps[set[0]]
+			for _, mi := range set {
+				m := a.p.Maps[mi]
+				if len(proto.MapTypes) > 0 && !slices.Contains(proto.MapTypes, m.Type) {
+					return a.errorf(i, s, []int{int(r)}, "bpf_%s does not take map %s, a %s", id, m.Name, m.Type)
+				}
+				if m.KeySize != first.KeySize || m.ValueSize != first.ValueSize || m.Type != first.Type {
+					return a.errorf(i, s, []int{int(r)}, "r%d may be map %s or map %s, which differ in type or sizes", r, first.Name, m.Name)
+				}
 			}
 		case helpers.ArgPtrToMapKey, helpers.ArgPtrToMapValue, helpers.ArgPtrToUninitMapValue:
 			if mapArg < 0 {
@@ -133,8 +142,13 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 				return err
 			}
 		case helpers.ArgPtrToConstStr:
-			if v.k != kMapValue || !a.p.Maps[v.m].ReadOnly {
+			if v.k != kMapValue {
 				return bad("a string in read-only data")
+			}
+			for _, mi := range mapsOf(v) {
+				if !a.p.Maps[mi].ReadOnly {
+					return bad("a string in read-only data")
+				}
 			}
 		case helpers.ArgPtrToMapValueOrNull:
 			if v.k != kMapValue && v.k != kNum {
@@ -169,7 +183,7 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 		if (m.Type == maps.ArrayOfMaps || m.Type == maps.HashOfMaps) && m.Inner >= 0 {
 			s.setReg(0, reg{k: kMapPtr, m: m.Inner, nullable: true, nullID: a.nextID, num: interval.Const(0)})
 		} else {
-			s.setReg(0, reg{k: kMapValue, m: mapArg, nullable: true, nullID: a.nextID, num: interval.Const(0)})
+			s.setReg(0, reg{k: kMapValue, m: mapReg.m, ms: mapReg.ms, nullable: true, nullID: a.nextID, num: interval.Const(0)})
 		}
 	case helpers.RetPtrToMemOrNull:
 		a.nextID++

@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"github.com/anybpf/anybpf/isa"
-	"github.com/anybpf/anybpf/maps"
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier/internal/interval"
 	"github.com/anybpf/anybpf/verifier/internal/zone"
@@ -62,16 +61,19 @@ func (a *analysis) checkAccess(i int, s *state, ac access) (lo, hi int64, err er
 		}
 		return lo, hi, nil
 	case kMapValue:
-		m := a.p.Maps[p.m]
-		if ac.write && m.ReadOnly {
-			return fail("write to read-only map %s", m.Name)
-		}
-		limit = int64(m.ValueSize)
-		if m.Type == maps.Array && m.MaxEntries == 1 {
-			limit = int64(m.ValueSize)
+		limit = -1
+		name := ""
+		for _, mi := range mapsOf(p) {
+			m := a.p.Maps[mi]
+			if ac.write && m.ReadOnly {
+				return fail("write to read-only map %s", m.Name)
+			}
+			if limit < 0 || int64(m.ValueSize) < limit {
+				limit, name = int64(m.ValueSize), m.Name
+			}
 		}
 		if lo < 0 || hi > limit {
-			return fail("access [%d, %d) is outside map %s's %d-byte value", lo, hi, m.Name, limit)
+			return fail("access [%d, %d) is outside map %s's %d-byte value", lo, hi, name, limit)
 		}
 	case kMem:
 		if lo < 0 || hi > p.size {

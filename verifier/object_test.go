@@ -20,7 +20,7 @@ func fromObject(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program 
 	if ps.Windows {
 		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
 	}
-	if ps.Type == progtype.Unspec && ps.Section != ".text" {
+	if ps.Type == progtype.Unspec {
 		// Sections no loader recognizes (iproute2's tail-call sections "1/0x1010",
 		// "2/1", ...) hold tc programs in practice; PREVAIL judges them that way too.
 		p.Context = progtype.SKBuffContext

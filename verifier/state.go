@@ -39,8 +39,10 @@ type reg struct {
 	// registers that are null or not together.
 	nullable bool
 	nullID   int
-	// m is the map of map values and map pointers.
-	m int
+	// m is the map of map values and map pointers; -1 when it is one of several,
+	// the maps in the set ms.
+	m  int
+	ms uint64
 	// frame is the call frame whose stack a stack pointer points into.
 	frame int
 	// size is the size of mem regions.
@@ -65,7 +67,7 @@ func (r reg) eq(o reg) bool {
 		return true
 	}
 	return interval.LessEq(r.num, o.num) && interval.LessEq(o.num, r.num) && r.nullable == o.nullable &&
-		r.nullID == o.nullID && r.m == o.m && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
+		r.nullID == o.nullID && r.m == o.m && r.ms == o.ms && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
 }
 
 // leq reports whether r is included in o.
@@ -84,7 +86,7 @@ func (r reg) leq(o reg) bool {
 	if !interval.LessEq(r.num, o.num) {
 		return false
 	}
-	return (!r.nullable || o.nullable) && r.m == o.m && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
+	return (!r.nullable || o.nullable) && (r.m == o.m && r.ms == o.ms || o.m == -1 && mapBits(r)&^o.ms == 0 && mapBits(r) != 0) && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
 }
 
 // join is the least upper bound of two registers.
@@ -110,7 +112,14 @@ func join(a, b reg) reg {
 		}
 		return reg{k: kMixed}
 	}
-	if a.k != b.k || a.m != b.m || a.frame != b.frame || a.fn != b.fn || a.ref != b.ref {
+	if a.k == b.k && (a.k == kMapPtr || a.k == kMapValue) && (a.m != b.m || a.ms != b.ms) {
+		// One of several maps (as when a program picks a map on a branch).
+		if ab, bb := mapBits(a), mapBits(b); ab != 0 && bb != 0 && a.frame == b.frame && a.ref == b.ref {
+			a.m, a.ms = -1, ab|bb
+			b.m, b.ms = a.m, a.ms
+		}
+	}
+	if a.k != b.k || a.m != b.m || a.ms != b.ms || a.frame != b.frame || a.fn != b.fn || a.ref != b.ref {
 		return reg{k: kMixed}
 	}
 	r := a
@@ -123,6 +132,32 @@ func join(a, b reg) reg {
 		r.size = min(a.size, b.size)
 	}
 	return r
+}
+
+// mapBits returns the set of maps a map pointer or value may refer to, or 0 when a
+// set cannot hold them (maps past the 64th).
+func mapBits(r reg) uint64 {
+	switch {
+	case r.m == -1:
+		return r.ms
+	case r.m >= 0 && r.m < 64:
+		return 1 << r.m
+	}
+	return 0
+}
+
+// mapsOf lists the maps r may refer to.
+func mapsOf(r reg) []int {
+	if r.m >= 0 {
+		return []int{r.m}
+	}
+	var out []int
+	for i := 0; i < 64; i++ {
+		if r.ms&(1<<i) != 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // widen is join with the numbers widened.
@@ -148,7 +183,7 @@ func (r reg) String() string {
 	}
 	switch r.k {
 	case kMapValue, kMapPtr:
-		fmt.Fprintf(&b, "(map %d)", r.m)
+		fmt.Fprintf(&b, "(map %v)", mapsOf(r))
 	case kStack:
 		fmt.Fprintf(&b, "(frame %d)", r.frame)
 	case kMem:

@@ -30,12 +30,50 @@ func sizeOf(op uint8) int {
 // pktVar is the zone variable of register r's packet offset.
 func pktVar(r isa.Register) zone.Var { return zReg0 + zone.Var(r) }
 
-// setReg writes register r, forgetting the zone variable of what it held.
+// numVar is the zone variable of register r's value as a signed number.
+func numVar(r isa.Register) zone.Var { return zNum0 + zone.Var(r) }
+
+// setReg writes register r, forgetting the zone variables of what it held; a number's
+// bounds go into the zone.
 func (s *state) setReg(r isa.Register, v reg) {
-	if s.regs[r].k == kPacket || v.k == kPacket {
-		s.z.Forget(pktVar(r))
-	}
+	s.z.Forget(pktVar(r))
+	s.z.Forget(numVar(r))
 	s.regs[r] = v
+	if v.k == kNum {
+		s.boundNum(r)
+	}
+}
+
+// boundNum adds the interval bounds of number register r to the zone.
+func (s *state) boundNum(r isa.Register) {
+	v := s.regs[r].num
+	if v.IsBottom() {
+		return
+	}
+	s.z.AddLower(numVar(r), v.SMin())
+	s.z.AddUpper(numVar(r), v.SMax())
+}
+
+// assignSum sets x := y + z in the zone, where y and z are variables with the given
+// bounds (x may be y or z): x − y lies in z's bounds and x − z in y's.
+func (s *state) assignSum(x, y, z zone.Var, ylo, yhi, zlo, zhi int64) {
+	s.z.Assign(zTmp, y, 0)
+	s.z.Assign(zTmp2, z, 0)
+	s.z.Forget(x)
+	addDiffRange(s.z, x, zTmp, zlo, zhi)
+	addDiffRange(s.z, x, zTmp2, ylo, yhi)
+	s.z.Forget(zTmp)
+	s.z.Forget(zTmp2)
+}
+
+// addDiffRange adds lo <= x − y <= hi, skipping infinite bounds.
+func addDiffRange(d *zone.DBM, x, y zone.Var, lo, hi int64) {
+	if hi < 1<<62 {
+		d.AddConstraint(x, y, hi)
+	}
+	if lo > -1<<62 {
+		d.AddConstraint(y, x, -lo)
+	}
 }
 
 // step applies the transfer function of an instruction that is not a conditional jump
@@ -129,9 +167,13 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		if src.k == kPacket {
 			s.regs[dst] = src
 			s.z.Assign(pktVar(dst), pktVar(ins.Src), 0)
+			s.z.Forget(numVar(dst))
 			return nil
 		}
 		s.setReg(dst, src)
+		if src.k == kNum && srcReg >= 0 && isa.Register(srcReg) != dst {
+			s.z.Assign(numVar(dst), numVar(ins.Src), 0)
+		}
 		return nil
 	}
 	if op != isa.AluNeg {
@@ -161,7 +203,25 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		} else {
 			v = interval.ALU32(iop, d.num, src.num)
 		}
-		s.regs[dst] = number(v)
+		// Sums and differences that cannot wrap keep their relations in the zone.
+		if is64 && (iop == interval.Add || iop == interval.Sub) && noWrap(iop, d.num, src.num) {
+			old := d.num
+			s.regs[dst] = number(v)
+			if srcReg < 0 {
+				c := int64(ins.Imm())
+				if iop == interval.Sub {
+					c = -c
+				}
+				s.z.Increment(numVar(dst), c)
+			} else if iop == interval.Add {
+				s.assignSum(numVar(dst), numVar(dst), numVar(ins.Src), old.SMin(), old.SMax(), src.num.SMin(), src.num.SMax())
+			} else {
+				s.z.Forget(numVar(dst))
+			}
+			s.boundNum(dst)
+			return nil
+		}
+		s.setReg(dst, number(v))
 		return nil
 	}
 	// Pointer arithmetic: pointer ± number, number + pointer, pointer − pointer.
@@ -170,28 +230,36 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 	}
 	switch {
 	case d.k != kNum && src.k == kNum && (iop == interval.Add || iop == interval.Sub):
-		return a.movePointer(i, s, dst, iop, src.num, srcReg)
+		nv := zone.Var(-1)
+		if srcReg >= 0 {
+			nv = numVar(ins.Src)
+		}
+		return a.movePointer(i, s, dst, iop, src.num, nv)
 	case d.k == kNum && src.k != kNum && iop == interval.Add:
 		// number + pointer: the pointer moves by the number.
 		n := d.num
-		p := src
-		s.regs[dst] = p
-		if p.k == kPacket {
+		s.z.Assign(zTmp3, numVar(dst), 0)
+		s.regs[dst] = src
+		s.z.Forget(numVar(dst))
+		if src.k == kPacket {
 			s.z.Assign(pktVar(dst), pktVar(ins.Src), 0)
 		}
-		return a.movePointer(i, s, dst, interval.Add, n, int(dst))
+		err := a.movePointer(i, s, dst, interval.Add, n, zTmp3)
+		s.z.Forget(zTmp3)
+		return err
 	case d.k == src.k && iop == interval.Sub && d.k != kNum:
 		return a.pointerDiff(i, s, dst, ins.Src)
 	}
 	return a.errorf(i, s, []int{int(dst), srcReg}, "%s on a pointer is not allowed", iop)
 }
 
-// movePointer adds (or subtracts) n to the pointer in dst.
-func (a *analysis) movePointer(i int, s *state, dst isa.Register, op interval.Op, n interval.Value, srcReg int) error {
+// movePointer adds (or subtracts) n to the pointer in dst; nv is the zone variable
+// holding n (or -1 for a constant).
+func (a *analysis) movePointer(i int, s *state, dst isa.Register, op interval.Op, n interval.Value, nv zone.Var) error {
 	p := s.regs[dst]
 	switch p.k {
 	case kMapPtr, kFunc, kOpaque, kMixed:
-		return a.errorf(i, s, []int{int(dst), srcReg}, "arithmetic on a %s", p.k)
+		return a.errorf(i, s, []int{int(dst)}, "arithmetic on a %s", p.k)
 	}
 	if p.nullable {
 		return a.errorf(i, s, []int{int(dst)}, "arithmetic on a pointer that may be NULL (check it first)")
@@ -207,6 +275,9 @@ func (a *analysis) movePointer(i int, s *state, dst isa.Register, op interval.Op
 		}
 		if lo == hi {
 			s.z.Increment(v, lo)
+		} else if nv >= 0 && op == interval.Add {
+			plo, phi := s.z.Bounds(v)
+			s.assignSum(v, v, nv, plo, phi, lo, hi)
 		} else {
 			s.z.Assign(zTmp, v, 0)
 			s.z.Forget(v)
@@ -233,7 +304,7 @@ func (a *analysis) pointerDiff(i int, s *state, dst, src isa.Register) error {
 	case d.k == kPacket:
 		lo, hi := s.z.DiffBounds(pktVar(dst), pktVar(src))
 		v = signedRange(lo, hi)
-	case d.m == o.m && d.frame == o.frame:
+	case d.m == o.m && d.ms == o.ms && d.frame == o.frame:
 		v = interval.ALU64(interval.Sub, d.num, o.num)
 	default:
 		return a.errorf(i, s, []int{int(dst), int(src)}, "subtraction of pointers into different regions")
@@ -324,4 +395,11 @@ func (a *analysis) exit(i int, s *state) error {
 		return a.errorf(i, s, nil, "the program exits holding reference %d (a ring buffer record not submitted or discarded, or a socket not released)", id)
 	}
 	return nil
+}
+
+// noWrap reports whether dst op src (add or sub) cannot overflow a signed 64-bit number.
+func noWrap(op interval.Op, d, s interval.Value) bool {
+	const lim = 1 << 62
+	in := func(v interval.Value) bool { return v.SMin() > -lim && v.SMax() < lim }
+	return in(d) && in(s)
 }
