@@ -293,12 +293,16 @@ func randValue(r *rand.Rand, depth int) Value {
 		return Const(a)
 	}
 	x, y := randValue(r, depth-1), randValue(r, depth-1)
-	switch r.IntN(4) {
+	switch r.IntN(6) {
 	case 0:
 		return Meet(x, y)
 	case 1:
 		return Join(x, y)
 	case 2:
+		return Widen(x, y) // not reduced between views
+	case 3:
+		return Narrow(x, y)
+	case 4:
 		return ALU64(Op(r.IntN(int(Mov)+1)), x, y)
 	}
 	return ALU32(Op(r.IntN(int(Mov)+1)), x, y)
