@@ -46,15 +46,12 @@ func Meet(a, b Value) Value {
 // LessEq reports whether every number of a is a number of b, judged view by view: true is
 // always right; false may be wrong when b's views are not reduced against each other.
 func LessEq(a, b Value) bool {
+	a = a.normalize()
 	if a.empty {
 		return true
 	}
 	if b.empty {
 		return false
-	}
-	a = a.normalize()
-	if a.empty {
-		return true
 	}
 	return b.smin <= a.smin && a.smax <= b.smax &&
 		b.umin <= a.umin && a.umax <= b.umax &&

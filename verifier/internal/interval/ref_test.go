@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 )
 
@@ -380,6 +382,13 @@ func dump(v Value) string {
 	}
 	return fmt.Sprintf("%v {s[%d,%d] u[%#x,%#x] s32[%d,%d] u32[%#x,%#x] t=(%#x;%#x)}", v,
 		v.smin, v.smax, v.umin, v.umax, v.s32min, v.s32max, v.u32min, v.u32max, v.t.v, v.t.m)
+}
+
+// seed varies the random cases: INTERVAL_SEED=n go test picks another fixed set (the default is
+// 0, so that plain runs are repeatable).
+func seed() uint64 {
+	n, _ := strconv.ParseUint(os.Getenv("INTERVAL_SEED"), 10, 64)
+	return n
 }
 
 // samples is the number of random cases per property: 1e5, or 5e3 with -short.
