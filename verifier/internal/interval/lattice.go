@@ -46,15 +46,12 @@ func Meet(a, b Value) Value {
 // LessEq reports whether every number of a is a number of b, judged view by view: true is
 // always right; false may be wrong when b's views are not reduced against each other.
 func LessEq(a, b Value) bool {
+	a = a.normalize()
 	if a.empty {
 		return true
 	}
 	if b.empty {
 		return false
-	}
-	a = a.normalize()
-	if a.empty {
-		return true
 	}
 	return b.smin <= a.smin && a.smax <= b.smax &&
 		b.umin <= a.umin && a.umax <= b.umax &&
@@ -71,59 +68,59 @@ var defaultThresholds = []int64{
 	math.MaxInt32, math.MaxUint32,
 }
 
-// Widen extrapolates the loop-head iterate old with its successor new, stopping at the usual
+// Widen extrapolates the loop-head iterate old with its successor next, stopping at the usual
 // landmarks before the extremes of a view: zero and -1, the edges of the byte, half-word and word
 // ranges, and 512 (the stack size). See WidenWith.
-func Widen(old, new Value) Value { return WidenWith(old, new, defaultThresholds) }
+func Widen(old, next Value) Value { return WidenWith(old, next, defaultThresholds) }
 
-// WidenWith is the widening of old by new: each bound of each view that new does not respect
-// moves to the nearest threshold beyond new's bound, or to the extreme of the view, and the known
+// WidenWith is the widening of old by next: each bound of each view that next does not respect
+// moves to the nearest threshold beyond next's bound, or to the extreme of the view, and the known
 // bits are widened too (see widenT). Every bound can move only a bounded number of times, so an increasing chain
-// of widenings becomes stable. The result holds old and new; it is not reduced between views,
+// of widenings becomes stable. The result holds old and next; it is not reduced between views,
 // since reducing could undo a jump and break that guarantee. Thresholds apply to every view they
 // fit in; negative ones only to the signed views.
-func WidenWith(old, new Value, thresholds []int64) Value {
+func WidenWith(old, next Value, thresholds []int64) Value {
 	if old.empty {
-		return new
+		return next
 	}
-	if new.empty {
+	if next.empty {
 		return old
 	}
 	r := old
-	if new.smin < old.smin {
-		r.smin = below(new.smin, thresholds, math.MinInt64, fitS64)
+	if next.smin < old.smin {
+		r.smin = below(next.smin, thresholds, math.MinInt64, fitS64)
 	}
-	if new.smax > old.smax {
-		r.smax = above(new.smax, thresholds, math.MaxInt64, fitS64)
+	if next.smax > old.smax {
+		r.smax = above(next.smax, thresholds, math.MaxInt64, fitS64)
 	}
-	if new.umin < old.umin {
-		r.umin = below(new.umin, thresholds, 0, fitU64)
+	if next.umin < old.umin {
+		r.umin = below(next.umin, thresholds, 0, fitU64)
 	}
-	if new.umax > old.umax {
-		r.umax = above(new.umax, thresholds, math.MaxUint64, fitU64)
+	if next.umax > old.umax {
+		r.umax = above(next.umax, thresholds, math.MaxUint64, fitU64)
 	}
-	if new.s32min < old.s32min {
-		r.s32min = below(new.s32min, thresholds, math.MinInt32, fitS32)
+	if next.s32min < old.s32min {
+		r.s32min = below(next.s32min, thresholds, math.MinInt32, fitS32)
 	}
-	if new.s32max > old.s32max {
-		r.s32max = above(new.s32max, thresholds, math.MaxInt32, fitS32)
+	if next.s32max > old.s32max {
+		r.s32max = above(next.s32max, thresholds, math.MaxInt32, fitS32)
 	}
-	if new.u32min < old.u32min {
-		r.u32min = below(new.u32min, thresholds, 0, fitU32)
+	if next.u32min < old.u32min {
+		r.u32min = below(next.u32min, thresholds, 0, fitU32)
 	}
-	if new.u32max > old.u32max {
-		r.u32max = above(new.u32max, thresholds, math.MaxUint32, fitU32)
+	if next.u32max > old.u32max {
+		r.u32max = above(next.u32max, thresholds, math.MaxUint32, fitU32)
 	}
-	r.t = widenT(old.t, new.t)
+	r.t = widenT(old.t, next.t)
 	return r
 }
 
-// widenT widens known bits: when new has bits old does not know, those bits and every bit above
+// widenT widens known bits: when next has bits old does not know, those bits and every bit above
 // the lowest of them become unknown (a counter's carries reach upward), while the bits below,
 // such as the known zero low bits of an aligned offset, stay known. Each change unknowns at
 // least one more bit, so known bits can widen at most 64 times.
-func widenT(old, new tnum) tnum {
-	j := old.join(new)
+func widenT(old, next tnum) tnum {
+	j := old.join(next)
 	if j == old {
 		return old
 	}
@@ -161,41 +158,41 @@ func above[T int32 | uint32 | int64 | uint64](x T, thresholds []int64, ceil T, c
 	return best
 }
 
-// Narrow refines old, a post-fixpoint reached by widening, with new, the result of one more
+// Narrow refines old, a post-fixpoint reached by widening, with next, the result of one more
 // iteration from old: each bound of old that sits at the extreme of its view or at one of
-// the landmarks of Widen (where widening may have put it) takes new's bound if that is tighter, and
+// the landmarks of Widen (where widening may have put it) takes next's bound if that is tighter, and
 // the known bits are met. Other bounds keep old's value, so a decreasing chain of narrowings
-// becomes stable. The result holds every number in both old and new, and lies within old.
-func Narrow(old, new Value) Value {
-	if old.empty || new.empty {
+// becomes stable. The result holds every number in both old and next, and lies within old.
+func Narrow(old, next Value) Value {
+	if old.empty || next.empty {
 		return Bottom()
 	}
 	r := old
 	if isLandmark(old.smin, math.MinInt64) {
-		r.smin = max(old.smin, new.smin)
+		r.smin = max(old.smin, next.smin)
 	}
 	if isLandmark(old.smax, math.MaxInt64) {
-		r.smax = min(old.smax, new.smax)
+		r.smax = min(old.smax, next.smax)
 	}
 	if isLandmark(int64(old.umin), 0) {
-		r.umin = max(old.umin, new.umin)
+		r.umin = max(old.umin, next.umin)
 	}
 	if old.umax == math.MaxUint64 || isLandmark(int64(old.umax), math.MaxInt64) {
-		r.umax = min(old.umax, new.umax)
+		r.umax = min(old.umax, next.umax)
 	}
 	if isLandmark(int64(old.s32min), math.MinInt32) {
-		r.s32min = max(old.s32min, new.s32min)
+		r.s32min = max(old.s32min, next.s32min)
 	}
 	if isLandmark(int64(old.s32max), math.MaxInt32) {
-		r.s32max = min(old.s32max, new.s32max)
+		r.s32max = min(old.s32max, next.s32max)
 	}
 	if isLandmark(int64(old.u32min), 0) {
-		r.u32min = max(old.u32min, new.u32min)
+		r.u32min = max(old.u32min, next.u32min)
 	}
 	if isLandmark(int64(old.u32max), math.MaxUint32) {
-		r.u32max = min(old.u32max, new.u32max)
+		r.u32max = min(old.u32max, next.u32max)
 	}
-	if t, ok := old.t.meet(new.t); ok {
+	if t, ok := old.t.meet(next.t); ok {
 		r.t = t
 	}
 	if r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 )
 
@@ -293,12 +295,16 @@ func randValue(r *rand.Rand, depth int) Value {
 		return Const(a)
 	}
 	x, y := randValue(r, depth-1), randValue(r, depth-1)
-	switch r.IntN(4) {
+	switch r.IntN(6) {
 	case 0:
 		return Meet(x, y)
 	case 1:
 		return Join(x, y)
 	case 2:
+		return Widen(x, y) // not reduced between views
+	case 3:
+		return Narrow(x, y)
+	case 4:
 		return ALU64(Op(r.IntN(int(Mov)+1)), x, y)
 	}
 	return ALU32(Op(r.IntN(int(Mov)+1)), x, y)
@@ -376,6 +382,13 @@ func dump(v Value) string {
 	}
 	return fmt.Sprintf("%v {s[%d,%d] u[%#x,%#x] s32[%d,%d] u32[%#x,%#x] t=(%#x;%#x)}", v,
 		v.smin, v.smax, v.umin, v.umax, v.s32min, v.s32max, v.u32min, v.u32max, v.t.v, v.t.m)
+}
+
+// seed varies the random cases: INTERVAL_SEED=n go test picks another fixed set (the default is
+// 0, so that plain runs are repeatable).
+func seed() uint64 {
+	n, _ := strconv.ParseUint(os.Getenv("INTERVAL_SEED"), 10, 64)
+	return n
 }
 
 // samples is the number of random cases per property: 1e5, or 5e3 with -short.
