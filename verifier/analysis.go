@@ -20,7 +20,7 @@ const maxFrames = 8
 const (
 	zPktSize zone.Var = iota + 1
 	zMeta
-	zReg0 // r0's packet offset; rN's is zReg0 + N
+	zReg0              // r0's packet offset; rN's is zReg0 + N
 	zNum0 = zReg0 + 11 // r0's value as a signed number; rN's is zNum0 + N
 	zTmp  = zNum0 + 11
 	zTmp2 = zTmp + 1

@@ -46,8 +46,8 @@ type Program struct {
 
 // MapInfo is what the verifier knows of a map.
 type MapInfo struct {
-	Name                          string
-	Type                          maps.Type
+	Name                           string
+	Type                           maps.Type
 	KeySize, ValueSize, MaxEntries uint32
 	// ReadOnly maps (.rodata) may not be written by programs.
 	ReadOnly bool
