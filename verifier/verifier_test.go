@@ -1,0 +1,260 @@
+package verifier_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf/isa"
+	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier"
+)
+
+// testMaps are the maps the table's programs may load: "lddw %rN, MAP_HASH" and friends.
+var testMaps = []verifier.MapInfo{
+	{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1},
+	{Name: "ringbuf", Type: maps.RingBuf, MaxEntries: 4096, Inner: -1},
+	{Name: "rodata", Type: maps.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, ReadOnly: true, Inner: -1},
+}
+
+// assemble builds an XDP program; "lddw %rN, 0xMAP00" with MAP a testMaps index loads that
+// map (0xMAP01: its value address).
+func assemble(t *testing.T, src string) *verifier.Program {
+	t.Helper()
+	insns, err := isa.Assemble(src)
+	if err != nil {
+		t.Fatalf("assemble: %v\n%s", err, src)
+	}
+	p := &verifier.Program{Name: "test", Instructions: insns, Type: progtype.XDP, Maps: testMaps}
+	for i, ins := range insns {
+		if ins.IsLDDW() && ins.Constant>>16 == 0xabcd {
+			p.MapRefs = append(p.MapRefs, verifier.MapRef{Instruction: i, Map: int(ins.Constant>>8) & 0xff, Value: ins.Constant&0xff == 1})
+		}
+	}
+	return p
+}
+
+func TestVerify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		want string // "" when the program must verify, else part of the error
+	}{
+		{"return constant", "mov %r0, 2\nexit", ""},
+		{"uninitialized r0", "exit", "r0 is read before it is written"},
+		{"uninitialized register", "mov %r0, %r5\nexit", "r5 is read before it is written"},
+		{"packet read after bounds check", `
+			ldxw %r2, [%r1+0]
+			ldxw %r3, [%r1+4]
+			mov %r4, %r2
+			add %r4, 14
+			jgt %r4, %r3, out
+			ldxb %r0, [%r2+13]
+			exit
+		out:
+			mov %r0, 1
+			exit`, ""},
+		{"packet read past the check", `
+			ldxw %r2, [%r1+0]
+			ldxw %r3, [%r1+4]
+			mov %r4, %r2
+			add %r4, 14
+			jgt %r4, %r3, out
+			ldxb %r0, [%r2+14]
+			exit
+		out:
+			mov %r0, 1
+			exit`, "may run past the packet's end"},
+		{"packet read without a check", "ldxw %r2, [%r1+0]\nldxb %r0, [%r2+0]\nexit", "may run past the packet's end"},
+		{"packet check on the wrong edge", `
+			ldxw %r2, [%r1+0]
+			ldxw %r3, [%r1+4]
+			mov %r4, %r2
+			add %r4, 14
+			jle %r4, %r3, ok
+			ldxb %r0, [%r2+0]
+			exit
+		ok:
+			mov %r0, 1
+			exit`, "may run past the packet's end"},
+		{"variable offset checked through a copy", `
+			ldxw %r2, [%r1+0]
+			ldxw %r3, [%r1+4]
+			mov %r5, 0
+			mov %r0, 1
+			ldxw %r6, [%r1+12]
+			and %r6, 7
+			mov %r4, %r2
+			add %r4, %r6
+			mov %r7, %r4
+			add %r7, 2
+			jgt %r7, %r3, out
+			ldxh %r0, [%r4+0]
+		out:
+			exit`, ""},
+		{"write to read-only context field", "mov %r2, 0\nstxw [%r1+12], %r2\nmov %r0, 0\nexit", "read-only"},
+		{"context access that is no field", "ldxw %r0, [%r1+2]\nexit", "is not a field"},
+		{"stack read of uninitialized bytes", "ldxdw %r0, [%r10-8]\nexit", "uninitialized stack"},
+		{"stack spill and fill", "mov %r2, 7\nstxdw [%r10-8], %r2\nldxdw %r0, [%r10-8]\nexit", ""},
+		{"stack out of bounds", "mov %r2, 7\nstxdw [%r10-520], %r2\nmov %r0, 0\nexit", "outside the 512-byte stack"},
+		{"map lookup checked for null", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			jeq %r0, 0, out
+			ldxdw %r0, [%r0+0]
+			mov %r0, 2
+		out:
+			exit`, ""},
+		{"map value used without a null check", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			ldxdw %r0, [%r0+0]
+			exit`, "may be NULL"},
+		{"map value read out of bounds", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			jeq %r0, 0, out
+			ldxdw %r0, [%r0+4]
+		out:
+			exit`, "outside map hash's 8-byte value"},
+		{"map key uninitialized", `
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			mov %r0, 0
+			exit`, "uninitialized stack byte"},
+		{"helper with a number as the map", "mov %r1, 0\nmov %r2, %r10\ncall 1\nmov %r0, 0\nexit", "must be a map"},
+		{"ring buffer record submitted", `
+			lddw %r1, 0xabcd0100
+			mov %r2, 16
+			mov %r3, 0
+			call 131
+			jeq %r0, 0, out
+			stdw [%r0+8], 1
+			mov %r1, %r0
+			mov %r2, 0
+			call 132
+		out:
+			mov %r0, 0
+			exit`, ""},
+		{"ring buffer record leaked", `
+			lddw %r1, 0xabcd0100
+			mov %r2, 16
+			mov %r3, 0
+			call 131
+			mov %r0, 0
+			exit`, "holding reference"},
+		{"ring buffer record overrun", `
+			lddw %r1, 0xabcd0100
+			mov %r2, 16
+			mov %r3, 0
+			call 131
+			jeq %r0, 0, out
+			stdw [%r0+16], 1
+			mov %r1, %r0
+			mov %r2, 0
+			call 133
+		out:
+			mov %r0, 0
+			exit`, "outside the 16-byte memory region"},
+		{"read-only data not writable", "lddw %r1, 0xabcd0201\nstdw [%r1+0], 1\nmov %r0, 0\nexit", "read-only map"},
+		{"pointer stored into a map value", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			jeq %r0, 0, out
+			stxdw [%r0+0], %r10
+		out:
+			mov %r0, 0
+			exit`, "leak an address"},
+		{"pointer returned", "mov %r0, %r10\nexit", "returns a pointer"},
+		{"pointer arithmetic that is not add or sub", "mov %r0, %r10\nmul %r0, 2\nexit", "mul on a pointer"},
+		{"bounded loop", `
+			mov %r0, 0
+			mov %r1, 0
+		loop:
+			add %r0, %r1
+			add %r1, 1
+			jlt %r1, 10, loop
+			exit`, ""},
+		{"loop bounded by !=", `
+			mov %r0, 0
+			mov %r1, 0
+		loop:
+			add %r0, 2
+			add %r1, 1
+			jne %r1, 64, loop
+			exit`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifier.Verify(assemble(t, tc.src), nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("verified; want an error with %q", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("error %q, want one with %q", err, tc.want)
+			case err != nil && !errors.Is(err, verifier.ErrUnverifiable):
+				t.Fatalf("error %v is not ErrUnverifiable", err)
+			}
+		})
+	}
+}
+
+// The error names the instruction, the failed condition and the registers' state.
+func TestErrorDetail(t *testing.T) {
+	_, err := verifier.Verify(assemble(t, "ldxw %r2, [%r1+0]\nldxb %r0, [%r2+3]\nexit"), nil)
+	var ve *verifier.Error
+	if !errors.As(err, &ve) {
+		t.Fatalf("%v is not a *verifier.Error", err)
+	}
+	if ve.Slot != 1 || ve.Text != "r0 = *(u8 *)(r2 + 3)" || !strings.Contains(ve.State, "r2=packet") {
+		t.Fatalf("error detail: %+v", ve)
+	}
+}
+
+// FuzzVerify runs the verifier on arbitrary programs: it must accept or refuse each with
+// an error, never panic or hang.
+func FuzzVerify(f *testing.F) {
+	for _, s := range []string{
+		"mov %r0, 2\nexit",
+		"ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, +1\nldxb %r0, [%r2+13]\nexit",
+		"mov %r0, 0\nmov %r1, 0\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 10, -3\nexit",
+	} {
+		insns, err := isa.Assemble(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(isa.Encode(insns), uint8(progtype.XDP))
+	}
+	f.Fuzz(func(t *testing.T, code []byte, typ uint8) {
+		insns, err := isa.Decode(code)
+		if err != nil {
+			return
+		}
+		p := &verifier.Program{Instructions: insns, Type: progtype.Type(typ % 40), Maps: testMaps}
+		for i, ins := range insns {
+			if ins.IsLDDW() && ins.Src == 1 {
+				p.MapRefs = append(p.MapRefs, verifier.MapRef{Instruction: i, Map: int(ins.Imm()) % len(testMaps)})
+			}
+		}
+		_, err = verifier.Verify(p, &verifier.Options{MaxInstructions: 20000})
+		if err != nil && !errors.Is(err, verifier.ErrUnverifiable) {
+			t.Fatalf("error %v is not ErrUnverifiable", err)
+		}
+	})
+}
