@@ -3,14 +3,18 @@ package anybpf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier"
 )
 
 // FuzzHelpers runs arbitrary programs with the runtime's helpers in checked mode, with
@@ -103,6 +107,60 @@ func FuzzLoadCollection(f *testing.F) {
 		coll.Close()
 		if n := rt.MemoryInUse(); n != 0 {
 			t.Fatalf("closed collection left %d bytes charged", n)
+		}
+	})
+}
+
+// FuzzVerifierSound checks the verifier against checked mode: a program the verifier
+// accepts must never make the interpreter's checked mode report a bad memory access or
+// register read, whatever packet it runs on.
+func FuzzVerifierSound(f *testing.F) {
+	for _, s := range []string{
+		"ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, +2\nldxb %r0, [%r2+13]\nexit\nmov %r0, 1\nexit",
+		"stw [%r10-4], 0\nlddw %r1, 0xabcd\nmov %r2, %r10\nadd %r2, -4\ncall 1\njeq %r0, 0, +2\nldxdw %r0, [%r0+0]\nmov %r0, 2\nexit",
+		"mov %r0, 0\nmov %r1, 0\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 10, -3\nexit",
+	} {
+		insns, err := isa.Assemble(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(isa.Encode(insns), uint16(64))
+	}
+	rt := NewRuntime(context.Background(), NewRuntimeConfig().WithInstructionBudget(100000))
+	eng, _ := rt.engine()
+	hash, err := rt.NewMap(maps.Spec{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16})
+	if err != nil {
+		f.Fatal(err)
+	}
+	coll := &Collection{Maps: map[string]*Map{"hash": hash}, Programs: map[string]*Program{}}
+	vmaps := []verifier.MapInfo{{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1}}
+	f.Fuzz(func(t *testing.T, code []byte, size uint16) {
+		insns, err := isa.Decode(code)
+		if err != nil {
+			return
+		}
+		ps := &elfload.ProgramSpec{Name: "fuzz", Type: progtype.XDP, Instructions: insns}
+		vp := &verifier.Program{Instructions: insns, Type: progtype.XDP, Maps: vmaps}
+		for i, ins := range insns {
+			if ins.IsLDDW() && ins.Constant == 0xabcd {
+				ps.References = append(ps.References, elfload.Reference{Instruction: i, Map: "hash"})
+				vp.MapRefs = append(vp.MapRefs, verifier.MapRef{Instruction: i, Map: 0})
+			}
+		}
+		if _, err := verifier.Verify(vp, &verifier.Options{MaxInstructions: 50000}); err != nil {
+			return
+		}
+		p, err := rt.loadProgram(eng, ps, coll)
+		if err != nil {
+			return
+		}
+		defer p.releaseMaps()
+		pkt := make([]byte, 14+int(size%1500))
+		for i := range pkt {
+			pkt[i] = byte(i * 7)
+		}
+		if _, err := p.Run(&RunOptions{Data: pkt}); err != nil && !errors.Is(err, engine.ErrBudgetExceeded) {
+			t.Fatalf("verified program failed in checked mode: %v\n%s", err, isa.Disassemble(insns, isa.SyntaxLLVM))
 		}
 	})
 }

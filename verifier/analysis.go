@@ -290,6 +290,9 @@ func (fa *funcAnalysis) visit(i int, s *state) error {
 	}
 	s = s.clone()
 	ins := a.p.Instructions[i]
+	if r, ok := isa.WrittenRegister(ins); ok && r == isa.R10 {
+		return a.errorf(i, nil, nil, "r10, the frame pointer, is read-only")
+	}
 	if ins.IsJump() && ins.OpCode&0xf0 != isa.JmpJA {
 		taken, fall, err := a.branch(i, ins, s)
 		if err != nil {
