@@ -127,3 +127,24 @@ func TestInvalid(t *testing.T) {
 	}
 	t.Logf("%d of %d malformed objects refused by the loader", refused, len(entries))
 }
+
+// TestRELA: objects from older toolchains carry their relocations in SHT_RELA sections
+// (ovs's datapath.o); their map references must be found like SHT_REL ones.
+func TestRELA(t *testing.T) {
+	dir := testutil.CorpusDir(t, "ebpf-samples")
+	obj, err := elfload.LoadFile(filepath.Join(dir, "ovs", "datapath.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.Program("tail-1")
+	if p == nil {
+		t.Fatal("no program tail-1")
+	}
+	var names []string
+	for _, r := range p.References {
+		names = append(names, r.Map)
+	}
+	if len(names) < 3 || names[0] != "execute_actions" || names[1] != "percpu_executing_key" || names[2] != "flow_table" {
+		t.Fatalf("tail-1 refers to %v, want execute_actions, percpu_executing_key, flow_table first", names)
+	}
+}

@@ -219,6 +219,9 @@ type section struct {
 	syms []elf.Symbol
 	// relocations that apply to this section, by offset
 	relocs map[uint64]elf.Symbol
+	// addends of the relocations that came from SHT_RELA sections (older toolchains
+	// emit those); SHT_REL relocations keep theirs in the instruction.
+	addends map[uint64]int64
 }
 
 type sectionKind int
@@ -364,8 +367,12 @@ func (l *loader) sectionNamed(name string) *section {
 
 func (l *loader) loadRelocations() error {
 	for _, sec := range l.sections {
-		if sec.Type != elf.SHT_REL {
+		if sec.Type != elf.SHT_REL && sec.Type != elf.SHT_RELA {
 			continue
+		}
+		entSize := 16
+		if sec.Type == elf.SHT_RELA {
+			entSize = 24
 		}
 		target, ok := l.sections[int(sec.Info)]
 		if !ok {
@@ -379,29 +386,35 @@ func (l *loader) loadRelocations() error {
 		if err != nil {
 			return fmt.Errorf("%w: section %s: %v", ErrInvalidObject, sec.Name, err)
 		}
-		if len(data)%16 != 0 {
-			return fmt.Errorf("%w: relocation section %s has %d bytes, not a multiple of 16", ErrInvalidObject, sec.Name, len(data))
+		if len(data)%entSize != 0 {
+			return fmt.Errorf("%w: relocation section %s has %d bytes, not a multiple of %d", ErrInvalidObject, sec.Name, len(data), entSize)
 		}
-		for off := 0; off < len(data); off += 16 {
+		for off := 0; off < len(data); off += entSize {
 			rOff := binary.LittleEndian.Uint64(data[off:])
 			info := binary.LittleEndian.Uint64(data[off+8:])
 			symIdx := int(info >> 32)
 			if symIdx > len(l.symbols) {
-				return fmt.Errorf("%w: relocation %d in %s names symbol %d of %d", ErrInvalidObject, off/16, sec.Name, symIdx, len(l.symbols))
+				return fmt.Errorf("%w: relocation %d in %s names symbol %d of %d", ErrInvalidObject, off/entSize, sec.Name, symIdx, len(l.symbols))
 			}
 			if target.Type != elf.SHT_NOBITS && (rOff >= target.Size || target.Size-rOff < 4) {
-				return fmt.Errorf("%w: relocation %d in %s applies at byte %d of %s (%d bytes)", ErrInvalidObject, off/16, sec.Name, rOff, target.Name, target.Size)
+				return fmt.Errorf("%w: relocation %d in %s applies at byte %d of %s (%d bytes)", ErrInvalidObject, off/entSize, sec.Name, rOff, target.Name, target.Size)
 			}
 			if target.kind != kindCode && target.kind != kindBTFMaps {
 				continue // debug info and the like
 			}
 			if symIdx == 0 {
-				return fmt.Errorf("%w: relocation %d in %s names the null symbol", ErrInvalidObject, off/16, sec.Name)
+				return fmt.Errorf("%w: relocation %d in %s names the null symbol", ErrInvalidObject, off/entSize, sec.Name)
 			}
 			if target.kind == kindCode && rOff%isa.InstructionSize != 0 {
-				return fmt.Errorf("%w: relocation %d in %s is not at an instruction (byte %d)", ErrInvalidObject, off/16, sec.Name, rOff)
+				return fmt.Errorf("%w: relocation %d in %s is not at an instruction (byte %d)", ErrInvalidObject, off/entSize, sec.Name, rOff)
 			}
 			target.relocs[rOff] = l.symbols[symIdx-1] // debug/elf drops the null symbol
+			if entSize == 24 {
+				if target.addends == nil {
+					target.addends = map[uint64]int64{}
+				}
+				target.addends[rOff] = int64(binary.LittleEndian.Uint64(data[off+16:]))
+			}
 		}
 	}
 	return nil

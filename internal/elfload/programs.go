@@ -124,6 +124,10 @@ func (l *loader) link(entry *function) (*ProgramSpec, error) {
 				p.Poisoned = append(p.Poisoned, PoisonedInstruction{Instruction: len(p.Instructions), Reason: reason})
 			}
 			sym, hasReloc := fn.section.relocs[secOff]
+			if addend, ok := fn.section.addends[secOff]; ok && hasReloc && ins.IsLDDW() {
+				// A RELA relocation: the addend is what REL keeps in the immediate.
+				ins.Constant = ins.Constant&^0xffffffff | int64(uint32(addend))
+			}
 			switch {
 			case ins.IsLDDW() && hasReloc:
 				ref, target, err := l.dataReference(ins, sym)
