@@ -21,8 +21,9 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 	if err := progtype.CheckHelper(a.p.Type, id.String()); err != nil {
 		return a.errorf(i, nil, nil, "%v", err)
 	}
-	var mapArg = -1 // the map argument's (first) map
-	var mapReg reg  // the map argument
+	var mapArg = -1            // the map argument's (first) map
+	var mapReg reg             // the map argument
+	var argKey, argValue int64 // the largest key and value sizes of the map argument's maps
 	var allocSize int64
 	for n := 0; n < proto.NumArgs(); n++ {
 		r := isa.Register(n + 1)
@@ -45,24 +46,21 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 			}
 			set := mapsOf(v)
 			mapArg, mapReg = set[0], v
-			first := a.p.Maps[set[0]]
 			for _, mi := range set {
 				m := a.p.Maps[mi]
 				if len(proto.MapTypes) > 0 && !slices.Contains(proto.MapTypes, m.Type) {
 					return a.errorf(i, s, []int{int(r)}, "bpf_%s does not take map %s, a %s", id, m.Name, m.Type)
 				}
-				if m.KeySize != first.KeySize || m.ValueSize != first.ValueSize || m.Type != first.Type {
-					return a.errorf(i, s, []int{int(r)}, "r%d may be map %s or map %s, which differ in type or sizes", r, first.Name, m.Name)
-				}
+				// Key and value arguments are checked against the largest sizes.
+				argKey, argValue = max(argKey, int64(m.KeySize)), max(argValue, int64(m.ValueSize))
 			}
 		case helpers.ArgPtrToMapKey, helpers.ArgPtrToMapValue, helpers.ArgPtrToUninitMapValue:
 			if mapArg < 0 {
 				return bad("a pointer after a map argument")
 			}
-			m := a.p.Maps[mapArg]
-			size := int64(m.KeySize)
+			size := argKey
 			if kind != helpers.ArgPtrToMapKey {
-				size = int64(m.ValueSize)
+				size = argValue
 			}
 			if size == 0 {
 				break // queues and stacks have no key
