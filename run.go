@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/maps"
 	"github.com/anybpf/anybpf/progtype"
 )
 
@@ -258,10 +259,20 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	}
 	fixed := len(env.Regions())
 	var ret uint64
+	// Like the kernel, which holds the RCU read lock across a batch of repetitions, the
+	// runs of one batch share an epoch guard (and so a CPU); the guard is renewed every
+	// epochBatch runs so that memory retired meanwhile can be reclaimed.
+	const epochBatch = 1024
+	var g maps.Guard
 	start := time.Now()
 	for i := uint32(0); i < repeat; i++ {
+		if i%epochBatch == 0 {
+			if i > 0 {
+				g.Leave()
+			}
+			g = p.rt.epochs.Enter()
+		}
 		env.TruncateRegions(fixed) // drop the map values earlier runs looked up
-		g := p.rt.epochs.Enter()
 		inv.cpu, inv.prog, inv.tails, inv.redirect = g.CPU(), p, 0, nil
 		var err error
 		for {
@@ -272,11 +283,12 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 				break
 			}
 		}
-		g.Leave()
 		if err != nil {
+			g.Leave()
 			return 0, fmt.Errorf("run %s: %w", inv.prog.Name, err)
 		}
 	}
+	g.Leave()
 	opts.Duration = time.Since(start) / time.Duration(repeat)
 	if p.windows {
 		ret = uint64(progtype.WindowsVerdict(p.Type, uint32(ret)))
