@@ -1,11 +1,23 @@
 package progtype
 
+import "fmt"
+
 // BTFArgsContext is the context of TRACING programs (fentry, fexit, fmod_ret, tp_btf,
-// iter) and LSM programs: the traced function's arguments as u64 values, read 8 bytes at
-// a time at offsets aligned to 8 and never written (bpf_tracing_btf_ctx_access). Linux
-// types each argument from BTF (a pointer argument becomes a pointer to its BTF type);
-// the descriptor knows only the slots, of which there are at most MAX_BPF_FUNC_ARGS.
-var BTFArgsContext = rawTracepointContext("tracing args", Scalar)
+// iter) and LSM programs: the traced function's arguments as u64 slots, never written,
+// each read from its start (bpf_tracing_btf_ctx_access and btf_ctx_access require an
+// offset that is a multiple of 8) as 1, 2, 4 or 8 bytes. Linux types each argument from
+// BTF (a pointer argument becomes a pointer to its BTF type, and only the function's
+// own arguments and fexit's return value may be read); the descriptor knows only the
+// MAX_BPF_FUNC_ARGS slots.
+var BTFArgsContext = func() *Context {
+	c := &Context{Name: "tracing args", Size: 8 * MaxBPFFuncArgs, RealSize: 8 * MaxBPFFuncArgs}
+	for i := 0; i < MaxBPFFuncArgs; i++ {
+		for _, size := range []int{8, 4, 2, 1} {
+			c.Fields = append(c.Fields, sameLayout(Field{Name: fmt.Sprintf("args[%d]", i), Offset: 8 * i, Size: size}))
+		}
+	}
+	return c
+}()
 
 // LinuxContextFor returns the descriptor, with Linux's access rules, of the context of
 // programs of type t attached as a, for the program types ContextFor does not describe

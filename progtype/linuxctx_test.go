@@ -79,16 +79,28 @@ func TestLinuxContextAccess(t *testing.T) {
 			{"ldxdw %r2, [%r1+0]", allowed},  // args[0]
 			{"ldxdw %r2, [%r1+88]", allowed}, // args[11]
 			{"ldxdw %r2, [%r1+96]", refused}, // args[12]
-			{"ldxw %r2, [%r1+0]", refused},   // 8 bytes only
-			{"ldxw %r2, [%r1+4]", refused},   //
+			{"ldxw %r2, [%r1+0]", allowed},   // in aligned parts
+			{"ldxw %r2, [%r1+4]", allowed},   //
+			{"ldxb %r2, [%r1+95]", allowed},  //
 			{"ldxdw %r2, [%r1+4]", refused},  // misaligned
+			{"ldxh %r2, [%r1+5]", refused},   //
 			{"stxdw [%r1+0], %r2", refused},  // read-only
 		}},
 		{RawTracepointWritableContext, []linuxAccess{
 			{"ldxdw %r2, [%r1+0]", allowed}, // the buffer pointer
 			{"ldxdw %r2, [%r1+8]", allowed}, // args[1]
-			{"ldxw %r2, [%r1+0]", refused},  //
+			{"ldxw %r2, [%r1+12]", allowed}, //
+			{"ldxw %r2, [%r1+0]", refused},  // the pointer is read whole
 			{"stxdw [%r1+0], %r2", refused}, //
+		}},
+		{BTFArgsContext, []linuxAccess{
+			{"ldxdw %r2, [%r1+0]", allowed},  // args[0]
+			{"ldxw %r2, [%r1+8]", allowed},   // args[1], from its start
+			{"ldxb %r2, [%r1+88]", allowed},  // args[11]
+			{"ldxw %r2, [%r1+12]", refused},  // not a multiple of 8
+			{"ldxb %r2, [%r1+1]", refused},   //
+			{"ldxdw %r2, [%r1+96]", refused}, // past MAX_BPF_FUNC_ARGS
+			{"stxdw [%r1+0], %r2", refused},  // read-only
 		}},
 		{PerfEventContext, []linuxAccess{
 			{"ldxdw %r2, [%r1+0]", allowed},   // regs.r15
@@ -339,8 +351,11 @@ func TestLinuxContextFor(t *testing.T) {
 // TestLinuxContextsRealLayout checks what RewriteContext relies on: every field lies
 // inside both layouts, and a narrow field's real layout is its Linux one.
 func TestLinuxContextsRealLayout(t *testing.T) {
+	cs := []*Context{TracepointContext, BTFArgsContext, SyscallContext}
 	for _, lc := range linuxLayoutCases() {
-		c := lc.c
+		cs = append(cs, lc.c)
+	}
+	for _, c := range cs {
 		for _, f := range c.Fields {
 			if f.Offset < 0 || f.Offset+f.Size > c.Size || f.RealOffset < 0 || f.RealOffset+f.RealSize > c.RealSize {
 				t.Errorf("%s.%s lies outside the context", c.Name, f.Name)

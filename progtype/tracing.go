@@ -65,13 +65,14 @@ var TracepointContext = &Context{
 const MaxBPFFuncArgs = 12
 
 // rawTracepointContext returns struct bpf_raw_tracepoint_args: args[0] to args[11],
-// each read whole (8 bytes), as bpf_tracing_ctx_access.
+// read in any part aligned to its size (bpf_tracing_ctx_access); when first is not
+// Scalar, args[0] is a pointer of that kind, read whole.
 func rawTracepointContext(name string, first FieldKind) *Context {
 	c := &Context{Name: name, Size: 8 * MaxBPFFuncArgs, RealSize: 8 * MaxBPFFuncArgs}
 	for i := 0; i < MaxBPFFuncArgs; i++ {
-		f := sameLayout(Field{Name: fmt.Sprintf("args[%d]", i), Offset: 8 * i, Size: 8})
-		if i == 0 {
-			f.Kind = first
+		f := sameLayout(Field{Name: fmt.Sprintf("args[%d]", i), Offset: 8 * i, Size: 8, Narrow: true})
+		if i == 0 && first != Scalar {
+			f.Kind, f.Narrow = first, false
 		}
 		c.Fields = append(c.Fields, f)
 	}
@@ -79,14 +80,14 @@ func rawTracepointContext(name string, first FieldKind) *Context {
 }
 
 // RawTracepointContext is struct bpf_raw_tracepoint_args, for RAW_TRACEPOINT programs:
-// the tracepoint's arguments as 12 u64 values, read 8 bytes at a time and never written
-// (raw_tp_prog_is_valid_access).
+// the tracepoint's arguments as 12 u64 values, read in any part aligned to its size and
+// never written (raw_tp_prog_is_valid_access, bpf_tracing_ctx_access).
 var RawTracepointContext = rawTracepointContext("bpf_raw_tracepoint_args", Scalar)
 
 // RawTracepointWritableContext is struct bpf_raw_tracepoint_args for
 // RAW_TRACEPOINT_WRITABLE programs: like RawTracepointContext, but args[0] is a pointer
-// to the tracepoint's writable buffer (Linux's PTR_TO_TP_BUFFER), of Kind KernelPointer
-// (raw_tp_writable_prog_is_valid_access).
+// to the tracepoint's writable buffer (Linux's PTR_TO_TP_BUFFER), of Kind KernelPointer,
+// read as 8 bytes (raw_tp_writable_prog_is_valid_access).
 var RawTracepointWritableContext = rawTracepointContext("bpf_raw_tracepoint_args (writable)", KernelPointer)
 
 // PerfEventContextSize is the size of struct bpf_perf_event_data on x86-64.
