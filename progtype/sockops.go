@@ -242,5 +242,8 @@ func ContextFor(t Type, a AttachType) *Context {
 			return sockContext(a)
 		}
 	}
+	if c := LinuxContextFor(t, a); c != nil {
+		return c
+	}
 	return ContextOf(t)
 }

@@ -97,7 +97,8 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 	type outcome struct{ pass, refused, pending int }
-	var passOK, passRefused, rejectRefused, rejectPassed int
+	var passOK, passRefused, rejectRefused, rejectPassed, otherOK, otherRefused int
+	var wronglyPassed []string
 	reasons := map[string]int{}
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".o") {
@@ -112,10 +113,18 @@ func TestCorpus(t *testing.T) {
 			want := expect[filepath.Dir(rel)+"/"+filepath.Base(rel)+":"+ps.Name]
 			_, err := verifier.Verify(fromObject(obj, ps), &verifier.Options{AllowUnreachable: true})
 			switch {
+			case want != "pass" && want != "reject":
+				// expected_failure (PREVAIL is too imprecise) and the like: either is fine.
+				if err == nil {
+					otherOK++
+				} else {
+					otherRefused++
+				}
 			case err == nil && want == "pass":
 				passOK++
 			case err == nil:
 				rejectPassed++
+				wronglyPassed = append(wronglyPassed, rel+" "+ps.Name)
 			case want == "pass":
 				passRefused++
 				var ve *verifier.Error
@@ -142,7 +151,15 @@ func TestCorpus(t *testing.T) {
 		rs = append(rs, strings.Repeat(" ", 5-len(itoa(c)))+itoa(c)+"  "+r)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(rs)))
-	t.Logf("expected pass: %d verified, %d refused; expected reject: %d refused, %d verified", passOK, passRefused, rejectRefused, rejectPassed)
+	t.Logf("expected pass: %d verified, %d refused; expected reject: %d refused, %d verified %v; PREVAIL's known failures: %d verified, %d refused",
+		passOK, passRefused, rejectRefused, rejectPassed, wronglyPassed, otherOK, otherRefused)
+	// Floors: what this verifier achieved when the test was last tightened.
+	if passOK < 274 {
+		t.Errorf("only %d programs PREVAIL verifies were verified; 274 were", passOK)
+	}
+	if rejectPassed > 4 {
+		t.Errorf("%d programs PREVAIL rejects were verified; at most 4 were", rejectPassed)
+	}
 	for _, r := range rs {
 		t.Log(r)
 	}
