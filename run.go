@@ -261,8 +261,8 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	var ret uint64
 	// Like the kernel, which holds the RCU read lock across a batch of repetitions, the
 	// runs of one batch share an epoch guard (and so a CPU); the guard is renewed every
-	// epochBatch runs so that memory retired meanwhile can be reclaimed.
-	const epochBatch = 1024
+	// epochBatch runs so that memory retired meanwhile can be reclaimed soon.
+	const epochBatch = 64
 	var g maps.Guard
 	start := time.Now()
 	for i := uint32(0); i < repeat; i++ {

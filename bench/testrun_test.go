@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 

@@ -18,6 +18,10 @@ type Epochs struct {
 
 	mu      sync.Mutex
 	retired []retiredItem
+	// collectAt is the length of retired at which retiring collects; it grows with what
+	// survives a collection, so that a long-running invocation (which keeps everything
+	// retired alive) does not make every retirement scan the list.
+	collectAt int
 }
 
 type slot struct {
@@ -91,8 +95,9 @@ func (e *Epochs) retire(r retiredItem) {
 	e.mu.Lock()
 	e.retired = append(e.retired, r)
 	var run []func()
-	if len(e.retired) >= 64 {
+	if len(e.retired) >= max(e.collectAt, 64) {
 		run = e.collectLocked()
+		e.collectAt = 2 * len(e.retired)
 	}
 	e.mu.Unlock()
 	for _, fn := range run {
