@@ -7,6 +7,8 @@ import (
 
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier"
 )
 
 // Collection is what an object file holds, loaded: its programs and maps by name. It
@@ -99,7 +101,26 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, 
 		}
 	}
 	for _, ps := range obj.Programs {
+		var verified *verifier.Result
+		if !rt.cfg.unverified {
+			res, err := rt.verifyProgram(obj, ps)
+			switch {
+			case err != nil && ps.Type == progtype.Unspec:
+				// A function without a program type (a library function in .text, say)
+				// that the verifier cannot prove as a program on its own: it loads, but
+				// cannot run by itself.
+				coll.Programs[ps.Name] = &Program{Name: ps.Name, Section: ps.Section, Type: ps.Type, rt: rt, err: err}
+				rt.registerProgram(coll.Programs[ps.Name])
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("%s: program %s: %w", path, ps.Name, err)
+			}
+			verified = res
+		}
 		p, err := rt.loadProgram(eng, ps, coll)
+		if err == nil && verified != nil {
+			p.verifiedInsns = verified.Processed
+		}
 		if errors.Is(err, ErrNotSupported) {
 			// Keep the program so that users see it, and say why it cannot run.
 			p = &Program{Name: ps.Name, Section: ps.Section, Type: ps.Type, rt: rt, err: err}

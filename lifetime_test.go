@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -380,5 +381,39 @@ func TestMapBatch(t *testing.T) {
 	m.Close()
 	if _, err := m.BatchLookup(&maps.BatchCursor{}, kb, vb, maps.BatchOptions{}); !errors.Is(err, anybpf.ErrClosed) {
 		t.Fatalf("batch after Close: %v", err)
+	}
+}
+
+// Every load verifies: a program the verifier cannot prove safe is not loaded, and the
+// error names the instruction, the failed condition and the source line.
+func TestLoadVerifies(t *testing.T) {
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	_, err := rt.LoadCollection("testdata/unverifiable.o")
+	if !errors.Is(err, anybpf.ErrUnverifiable) {
+		t.Fatalf("load of an unverifiable program: %v", err)
+	}
+	for _, want := range []string{"no_bounds_check", "r1 = *(u8 *)(r1 + 12)", "past the packet's end", "unverifiable.c:9"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if n := rt.MemoryInUse(); n != 0 {
+		t.Fatalf("the refused load left %d bytes charged", n)
+	}
+	// The test-only unverified mode loads it; checked mode still stops the bad access.
+	unverified := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithUnverifiedPrograms())
+	coll, err := unverified.LoadCollection("testdata/unverifiable.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if coll.Programs["no_bounds_check"].VerifiedInstructions() != 0 {
+		t.Fatal("an unverified program reports verified instructions")
+	}
+	if _, err := coll.Programs["no_bounds_check"].Run(&anybpf.RunOptions{Data: frame(0x0800, "")[:14]}); err != nil {
+		t.Fatalf("a 14-byte frame is in bounds: %v", err)
+	}
+	verified := load(t, anybpf.NewRuntimeConfig(), "testdata/xdp_counter.o")
+	if verified.Programs["xdp_count"].VerifiedInstructions() == 0 {
+		t.Fatal("a verified program reports no verified instructions")
 	}
 }

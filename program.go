@@ -34,7 +34,13 @@ type Program struct {
 	windows bool
 	// lines is the program's BTF line info (by instruction index), if any.
 	lines []elfload.LineInfo
+	// verifiedInsns is the verifier's count of processed instructions (0: unverified).
+	verifiedInsns int
 }
+
+// VerifiedInstructions is how many instructions the verifier processed to prove the
+// program safe (Linux's verified_insns), or 0 when it was loaded unverified.
+func (p *Program) VerifiedInstructions() int { return p.verifiedInsns }
 
 // ID is the program's id in its runtime, what program arrays hold.
 func (p *Program) ID() uint32 { return p.id }

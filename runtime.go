@@ -43,11 +43,12 @@ var (
 // RuntimeConfig configures a Runtime. The zero value is not valid; start from
 // NewRuntimeConfig.
 type RuntimeConfig struct {
-	engine    string
-	traceLog  io.Writer
-	budget    uint64
-	epochSize int
-	memLimit  uint64
+	engine     string
+	traceLog   io.Writer
+	budget     uint64
+	epochSize  int
+	unverified bool
+	memLimit   uint64
 }
 
 // NewRuntimeConfig returns the default configuration: engine "auto", trace_printk output

@@ -19,7 +19,9 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 		return a.errorf(i, nil, nil, "call of helper %s, whose prototype anybpf does not know", id)
 	}
 	if err := progtype.CheckHelper(a.p.Type, id.String()); err != nil {
-		return a.errorf(i, nil, nil, "%v", err)
+		e := a.errorf(i, nil, nil, "%v", err)
+		e.Cause = err
+		return e
 	}
 	var mapArg = -1            // the map argument's (first) map
 	var mapReg reg             // the map argument

@@ -108,6 +108,9 @@ type Error struct {
 	State string
 	// Source is the C line the instruction came from, when known.
 	Source *SourceLine
+	// Cause is an underlying error the failure comes from (such as
+	// progtype.ErrHelperNotAllowed), when there is one.
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -122,8 +125,13 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, ErrUnverifiable) true.
-func (e *Error) Unwrap() error { return ErrUnverifiable }
+// Unwrap makes errors.Is(err, ErrUnverifiable) true, and errors.Is true for the cause.
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{ErrUnverifiable, e.Cause}
+	}
+	return []error{ErrUnverifiable}
+}
 
 // Verify checks p and returns what it found, or an error naming the first instruction
 // that could not be proven safe.
