@@ -60,3 +60,36 @@ func (rt *Runtime) verifyProgram(obj *elfload.Object, ps *elfload.ProgramSpec) (
 	}
 	return res, nil
 }
+
+// ProgramVerdict is the verifier's judgement of one program of an object.
+type ProgramVerdict struct {
+	Name, Section string
+	Type          progtype.Type
+	// Processed is the number of instructions the verifier processed.
+	Processed int
+	// Err is why the program was refused (it wraps ErrUnverifiable), nil when verified.
+	Err error
+}
+
+// VerifyFile runs the verifier on every program of the object at path, without loading
+// anything into a runtime; it works for program types anybpf cannot run too. The error
+// is about the object itself (it cannot be parsed); each program's verdict is in the
+// list.
+func VerifyFile(path string) ([]ProgramVerdict, error) {
+	obj, err := elfload.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []ProgramVerdict
+	for _, ps := range obj.Programs {
+		v := ProgramVerdict{Name: ps.Name, Section: ps.Section, Type: ps.Type}
+		res, err := verifier.Verify(verifierProgram(obj, ps), nil)
+		if err != nil {
+			v.Err = err
+		} else {
+			v.Processed = res.Processed
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

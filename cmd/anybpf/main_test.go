@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -245,5 +246,29 @@ func TestProgDumpAndMaps(t *testing.T) {
 	bp := res.Maps["by_proto"]
 	if len(bp) != 1 || strings.Join(bp[0].Key, " ") != "0x00 0x08" || bp[0].Value[0] != "0x03" {
 		t.Fatalf("by_proto dump %+v", bp)
+	}
+}
+
+func TestProgVerify(t *testing.T) {
+	out, _, err := run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "xdp_counter.o"))
+	if err != nil || !strings.Contains(out, "xdp_count (xdp, section xdp): verified,") {
+		t.Fatalf("verify xdp_counter.o: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "unverifiable.o"))
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "refused: ") || !strings.Contains(out, "unverifiable.c:9") {
+		t.Fatalf("verify unverifiable.o: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"), "name", "calls_and_loops")
+	var res []struct {
+		Name     string `json:"name"`
+		Verified bool   `json:"verified"`
+		Insns    int    `json:"verified_insns"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || !res[0].Verified || res[0].Insns == 0 {
+		t.Fatalf("verify -j: %v\n%s", err, out)
+	}
+	if _, _, err := run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "xdp_counter.o"), "name", "nope"); err == nil {
+		t.Fatal("verify of a missing program succeeded")
 	}
 }

@@ -57,7 +57,7 @@ func newProgCommand(g *globalFlags) *cobra.Command {
 		Use:   "prog",
 		Short: "Inspect and run programs",
 	}
-	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g), newProgDumpCommand(g))
+	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g), newProgDumpCommand(g), newProgVerifyCommand(g))
 	return prog
 }
 
