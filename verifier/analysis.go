@@ -25,6 +25,10 @@ const (
 	zTmp  = zNum0 + 11
 	zTmp2 = zTmp + 1
 	zTmp3 = zTmp + 2 // holds an operand across assignSum
+	// zLoop0 is the first of the loop counters: how many times a loop head has been
+	// reached. Loops past the last counter share them (a shared counter bounds the sum).
+	zLoop0
+	numLoopCounters = 16
 )
 
 // maxPacket bounds the packet size a program can be given.
@@ -41,14 +45,25 @@ type analysis struct {
 
 	processed int
 	nextID    int // null and reference ids
+	loopVars  map[int]zone.Var
+}
+
+// loopVar returns the counter of loop head h.
+func (a *analysis) loopVar(h int) zone.Var {
+	v, ok := a.loopVars[h]
+	if !ok {
+		v = zLoop0 + zone.Var(len(a.loopVars)%numLoopCounters)
+		a.loopVars[h] = v
+	}
+	return v
 }
 
 func newAnalysis(p *Program, opts Options) (*analysis, error) {
 	if opts.MaxInstructions == 0 {
 		opts.MaxInstructions = 1_000_000
 	}
-	if opts.WideningDelay == 0 {
-		opts.WideningDelay = 128
+	if opts.MaxLoopIterations == 0 {
+		opts.MaxLoopIterations = 1 << 20
 	}
 	cp, err := cfg.Options{AllowUnreachable: opts.AllowUnreachable}.Build(p.Instructions)
 	if err != nil {
@@ -62,7 +77,7 @@ func newAnalysis(p *Program, opts Options) (*analysis, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnverifiable, err)
 	}
-	a := &analysis{p: p, opts: opts, prog: cp, ctx: p.Context, mapRefs: map[int]MapRef{}}
+	a := &analysis{p: p, opts: opts, prog: cp, ctx: p.Context, mapRefs: map[int]MapRef{}, loopVars: map[int]zone.Var{}}
 	if a.ctx == nil {
 		a.ctx = progtype.ContextFor(p.Type, p.AttachType)
 	}
@@ -81,6 +96,9 @@ func newAnalysis(p *Program, opts Options) (*analysis, error) {
 		names = append(names, fmt.Sprintf("r%d", i))
 	}
 	names = append(names, "tmp", "tmp2", "tmp3")
+	for i := 0; i < numLoopCounters; i++ {
+		names = append(names, fmt.Sprintf("loop%d", i))
+	}
 	a.space = zone.NewSpace(names...)
 	return a, nil
 }
@@ -171,6 +189,9 @@ func (a *analysis) entry() *state {
 	}
 	s.z.AssignRange(zPktSize, 0, maxPacket)
 	s.z.AssignRange(zMeta, -4096, 0)
+	for i := 0; i < numLoopCounters; i++ {
+		s.z.AssignConst(zLoop0+zone.Var(i), 0)
+	}
 	return s
 }
 
@@ -244,10 +265,17 @@ func (fa *funcAnalysis) elements(els []cfg.Element) error {
 	return nil
 }
 
-// loop iterates a component to a fixpoint: joins at the head, widening after a few
-// rounds, until the head's state no longer grows.
+// wideningDelay is how many times a loop head is joined before widening: until then
+// loops are iterated exactly, which proves loops bounded by a constant compared with !=,
+// as Linux does by walking them.
+const wideningDelay = 1024
+
+// loop iterates a component to a fixpoint: the head joins the states reaching it (widening
+// after wideningDelay rounds) and counts its visits; once stable, the counter on the back
+// edges must be bounded (see the package documentation on termination).
 func (fa *funcAnalysis) loop(el cfg.Element) error {
 	h := el.Vertex
+	a := fa.a
 	entryState := fa.pre[h] // set when h is the function's entry
 	var head *state
 	for iter := 0; ; iter++ {
@@ -255,25 +283,53 @@ func (fa *funcAnalysis) loop(el cfg.Element) error {
 		if h == fa.f.Entry() {
 			in = joinState(in, entryState, false)
 		}
+		if in != nil && !in.bottom {
+			in = in.clone()
+			in.z.Increment(a.loopVar(h), 1)
+		}
 		if head != nil && leqState(in, head) {
-			return nil
+			if a.opts.SkipTermination {
+				return nil
+			}
+			return fa.checkBound(h)
 		}
-		if head != nil && iter > fa.a.opts.WideningDelay {
-			in = joinState(head, in, true)
-		} else {
-			in = joinState(head, in, false)
-		}
-		head = in
+		head = joinState(head, in, head != nil && iter > wideningDelay)
 		if err := fa.visit(h, head); err != nil {
 			return err
 		}
 		if err := fa.elements(el.Body); err != nil {
 			return err
 		}
-		if iter > 1000 {
-			return fa.a.errorf(h, nil, nil, "loop analysis did not converge")
+	}
+}
+
+// checkBound proves that loop head h is reached a bounded number of times: on every back
+// edge the head's counter has an upper bound within Options.MaxLoopIterations.
+func (fa *funcAnalysis) checkBound(h int) error {
+	a := fa.a
+	v := a.loopVar(h)
+	for _, e := range fa.f.Preds(h) {
+		if e.From != h && !fa.f.WTO.InComponent(e.From, h) {
+			continue // an edge entering the loop
+		}
+		s := fa.out[e.From]
+		if e.Kind == cfg.Taken {
+			s = fa.taken[e.From]
+		}
+		if s == nil || s.bottom {
+			continue
+		}
+		z := s.z.Clone()
+		z.Close()
+		if _, hi := z.Bounds(v); hi > int64(a.opts.MaxLoopIterations) {
+			what := "is not proven to end"
+			if hi != zone.Inf {
+				what = fmt.Sprintf("may run %d times, more than the limit of %d", hi, a.opts.MaxLoopIterations)
+			}
+			return a.errorf(h, nil, nil, "the loop starting here %s", what)
 		}
 	}
+	return nil
 }
 
 // visit applies instruction i's transfer function to s.

@@ -75,10 +75,12 @@ func apply(s *state, ins isa.Instruction, isReg bool, p interval.Pair) bool {
 		return false
 	}
 	s.regs[ins.Dst].num = p.Dst
+	s.boundNum(ins.Dst)
 	if isReg {
 		s.regs[ins.Src].num = p.Src
+		s.boundNum(ins.Src)
 	}
-	return true
+	return !s.z.IsBottom()
 }
 
 // packetCompare adds to each edge the order of two packet pointers the jump implies.

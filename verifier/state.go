@@ -86,6 +86,9 @@ func (r reg) leq(o reg) bool {
 	if !interval.LessEq(r.num, o.num) {
 		return false
 	}
+	if o.nullable && o.nullID != r.nullID && o.nullID != -1 {
+		return false
+	}
 	return (!r.nullable || o.nullable) && (r.m == o.m && r.ms == o.ms || o.m == -1 && mapBits(r)&^o.ms == 0 && mapBits(r) != 0) && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
 }
 

@@ -5,12 +5,19 @@
 // discarded, and the program returns a number.
 //
 // The method is abstract interpretation in the style of PREVAIL (Gershuni et al., PLDI
-// 2019): the program's control-flow graph is iterated in weak topological order, with
-// widening at loop heads, over a product of a register type domain, numeric intervals
+// 2019): the program's control-flow graph is iterated in weak topological order over a
+// product of a register type domain, numeric intervals
 // (signed and unsigned, 64 and 32 bits, with known bits) and a zone domain relating
 // packet offsets to the packet's size, so that bounds checks through copies and offsets
 // are understood. Program types supply their context descriptors (progtype) and helpers
 // their prototypes (helpers): the runtime uses the same tables.
+//
+// Termination: every loop head carries a counter of its visits, which no widening
+// touches, so a loop's fixpoint is reached only when the analysis has proven the loop
+// exits; the counter's bound is then the loop's bound (checked against
+// Options.MaxLoopIterations). A loop that cannot be proven to exit makes the analysis
+// run into Options.MaxInstructions, as Linux's verifier runs into its 1 million
+// instructions.
 package verifier
 
 import (
@@ -78,13 +85,15 @@ type Options struct {
 	// MaxInstructions bounds the instructions the analysis may process (transfer
 	// functions applied), like Linux's 1 million; 0 means 1,000,000.
 	MaxInstructions int
-	// WideningDelay is how many times a loop head is joined before widening (0: 128):
-	// until then loops are iterated exactly, which proves loops bounded by a constant
-	// compared with != as Linux does by walking them.
-	WideningDelay int
+	// MaxLoopIterations bounds how many times any loop head may be reached in one run
+	// of the program (0: 1<<20).
+	MaxLoopIterations int
 	// AllowUnreachable accepts programs with instructions no path reaches (Linux
 	// refuses them).
 	AllowUnreachable bool
+	// SkipTermination accepts loops the verifier cannot prove to end (as PREVAIL does by
+	// default); the runtime's instruction budget is then what stops them.
+	SkipTermination bool
 }
 
 // Result describes a verification.

@@ -190,6 +190,16 @@ func TestVerify(t *testing.T) {
 			add %r1, 1
 			jlt %r1, 10, loop
 			exit`, ""},
+		{"infinite loop", "mov %r0, 0\nloop:\nadd %r0, 1\nja loop", "not proven to end"},
+		{"infinite loop without state change", "mov %r0, 0\nloop:\nja loop", "not proven to end"},
+		{"loop bounded by a 32-bit number", `
+			ldxw %r2, [%r1+12]
+			mov %r0, 0
+			mov %r1, 0
+		loop:
+			add %r1, 1
+			jlt %r1, %r2, loop
+			exit`, "more than the limit"},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
