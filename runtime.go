@@ -5,10 +5,11 @@
 //	coll, err := rt.LoadCollection("prog.o")
 //	ret, err := coll.Programs["xdp_prog"].Run(&anybpf.RunOptions{Data: pkt})
 //
-// This is an early runtime: it runs XDP programs and programs without a context type, with
-// array, hash, per-CPU, LRU, LPM trie, queue, stack and ring buffer maps and the map,
-// time, random, CPU, trace_printk, ring buffer and XDP adjust helpers. Programs are not
-// verified yet, so they run in checked mode, where a bad memory access is an error.
+// Every program is verified when it is loaded (package verifier); a program the verifier
+// cannot prove safe is not loaded. Programs also run in the interpreter's checked mode,
+// where a bad memory access is an error, as a second line of defence. Test-run
+// (Program.Run) follows BPF_PROG_TEST_RUN for XDP, socket filter, tc and cgroup skb
+// programs, and runs socket, sock_ops, bind and process programs on a given context.
 package anybpf
 
 import (
