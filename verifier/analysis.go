@@ -46,6 +46,31 @@ type analysis struct {
 	processed int
 	nextID    int // null and reference ids
 	loopVars  map[int]zone.Var
+	warned    map[int]string
+}
+
+// warnf records a warning about instruction i (once per instruction).
+func (a *analysis) warnf(i int, format string, args ...any) {
+	if a.warned == nil {
+		a.warned = map[int]string{}
+	}
+	if _, ok := a.warned[i]; !ok {
+		a.warned[i] = fmt.Sprintf("instruction %d (%s): %s", a.offs[i], a.p.Instructions[i], fmt.Sprintf(format, args...))
+	}
+}
+
+// warnings returns the warnings in instruction order.
+func (a *analysis) warnings() []string {
+	idx := make([]int, 0, len(a.warned))
+	for i := range a.warned {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	out := make([]string, len(idx))
+	for j, i := range idx {
+		out[j] = a.warned[i]
+	}
+	return out
 }
 
 // loopVar returns the counter of loop head h.

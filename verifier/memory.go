@@ -241,7 +241,7 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		}
 	}
 	if p.k != kStack {
-		if val.k != kNum && p.k != kStack {
+		if val.k != kNum && !a.opts.AllowPointerLeaks {
 			// Pointers stored into maps or packets would leak addresses.
 			return a.errorf(i, s, []int{int(ins.Src), int(ins.Dst)}, "store of a %s into %s memory would leak an address", val.k, p.k)
 		}

@@ -197,6 +197,9 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		}
 	}
 	if d.k == kNum && src.k == kNum {
+		if (iop == interval.Div || iop == interval.Mod) && src.num.Contains(0) {
+			a.warnf(i, "%s by a value that may be 0 (the result is then %s)", iop, map[bool]string{true: "0", false: "the dividend"}[iop == interval.Div])
+		}
 		var v interval.Value
 		if is64 {
 			v = interval.ALU64(iop, d.num, src.num)
@@ -387,6 +390,12 @@ func (a *analysis) exit(i int, s *state) error {
 	}
 	if s.regs[0].k != kNum {
 		return a.errorf(i, s, []int{0}, "the program returns a pointer")
+	}
+	if lo, hi, ok := returnRange(a.p.Type, a.p.AttachType); ok {
+		v := s.regs[0].num
+		if v.U32Min() < lo || v.U32Max() > hi {
+			return a.errorf(i, s, []int{0}, "%s programs return a value from %d to %d", a.p.Type, lo, hi)
+		}
 	}
 	if s.locked {
 		return a.errorf(i, s, nil, "the program exits with a spin lock held")

@@ -91,6 +91,10 @@ type Options struct {
 	// AllowUnreachable accepts programs with instructions no path reaches (Linux
 	// refuses them).
 	AllowUnreachable bool
+	// AllowPointerLeaks lets programs store pointers into maps and packets (Linux lets
+	// privileged loaders do it); by default that is refused, since it hands kernel (here:
+	// runtime) addresses to whoever reads the map.
+	AllowPointerLeaks bool
 	// SkipTermination accepts loops the verifier cannot prove to end (as PREVAIL does by
 	// default); the runtime's instruction budget is then what stops them.
 	SkipTermination bool
@@ -101,6 +105,9 @@ type Result struct {
 	// Processed is the number of instructions the analysis processed (transfer functions
 	// applied, loop iterations included), as Linux's "processed N insns".
 	Processed int
+	// Warnings are things that are allowed but may not be what the author meant, such as
+	// a division by a value that may be 0 (eBPF defines the result), one per instruction.
+	Warnings []string
 }
 
 // Error is a verification failure: the instruction, what failed, and the abstract state
@@ -155,5 +162,5 @@ func Verify(p *Program, opts *Options) (*Result, error) {
 	if err := a.run(); err != nil {
 		return nil, err
 	}
-	return &Result{Processed: a.processed}, nil
+	return &Result{Processed: a.processed, Warnings: a.warnings()}, nil
 }

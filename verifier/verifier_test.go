@@ -268,3 +268,56 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestReturnRange(t *testing.T) {
+	for _, tc := range []struct {
+		typ    progtype.Type
+		attach progtype.AttachType
+		ret    string
+		ok     bool
+	}{
+		{progtype.CgroupSockAddr, progtype.AttachCgroupInet4Connect, "1", true},
+		{progtype.CgroupSockAddr, progtype.AttachCgroupInet4Connect, "2", false},
+		{progtype.CgroupSockAddr, progtype.AttachCgroupInet4Bind, "3", true},
+		{progtype.CgroupSKB, 0, "3", true},
+		{progtype.CgroupSKB, 0, "4", false},
+		{progtype.XDP, 0, "12345", true},
+		{progtype.Bind, 0, "3", true},
+		{progtype.Bind, 0, "4", false},
+	} {
+		p := assemble(t, "mov %r0, "+tc.ret+"\nexit")
+		p.Type, p.AttachType = tc.typ, tc.attach
+		_, err := verifier.Verify(p, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s/%s returning %s: %v", tc.typ, tc.attach, tc.ret, err)
+		}
+	}
+}
+
+func TestOptionsAndWarnings(t *testing.T) {
+	leak := `
+		stw [%r10-4], 0
+		lddw %r1, 0xabcd0000
+		mov %r2, %r10
+		add %r2, -4
+		call 1
+		jeq %r0, 0, out
+		stxdw [%r0+0], %r10
+	out:
+		mov %r0, 0
+		exit`
+	if _, err := verifier.Verify(assemble(t, leak), &verifier.Options{AllowPointerLeaks: true}); err != nil {
+		t.Fatalf("pointer store with AllowPointerLeaks: %v", err)
+	}
+	res, err := verifier.Verify(assemble(t, "ldxw %r2, [%r1+12]\nmov %r0, 100\ndiv %r0, %r2\nexit"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "may be 0") {
+		t.Fatalf("warnings %q, want one about a division by a value that may be 0", res.Warnings)
+	}
+	res, err = verifier.Verify(assemble(t, "mov %r0, 100\ndiv %r0, 7\nexit"), nil)
+	if err != nil || len(res.Warnings) != 0 {
+		t.Fatalf("division by 7: %v %q", err, res.Warnings)
+	}
+}
