@@ -25,6 +25,7 @@ func verifierProgram(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Pro
 	p := &verifier.Program{Name: ps.Name, Instructions: ps.Instructions, Type: ps.Type, AttachType: ps.AttachType}
 	if ps.Windows {
 		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
+		p.Windows = true
 	}
 	index := map[string]int{}
 	for _, m := range obj.Maps {

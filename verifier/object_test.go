@@ -19,6 +19,7 @@ func fromObject(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program 
 	p := &verifier.Program{Name: ps.Name, Instructions: ps.Instructions, Type: ps.Type, AttachType: ps.AttachType}
 	if ps.Windows {
 		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
+		p.Windows = true
 	}
 	if ps.Type == progtype.Unspec {
 		// Sections no loader recognizes (iproute2's tail-call sections "1/0x1010",

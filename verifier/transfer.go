@@ -391,7 +391,7 @@ func (a *analysis) exit(i int, s *state) error {
 	if s.regs[0].k != kNum {
 		return a.errorf(i, s, []int{0}, "the program returns a pointer")
 	}
-	if lo, hi, ok := returnRange(a.p.Type, a.p.AttachType); ok {
+	if lo, hi, ok := returnRange(a.p.Type, a.p.AttachType, a.p.Windows); ok {
 		v := s.regs[0].num
 		if v.U32Min() < lo || v.U32Max() > hi {
 			return a.errorf(i, s, []int{0}, "%s programs return a value from %d to %d", a.p.Type, lo, hi)

@@ -49,6 +49,9 @@ type Program struct {
 	MapRefs []MapRef
 	// Lines, when set, give the source line of instructions for messages.
 	Lines []SourceLine
+	// Windows marks a program built with ebpf-for-windows's headers: its context and
+	// return values are ebpf-for-windows's.
+	Windows bool
 }
 
 // MapInfo is what the verifier knows of a map.
