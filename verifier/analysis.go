@@ -220,9 +220,9 @@ func (a *analysis) entry() *state {
 	return s
 }
 
-func (a *analysis) run() error {
-	_, err := a.function(a.prog.Funcs[0], a.entry())
-	return err
+// run analyzes the program and returns the join of its exit states.
+func (a *analysis) run() (*state, error) {
+	return a.function(a.prog.Funcs[0], a.entry())
 }
 
 // function analyzes f from the entry state and returns the join of its exit states.
@@ -432,12 +432,16 @@ func (fa *funcAnalysis) call(i int, ins isa.Instruction, s *state) (*state, erro
 	res.frames = res.frames[:len(s.frames)]
 	for r := 6; r <= 10; r++ {
 		res.regs[r] = s.regs[r]
+		// The callee used the zone variables of r6-r9 for its own registers.
+		res.z.Forget(numVar(isa.Register(r)))
+		if s.regs[r].k == kNum {
+			res.boundNum(isa.Register(r))
+		}
 		if s.regs[r].k != kPacket {
 			continue
 		}
-		// The callee used the zone variables of r6-r9 for its own registers: give the
-		// caller's packet pointers back their offsets and distance to the packet's end
-		// as they were before the call, unless the callee changed the packet.
+		// Give the caller's packet pointers back their offsets and distance to the
+		// packet's end as they were before the call, unless the callee changed the packet.
 		v := zReg0 + zone.Var(r)
 		res.z.Forget(v)
 		if out.pktGen != s.pktGen {
@@ -450,8 +454,8 @@ func (fa *funcAnalysis) call(i int, ins isa.Instruction, s *state) (*state, erro
 		res.z.AddConstraint(v, zPktSize, s.z.Upper(v, zPktSize))
 		res.z.AddConstraint(zMeta, v, s.z.Upper(zMeta, v))
 	}
-	for r := 1; r <= 5; r++ {
-		res.regs[r] = uninit
+	for r := isa.Register(1); r <= 5; r++ {
+		res.setReg(r, uninit)
 	}
 	if res.regs[0].k == kStack && res.regs[0].frame >= len(s.frames) {
 		return nil, a.errorf(i, out, []int{0}, "function returns a pointer to its own stack")

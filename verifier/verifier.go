@@ -28,6 +28,7 @@ import (
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/maps"
 	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier/internal/interval"
 )
 
 // ErrUnverifiable is wrapped by every error about a program the verifier refuses.
@@ -111,7 +112,16 @@ type Result struct {
 	// Warnings are things that are allowed but may not be what the author meant, such as
 	// a division by a value that may be 0 (eBPF defines the result), one per instruction.
 	Warnings []string
+
+	r0 interval.Value // what the program may return
 }
+
+// MayReturn reports whether the analysis allows the program to return x (a verified
+// program returns only values for which it is true).
+func (r *Result) MayReturn(x uint64) bool { return r.r0.Contains(x) }
+
+// Returns describes the values the program may return.
+func (r *Result) Returns() string { return r.r0.String() }
 
 // Error is a verification failure: the instruction, what failed, and the abstract state
 // of the registers involved.
@@ -162,8 +172,13 @@ func Verify(p *Program, opts *Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.run(); err != nil {
+	exit, err := a.run()
+	if err != nil {
 		return nil, err
 	}
-	return &Result{Processed: a.processed, Warnings: a.warnings()}, nil
+	res := &Result{Processed: a.processed, Warnings: a.warnings(), r0: interval.Bottom()}
+	if exit != nil && !exit.bottom && exit.regs[0].k == kNum {
+		res.r0 = exit.regs[0].num
+	}
+	return res, nil
 }

@@ -190,6 +190,17 @@ func TestVerify(t *testing.T) {
 			add %r1, 1
 			jlt %r1, 10, loop
 			exit`, ""},
+		{"caller's registers after a call that reuses them", `
+			mov %r6, 6
+			call local f
+			jeq %r6, 6, next
+		next:
+			ldxdw %r0, [%r10-8]
+			exit
+		f:
+			mov %r6, 0
+			mov %r0, 0
+			exit`, "uninitialized stack"},
 		{"infinite loop", "mov %r0, 0\nloop:\nadd %r0, 1\nja loop", "not proven to end"},
 		{"infinite loop without state change", "mov %r0, 0\nloop:\nja loop", "not proven to end"},
 		{"loop bounded by a 32-bit number", `
