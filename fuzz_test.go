@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
@@ -161,6 +164,102 @@ func FuzzVerifierSound(f *testing.F) {
 		}
 		if _, err := p.Run(&RunOptions{Data: pkt}); err != nil && !errors.Is(err, engine.ErrBudgetExceeded) {
 			t.Fatalf("verified program failed in checked mode: %v\n%s", err, isa.Disassemble(insns, isa.SyntaxLLVM))
+		}
+	})
+}
+
+// genProgram builds a random XDP program from seed whose shape the verifier has to think
+// about: packet bounds checks with random lengths followed by accesses at random offsets,
+// stack stores and loads at random places, map lookups with and without null checks,
+// pointer arithmetic, and forward branches on packet bytes.
+func genProgram(seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var b strings.Builder
+	b.WriteString("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r6, %r2\nmov %r0, 0\n")
+	label := 0
+	for n := r.IntN(8) + 1; n > 0; n-- {
+		switch r.IntN(6) {
+		case 0: // bounds check then access
+			k := r.IntN(80)
+			off := r.IntN(k+8) - 4
+			size := []string{"b", "h", "w", "dw"}[r.IntN(4)]
+			fmt.Fprintf(&b, "mov %%r4, %%r6\nadd %%r4, %d\njgt %%r4, %%r3, l%d\nldx%s %%r5, [%%r6%+d]\nadd %%r0, %%r5\nl%d:\n", k, label, size, off, label)
+			label++
+		case 1: // move the packet pointer
+			fmt.Fprintf(&b, "add %%r6, %d\n", r.IntN(20)-4)
+		case 2: // stack store and load
+			off := -8 * (r.IntN(8) + 1)
+			if r.IntN(2) == 0 {
+				fmt.Fprintf(&b, "stdw [%%r10%+d], %d\n", off, r.IntN(100))
+			}
+			fmt.Fprintf(&b, "ldxdw %%r5, [%%r10%+d]\nadd %%r0, %%r5\n", -8*(r.IntN(8)+1))
+		case 3: // map lookup, maybe checked
+			fmt.Fprintf(&b, "stw [%%r10-4], %d\nlddw %%r1, 0xabcd\nmov %%r2, %%r10\nadd %%r2, -4\ncall 1\n", r.IntN(4))
+			if r.IntN(4) != 0 {
+				fmt.Fprintf(&b, "jeq %%r0, 0, l%d\n", label)
+			}
+			fmt.Fprintf(&b, "ldxdw %%r5, [%%r0%+d]\nl%d:\nmov %%r0, 0\nldxw %%r2, [%%r10-4]\n", 8*r.IntN(2), label)
+			label++
+			// the call clobbered r1-r5: reload the packet pointers
+			b.WriteString("ldxw %r3, [%r10-4]\n")
+		case 4: // branch on a packet byte after a check
+			fmt.Fprintf(&b, "mov %%r4, %%r6\nadd %%r4, 1\njgt %%r4, %%r3, l%d\nldxb %%r5, [%%r6+0]\njeq %%r5, %d, l%d\nadd %%r0, 1\nl%d:\n", label, r.IntN(256), label, label)
+			label++
+		case 5: // arithmetic
+			fmt.Fprintf(&b, "mov %%r5, %d\nand %%r5, %d\nadd %%r0, %%r5\n", r.IntN(1000), r.IntN(64))
+		}
+	}
+	b.WriteString("mov %r0, 2\nexit\n")
+	return b.String()
+}
+
+// FuzzVerifierSoundStructured is FuzzVerifierSound on generated programs that look like
+// real packet code, so that many of them verify and run.
+func FuzzVerifierSoundStructured(f *testing.F) {
+	for s := uint64(0); s < 16; s++ {
+		f.Add(s, uint16(64))
+	}
+	rt := NewRuntime(context.Background(), NewRuntimeConfig().WithInstructionBudget(100000))
+	eng, _ := rt.engine()
+	hash, err := rt.NewMap(maps.Spec{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for k := uint32(0); k < 2; k++ {
+		hash.Update(k, uint64(k), 0)
+	}
+	coll := &Collection{Maps: map[string]*Map{"hash": hash}, Programs: map[string]*Program{}}
+	vmaps := []verifier.MapInfo{{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1}}
+	verified := 0
+	f.Fuzz(func(t *testing.T, seed uint64, size uint16) {
+		src := genProgram(seed)
+		insns, err := isa.Assemble(src)
+		if err != nil {
+			t.Fatalf("generator: %v\n%s", err, src)
+		}
+		ps := &elfload.ProgramSpec{Name: "gen", Type: progtype.XDP, Instructions: insns}
+		vp := &verifier.Program{Instructions: insns, Type: progtype.XDP, Maps: vmaps}
+		for i, ins := range insns {
+			if ins.IsLDDW() && ins.Constant == 0xabcd {
+				ps.References = append(ps.References, elfload.Reference{Instruction: i, Map: "hash"})
+				vp.MapRefs = append(vp.MapRefs, verifier.MapRef{Instruction: i, Map: 0})
+			}
+		}
+		if _, err := verifier.Verify(vp, nil); err != nil {
+			return
+		}
+		verified++
+		p, err := rt.loadProgram(eng, ps, coll)
+		if err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		defer p.releaseMaps()
+		pkt := make([]byte, 14+int(size%200))
+		for i := range pkt {
+			pkt[i] = byte(i * 13)
+		}
+		if _, err := p.Run(&RunOptions{Data: pkt}); err != nil {
+			t.Fatalf("verified program failed in checked mode on %d bytes: %v\n%s", len(pkt), err, src)
 		}
 	})
 }
