@@ -28,7 +28,7 @@ const (
 	// zLoop0 is the first of the loop counters: how many times a loop head has been
 	// reached. Loops past the last counter share them (a shared counter bounds the sum).
 	zLoop0
-	numLoopCounters = 16
+	numLoopCounters = 4
 )
 
 // maxPacket bounds the packet size a program can be given.

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/internal/testutil"
@@ -102,6 +104,9 @@ func TestCorpus(t *testing.T) {
 	var passOK, passRefused, rejectRefused, rejectPassed, otherOK, otherRefused int
 	var wronglyPassed []string
 	withTermination := 0
+	var total, slowest time.Duration
+	var slowestName string
+	var mostAlloc uint64
 	reasons := map[string]int{}
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".o") {
@@ -115,7 +120,19 @@ func TestCorpus(t *testing.T) {
 		for _, ps := range obj.Programs {
 			want := expect[filepath.Dir(rel)+"/"+filepath.Base(rel)+":"+ps.Name]
 			// PREVAIL's expectations are without its termination check.
+			var ms0, ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms0)
+			start := time.Now()
 			_, err := verifier.Verify(fromObject(obj, ps), &verifier.Options{AllowUnreachable: true, SkipTermination: true})
+			elapsed := time.Since(start)
+			runtime.ReadMemStats(&ms1)
+			total += elapsed
+			if elapsed > slowest {
+				slowest, slowestName = elapsed, rel+" "+ps.Name
+			}
+			if a := ms1.TotalAlloc - ms0.TotalAlloc; a > mostAlloc {
+				mostAlloc = a
+			}
 			if _, terr := verifier.Verify(fromObject(obj, ps), &verifier.Options{AllowUnreachable: true}); terr == nil && want == "pass" {
 				withTermination++
 			}
@@ -161,6 +178,7 @@ func TestCorpus(t *testing.T) {
 	t.Logf("expected pass: %d verified, %d refused; expected reject: %d refused, %d verified %v; PREVAIL's known failures: %d verified, %d refused",
 		passOK, passRefused, rejectRefused, rejectPassed, wronglyPassed, otherOK, otherRefused)
 	t.Logf("with termination checked: %d of the programs PREVAIL verifies", withTermination)
+	t.Logf("time: %v for all programs, slowest %v (%s); most allocated by one program: %d KiB", total, slowest, slowestName, mostAlloc>>10)
 	// Floors: what this verifier achieved when the test was last tightened.
 	if withTermination < 273 {
 		t.Errorf("only %d programs PREVAIL verifies were verified with termination checked; 273 were", withTermination)
