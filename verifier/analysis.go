@@ -227,8 +227,7 @@ func (a *analysis) run() (*state, error) {
 
 // function analyzes f from the entry state and returns the join of its exit states.
 func (a *analysis) function(f *cfg.Function, in *state) (*state, error) {
-	fa := &funcAnalysis{a: a, f: f, pre: map[int]*state{}, out: map[int]*state{}, taken: map[int]*state{}, loops: map[int]int{}}
-	fa.pre[f.Entry()] = in
+	fa := &funcAnalysis{a: a, f: f, entry: in, out: map[int]*state{}, taken: map[int]*state{}}
 	if err := fa.elements(f.WTO.Elements); err != nil {
 		return nil, err
 	}
@@ -243,19 +242,36 @@ func (a *analysis) function(f *cfg.Function, in *state) (*state, error) {
 type funcAnalysis struct {
 	a *analysis
 	f *cfg.Function
-	// pre is the state before each instruction; out the state after it on the
-	// fall-through (or only) edge, taken on a conditional jump's taken edge.
-	pre, out, taken map[int]*state
-	loops           map[int]int // iterations of each loop head
+	// entry is the state the function starts in; out the state after each instruction
+	// on its fall-through (or only) edge, taken on a conditional jump's taken edge.
+	entry      *state
+	out, taken map[int]*state
 }
 
-// incoming joins the states flowing into instruction i from its predecessors.
+// incoming joins the states flowing into instruction i from its predecessors (and the
+// function's entry state into its first instruction). The result is the caller's to
+// change.
 func (fa *funcAnalysis) incoming(i int) *state {
+	preds := fa.f.Preds(i)
+	if i != fa.f.Entry() && len(preds) == 1 {
+		// The only edge in: nothing else reads the state it carries, so take it
+		// instead of copying it.
+		m := fa.out
+		if preds[0].Kind == cfg.Taken {
+			m = fa.taken
+		}
+		s := m[preds[0].From]
+		delete(m, preds[0].From)
+		if s != nil && preds[0].Kind != cfg.Taken && fa.taken[preds[0].From] == s {
+			s = s.clone() // a ja's state is also its taken state
+		}
+		return s
+	}
 	var s *state
 	if i == fa.f.Entry() {
-		s = fa.pre[i]
+		s = joinState(nil, fa.entry, false)
 	}
-	for _, e := range fa.f.Preds(i) {
+	for _, e := range preds {
 		var from *state
 		if e.Kind == cfg.Taken {
 			from = fa.taken[e.From]
@@ -264,21 +280,13 @@ func (fa *funcAnalysis) incoming(i int) *state {
 		}
 		s = joinState(s, from, false)
 	}
-	if i == fa.f.Entry() && len(fa.f.Preds(i)) > 0 {
-		// The entry's own state joins the back edges.
-		s = joinState(s, fa.pre[i], false)
-	}
 	return s
 }
 
 func (fa *funcAnalysis) elements(els []cfg.Element) error {
 	for _, el := range els {
 		if !el.Component {
-			s := fa.incoming(el.Vertex)
-			if el.Vertex == fa.f.Entry() && s == nil {
-				s = fa.pre[el.Vertex]
-			}
-			if err := fa.visit(el.Vertex, s); err != nil {
+			if err := fa.visit(el.Vertex, fa.incoming(el.Vertex), true); err != nil {
 				return err
 			}
 			continue
@@ -301,15 +309,10 @@ const wideningDelay = 1024
 func (fa *funcAnalysis) loop(el cfg.Element) error {
 	h := el.Vertex
 	a := fa.a
-	entryState := fa.pre[h] // set when h is the function's entry
 	var head *state
 	for iter := 0; ; iter++ {
 		in := fa.incoming(h)
-		if h == fa.f.Entry() {
-			in = joinState(in, entryState, false)
-		}
 		if in != nil && !in.bottom {
-			in = in.clone()
 			in.z.Increment(a.loopVar(h), 1)
 		}
 		if head != nil && leqState(in, head) {
@@ -319,7 +322,7 @@ func (fa *funcAnalysis) loop(el cfg.Element) error {
 			return fa.checkBound(h)
 		}
 		head = joinState(head, in, head != nil && iter > wideningDelay)
-		if err := fa.visit(h, head); err != nil {
+		if err := fa.visit(h, head, false); err != nil {
 			return err
 		}
 		if err := fa.elements(el.Body); err != nil {
@@ -357,10 +360,9 @@ func (fa *funcAnalysis) checkBound(h int) error {
 	return nil
 }
 
-// visit applies instruction i's transfer function to s.
-func (fa *funcAnalysis) visit(i int, s *state) error {
+// visit applies instruction i's transfer function to s, which it may change when owned.
+func (fa *funcAnalysis) visit(i int, s *state, owned bool) error {
 	a := fa.a
-	fa.pre[i] = s
 	if s == nil || s.bottom {
 		fa.out[i], fa.taken[i] = nil, nil
 		return nil
@@ -369,7 +371,9 @@ func (fa *funcAnalysis) visit(i int, s *state) error {
 	if a.processed > a.opts.MaxInstructions {
 		return a.errorf(i, nil, nil, "the program is too complex: more than %d instructions processed", a.opts.MaxInstructions)
 	}
-	s = s.clone()
+	if !owned {
+		s = s.clone()
+	}
 	ins := a.p.Instructions[i]
 	if r, ok := isa.WrittenRegister(ins); ok && r == isa.R10 {
 		return a.errorf(i, nil, nil, "r10, the frame pointer, is read-only")
