@@ -109,7 +109,7 @@ func TestCorpus(t *testing.T) {
 	var mostAlloc uint64
 	reasons := map[string]int{}
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".o") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".o") && filepath.Base(filepath.Dir(path)) != "invalid" {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, path)
@@ -183,11 +183,13 @@ func TestCorpus(t *testing.T) {
 	if withTermination < 273 {
 		t.Errorf("only %d programs PREVAIL verifies were verified with termination checked; 273 were", withTermination)
 	}
-	if passOK < 274 {
-		t.Errorf("only %d programs PREVAIL verifies were verified; 274 were", passOK)
+	if passOK < 275 {
+		t.Errorf("only %d programs PREVAIL verifies were verified; 275 were", passOK)
 	}
-	if rejectPassed > 4 {
-		t.Errorf("%d programs PREVAIL rejects were verified; at most 4 were", rejectPassed)
+	// The one: invalid/dac31099... (BindMonitor) reads bind_md.operation as the 4-byte
+	// field at offset 44 of current ebpf-for-windows; PREVAIL's older bind_md ends at 43.
+	if rejectPassed > 1 {
+		t.Errorf("%d programs PREVAIL rejects were verified (%v); at most 1 was", rejectPassed, wronglyPassed)
 	}
 	for _, r := range rs {
 		t.Log(r)
