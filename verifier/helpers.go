@@ -262,6 +262,25 @@ func (a *analysis) sizeArg(i int, s *state, r isa.Register, kind helpers.ArgKind
 // stack bytes become initialized).
 func (a *analysis) memArg(i int, s *state, r isa.Register, size int64, write bool) error {
 	v := s.regs[r]
+	if v.k == kUnion {
+		for _, alt := range v.alts {
+			s.regs[r] = alt
+			err := a.memArg(i, s, r, size, write && alt.k != kStack)
+			if err == nil && alt.k == kStack && write {
+				// The helper may write there: spills it may touch are gone, nothing is
+				// initialized for sure.
+				lo, hi, _ := a.checkAccess(i, s, access{ptr: r, size: int(size)})
+				for b := lo; b < hi; b++ {
+					s.frames[alt.frame].spill[(b+stackSize)/8] = nil
+				}
+			}
+			s.regs[r] = v
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if v.k == kCtx {
 		return a.errorf(i, s, []int{int(r)}, "the context as a memory argument")
 	}

@@ -20,6 +20,21 @@ type access struct {
 // to the frame's top).
 func (a *analysis) checkAccess(i int, s *state, ac access) (lo, hi int64, err error) {
 	p := s.regs[ac.ptr]
+	if p.k == kUnion {
+		// Every pointer the register may hold must allow the access.
+		for _, alt := range p.alts {
+			if alt.k == kCtx {
+				return 0, 0, a.errorf(i, s, []int{int(ac.ptr)}, "r%d may be the context or another pointer; context fields need a known pointer", ac.ptr)
+			}
+			s.regs[ac.ptr] = alt
+			_, _, err := a.checkAccess(i, s, ac)
+			s.regs[ac.ptr] = p
+			if err != nil {
+				return 0, 0, err
+			}
+		}
+		return 0, 0, nil
+	}
 	fail := func(format string, args ...any) (int64, int64, error) {
 		return 0, 0, a.errorf(i, s, []int{int(ac.ptr)}, format, args...)
 	}
@@ -103,6 +118,30 @@ func (a *analysis) ldx(i int, ins isa.Instruction, s *state) error {
 	p := s.regs[ins.Src]
 	if p.k == kCtx {
 		return a.ctxLoad(i, ins, s, size)
+	}
+	if p.k == kUnion {
+		if _, _, err := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size}); err != nil {
+			return err
+		}
+		for _, alt := range p.alts {
+			if alt.k != kStack {
+				continue
+			}
+			s.regs[ins.Src] = alt
+			lo, hi, _ := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size})
+			s.regs[ins.Src] = p
+			for b := lo; b < hi; b++ {
+				if !s.frames[alt.frame].init[b+stackSize] {
+					return a.errorf(i, s, []int{int(ins.Src)}, "read of uninitialized stack byte at offset %d", b)
+				}
+			}
+		}
+		if sx {
+			s.setReg(ins.Dst, number(interval.LoadSX(size)))
+		} else {
+			s.setReg(ins.Dst, number(interval.Load(size)))
+		}
+		return nil
 	}
 	lo, hi, err := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size})
 	if err != nil {
@@ -208,6 +247,31 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		return a.errorf(i, s, []int{int(ins.Src)}, "atomic operation with a pointer operand")
 	}
 	p := s.regs[ins.Dst]
+	if p.k == kUnion {
+		if _, _, err := a.checkAccess(i, s, access{ptr: ins.Dst, off: int64(ins.Offset), size: size, write: true}); err != nil {
+			return err
+		}
+		if val.k != kNum && !a.opts.AllowPointerLeaks {
+			return a.errorf(i, s, []int{int(ins.Src), int(ins.Dst)}, "store of a %s through a pointer that may point into a map would leak an address", val.k)
+		}
+		if atomic {
+			return a.errorf(i, s, []int{int(ins.Dst)}, "atomic operation through a pointer of several kinds")
+		}
+		// The store may land in any of them: stack slots it may touch lose their spills
+		// (nothing becomes initialized for sure).
+		for _, alt := range p.alts {
+			if alt.k != kStack {
+				continue
+			}
+			s.regs[ins.Dst] = alt
+			lo, hi, _ := a.checkAccess(i, s, access{ptr: ins.Dst, off: int64(ins.Offset), size: size})
+			s.regs[ins.Dst] = p
+			for b := lo; b < hi; b++ {
+				s.frames[alt.frame].spill[(b+stackSize)/8] = nil
+			}
+		}
+		return nil
+	}
 	if p.k == kCtx {
 		if atomic {
 			return a.errorf(i, s, []int{int(ins.Dst)}, "atomic operation on the context")

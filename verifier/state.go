@@ -22,10 +22,14 @@ const (
 	kMem                  // memory of size bytes (a ring buffer record); off is the offset into it
 	kFunc                 // the address of the program's function starting at instruction fn
 	kOpaque               // a kernel object (socket, task): passed to helpers, never dereferenced
-	kMixed                // different kinds on different paths: usable for nothing
+	kMixed                // different kinds on different paths that no type set holds: usable for nothing
+	kUnion                // one of the pointers in alts (a type set: the kind differs by path)
 )
 
-var kindNames = [...]string{"uninit", "num", "ctx", "stack", "packet", "map_value", "map_ptr", "mem", "func", "kernel_ptr", "mixed"}
+// maxAlts bounds the pointers a type set holds.
+const maxAlts = 4
+
+var kindNames = [...]string{"uninit", "num", "ctx", "stack", "packet", "map_value", "map_ptr", "mem", "func", "kernel_ptr", "mixed", "union"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -51,6 +55,50 @@ type reg struct {
 	ref int
 	// fn is the target of function addresses.
 	fn int
+	// alts are the possible pointers of a type set (kUnion), none of them a union.
+	alts []reg
+}
+
+// alternatives returns the pointers r may be: its alts for a type set, else r itself.
+func (r reg) alternatives() []reg {
+	if r.k == kUnion {
+		return r.alts
+	}
+	return []reg{r}
+}
+
+// union builds the type set of a and b, or kMixed when one cannot hold them: only
+// non-null pointers into memory go into sets (packet pointers, whose offsets live in
+// the zone, and numbers do not).
+func union(a, b reg) reg {
+	var alts []reg
+	add := func(x reg) bool {
+		switch x.k {
+		case kStack, kMapValue, kMem, kCtx:
+		default:
+			return false
+		}
+		if x.nullable {
+			return false
+		}
+		for i, y := range alts {
+			if x.k == y.k && x.m == y.m && x.ms == y.ms && x.frame == y.frame && x.fn == y.fn && x.ref == y.ref {
+				alts[i] = join(x, y)
+				return true
+			}
+		}
+		alts = append(alts, x)
+		return len(alts) <= maxAlts
+	}
+	for _, x := range append(a.alternatives(), b.alternatives()...) {
+		if !add(x) {
+			return reg{k: kMixed}
+		}
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return reg{k: kUnion, alts: alts}
 }
 
 func number(v interval.Value) reg { return reg{k: kNum, num: v} }
@@ -65,6 +113,8 @@ func (r reg) eq(o reg) bool {
 	switch r.k {
 	case kUninit, kMixed:
 		return true
+	case kUnion:
+		return r.leq(o) && o.leq(r)
 	}
 	return interval.LessEq(r.num, o.num) && interval.LessEq(o.num, r.num) && r.nullable == o.nullable &&
 		r.nullID == o.nullID && r.m == o.m && r.ms == o.ms && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
@@ -79,6 +129,20 @@ func (r reg) leq(o reg) bool {
 		// Uninit is the top of what may be read: any value is "at most uninit" for
 		// the purpose of reading, but a path where it is initialized and one where it
 		// is not must join to uninit, so inclusion holds.
+		return true
+	case r.k == kUnion || o.k == kUnion:
+		for _, x := range r.alternatives() {
+			found := false
+			for _, y := range o.alternatives() {
+				if x.k != kUnion && y.k != kUnion && x.leq(y) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
 		return true
 	case r.k != o.k:
 		return false
@@ -99,6 +163,8 @@ func join(a, b reg) reg {
 		return uninit
 	case a.k == kMixed || b.k == kMixed:
 		return reg{k: kMixed}
+	case a.k == kUnion || b.k == kUnion:
+		return union(a, b)
 	}
 	// NULL on one path and a nullable-able pointer on the other: a pointer that may be
 	// NULL, as after "if (!p) p = 0".
@@ -123,7 +189,7 @@ func join(a, b reg) reg {
 		}
 	}
 	if a.k != b.k || a.m != b.m || a.ms != b.ms || a.frame != b.frame || a.fn != b.fn || a.ref != b.ref {
-		return reg{k: kMixed}
+		return union(a, b)
 	}
 	r := a
 	r.num = interval.Join(a.num, b.num)
@@ -166,7 +232,7 @@ func mapsOf(r reg) []int {
 // widen is join with the numbers widened.
 func widen(old, next reg) reg {
 	r := join(old, next)
-	if r.k != kUninit && r.k != kMixed && old.k == r.k {
+	if r.k != kUninit && r.k != kMixed && r.k != kUnion && old.k == r.k {
 		r.num = interval.Widen(old.num, r.num)
 	}
 	return r
@@ -176,6 +242,12 @@ func (r reg) String() string {
 	switch r.k {
 	case kUninit, kMixed:
 		return r.k.String()
+	case kUnion:
+		var parts []string
+		for _, x := range r.alts {
+			parts = append(parts, x.String())
+		}
+		return "{" + strings.Join(parts, " | ") + "}"
 	case kNum:
 		return r.num.String()
 	}

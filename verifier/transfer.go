@@ -263,6 +263,14 @@ func (a *analysis) movePointer(i int, s *state, dst isa.Register, op interval.Op
 	switch p.k {
 	case kMapPtr, kFunc, kOpaque, kMixed:
 		return a.errorf(i, s, []int{int(dst)}, "arithmetic on a %s", p.k)
+	case kUnion:
+		alts := make([]reg, len(p.alts))
+		for j, alt := range p.alts {
+			alt.num = interval.ALU64(op, alt.num, n)
+			alts[j] = alt
+		}
+		s.regs[dst] = reg{k: kUnion, alts: alts}
+		return nil
 	}
 	if p.nullable {
 		return a.errorf(i, s, []int{int(dst)}, "arithmetic on a pointer that may be NULL (check it first)")

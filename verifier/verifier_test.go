@@ -201,6 +201,51 @@ func TestVerify(t *testing.T) {
 			mov %r6, 0
 			mov %r0, 0
 			exit`, "uninitialized stack"},
+		{"pointer to the stack or a map value (type set)", `
+			stdw [%r10-8], 7
+			stw [%r10-12], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -12
+			call 1
+			mov %r1, %r10
+			add %r1, -8
+			jeq %r0, 0, use
+			mov %r1, %r0
+		use:
+			ldxdw %r0, [%r1+0]
+			stdw [%r1+0], 1
+			exit`, ""},
+		{"type set read past the smaller region", `
+			stdw [%r10-16], 7
+			stdw [%r10-8], 7
+			stw [%r10-20], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -20
+			call 1
+			mov %r1, %r10
+			add %r1, -16
+			jeq %r0, 0, use
+			mov %r1, %r0
+		use:
+			ldxdw %r0, [%r1+8]
+			exit`, "outside map hash's 8-byte value"},
+		{"type set store of a pointer", `
+			stdw [%r10-8], 7
+			stw [%r10-12], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -12
+			call 1
+			mov %r1, %r10
+			add %r1, -8
+			jeq %r0, 0, use
+			mov %r1, %r0
+		use:
+			stxdw [%r1+0], %r10
+			mov %r0, 0
+			exit`, "leak an address"},
 		{"infinite loop", "mov %r0, 0\nloop:\nadd %r0, 1\nja loop", "not proven to end"},
 		{"infinite loop without state change", "mov %r0, 0\nloop:\nja loop", "not proven to end"},
 		{"loop bounded by a 32-bit number", `
