@@ -148,3 +148,21 @@ func TestRELA(t *testing.T) {
 		t.Fatalf("tail-1 refers to %v, want execute_actions, percpu_executing_key, flow_table first", names)
 	}
 }
+
+// TestLegacyInnerMap: samples/bpf's bpf_map_def names a map-of-maps' inner map by index.
+func TestLegacyInnerMap(t *testing.T) {
+	dir := testutil.CorpusDir(t, "ebpf-samples")
+	obj, err := elfload.LoadFile(filepath.Join(dir, "build", "map_in_map_legacy.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range obj.Maps {
+		if m.Name == "array_of_maps" {
+			if m.InnerMap == nil || m.InnerMap.Name != "inner_map" || m.InnerMap.ValueSize != 8 {
+				t.Fatalf("array_of_maps inner map %+v, want inner_map's template", m.InnerMap)
+			}
+			return
+		}
+	}
+	t.Fatal("no array_of_maps")
+}

@@ -447,6 +447,8 @@ const maxDataSection = 4 << 20
 // legacyMapDef is struct bpf_map_def as older libbpf and iproute2 headers declare it;
 // objects may carry a prefix of it or extra fields after it.
 func (l *loader) loadMaps() error {
+	var legacy []*MapSpec       // the legacy maps in definition order
+	inner := map[*MapSpec]int{} // maps-of-maps naming their inner map by that order
 	for i := 0; i < len(l.f.Sections); i++ {
 		sec := l.sections[i]
 		switch sec.kind {
@@ -455,14 +457,32 @@ func (l *loader) loadMaps() error {
 			if l.obj.Windows {
 				load = l.loadWindowsMaps
 			}
+			first := len(l.obj.Maps)
 			if err := load(sec); err != nil {
 				return err
+			}
+			if !l.obj.Windows {
+				for _, m := range l.obj.Maps[first:] {
+					if idx, ok := legacyInnerIndex(sec, m); ok {
+						inner[m] = idx
+					}
+					legacy = append(legacy, m)
+				}
 			}
 		case kindBTFMaps:
 			if err := l.loadBTFMaps(sec); err != nil {
 				return err
 			}
 		}
+	}
+	// samples/bpf's struct bpf_map_def names a map-of-maps' inner map by its index
+	// among the object's map definitions (inner_map_idx).
+	for m, idx := range inner {
+		if idx >= len(legacy) || legacy[idx] == m {
+			return fmt.Errorf("%w: map %s: inner_map_idx %d names no other map", ErrInvalidObject, m.Name, idx)
+		}
+		tmpl := *legacy[idx]
+		m.InnerMap = &tmpl
 	}
 	for i := 0; i < len(l.f.Sections); i++ {
 		sec := l.sections[i]
@@ -482,6 +502,24 @@ func (l *loader) loadMaps() error {
 		l.obj.Maps = append(l.obj.Maps, m)
 	}
 	return nil
+}
+
+// legacyInnerIndex returns the inner_map_idx of a legacy map-of-maps definition (the
+// sixth word of samples/bpf's struct bpf_map_def), when its definition has one.
+func legacyInnerIndex(sec *section, m *MapSpec) (int, bool) {
+	if m.Type != maps.ArrayOfMaps && m.Type != maps.HashOfMaps {
+		return 0, false
+	}
+	syms := mapSymbols(sec)
+	size := len(sec.data) / max(len(syms), 1)
+	for _, s := range syms {
+		// 24 or 28 bytes: samples/bpf's layout (iproute2's 36-byte struct bpf_elf_map
+		// keeps other fields there).
+		if s.Name == m.Name && (size == 24 || size == 28) && s.Value+24 <= uint64(len(sec.data)) {
+			return int(binary.LittleEndian.Uint32(sec.data[s.Value+20:])), true
+		}
+	}
+	return 0, false
 }
 
 // mapSymbols returns the symbols naming maps in a legacy maps section.
