@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -16,11 +18,11 @@ import (
 // Supported reports whether the JIT exists for this platform.
 const Supported = true
 
-// Code is a program compiled to native code. Its executable memory is unmapped when the
-// Code becomes unreachable.
+// Code is a program compiled to native code. Its executable memory is unmapped by Close,
+// or when the Code becomes unreachable.
 type Code struct {
-	mem     []byte  // the executable mapping
-	base    uintptr // address of mem[0]; the prologue starts there
+	text    *mapping
+	base    uintptr // address of the code; the prologue starts there
 	slots   []int32 // native offset of each slot, -1 where no instruction starts
 	helpers []engine.HelperFunc
 	byID    map[int32]engine.HelperFunc
@@ -56,10 +58,38 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 	if err != nil {
 		return nil, err
 	}
-	code.mem = m
+	code.text = &mapping{mem: m}
+	liveMappings.Add(1)
 	code.base = uintptr(unsafe.Pointer(unsafe.SliceData(m)))
-	runtime.AddCleanup(code, func(m []byte) { syscall.Munmap(m) }, m)
+	runtime.AddCleanup(code, (*mapping).free, code.text)
 	return code, nil
+}
+
+// mapping is executable memory, unmapped once.
+type mapping struct {
+	once sync.Once
+	mem  []byte
+	// closed is set before the memory is unmapped.
+	closed atomic.Bool
+}
+
+// liveMappings counts the mappings not yet freed, for tests.
+var liveMappings atomic.Int64
+
+func (m *mapping) free() {
+	m.once.Do(func() {
+		m.closed.Store(true)
+		syscall.Munmap(m.mem)
+		liveMappings.Add(-1)
+	})
+}
+
+// Close releases the native code now instead of when the Code becomes unreachable.
+// It must not be called while a run of the Code is in progress; runs started after it
+// fail with ErrClosed.
+func (c *Code) Close() error {
+	c.text.free()
+	return nil
 }
 
 // mapExecutable copies machine code into fresh pages and makes them read-only and
@@ -94,6 +124,9 @@ func (c *Code) RunAt(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uin
 }
 
 func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint64, error) {
+	if c.text.closed.Load() {
+		return 0, ErrClosed
+	}
 	stack := env.Stack()
 	top := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(stack)))) + engine.StackSize
 	var cx context
@@ -143,6 +176,9 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 				env.TakeStop()
 				env.TakeTailCall()
 				runtime.KeepAlive(code)
+				if next.text.closed.Load() {
+					return 0, ErrClosed
+				}
 				code = next
 				cx.depth = 0
 				cx.regs[10] = top

@@ -30,6 +30,8 @@ var (
 	// ErrBudgetNotSupported means Config.Budget was set: the JIT does not count
 	// instructions.
 	ErrBudgetNotSupported = errors.New("jit: instruction budget not supported")
+	// ErrClosed means Run was called on Code after its Close.
+	ErrClosed = errors.New("jit: code is closed")
 )
 
 // Engine is the JIT engine.

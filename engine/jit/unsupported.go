@@ -27,3 +27,6 @@ func (c *Code) Run(env *engine.Env, r1, r2 uint64) (uint64, error) {
 func (c *Code) RunAt(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 	return 0, ErrNotSupported
 }
+
+// Close does nothing.
+func (c *Code) Close() error { return nil }

@@ -1,0 +1,197 @@
+//go:build amd64 && linux
+
+package jit_test
+
+import (
+	"errors"
+	"runtime"
+	"testing"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/engine/jit"
+	"github.com/anybpf/anybpf/isa"
+)
+
+func compile(t *testing.T, src string, cfg engine.Config) *jit.Code {
+	t.Helper()
+	insns, err := isa.Assemble(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := jit.Compile(insns, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func TestRefused(t *testing.T) {
+	insns, _ := isa.Assemble("mov %r0, 0\nexit")
+	if _, err := jit.Compile(insns, engine.Config{Checked: true}); !errors.Is(err, jit.ErrCheckedNotSupported) {
+		t.Errorf("checked: %v, want ErrCheckedNotSupported", err)
+	}
+	if _, err := jit.Compile(insns, engine.Config{Budget: 100}); !errors.Is(err, jit.ErrBudgetNotSupported) {
+		t.Errorf("budget: %v, want ErrBudgetNotSupported", err)
+	}
+	if _, err := jit.Compile(insns[:1], engine.Config{}); !errors.Is(err, isa.ErrInvalidProgram) {
+		t.Errorf("no exit: %v, want ErrInvalidProgram", err)
+	}
+	unresolved := []isa.Instruction{{OpCode: isa.OpLDDW, Dst: 1, Src: isa.Register(isa.PseudoMapFD), Constant: 3}, {OpCode: isa.OpExit}}
+	if _, err := jit.Compile(unresolved, engine.Config{}); !errors.Is(err, engine.ErrUnresolved) {
+		t.Errorf("unresolved lddw: %v, want ErrUnresolved", err)
+	}
+	call, _ := isa.Assemble("call 99\nexit")
+	if _, err := jit.Compile(call, engine.Config{}); !errors.Is(err, engine.ErrUnknownHelper) {
+		t.Errorf("unknown helper: %v, want ErrUnknownHelper", err)
+	}
+}
+
+func TestCallDepth(t *testing.T) {
+	code := compile(t, "call local f\nexit\nf:\ncall local f\nexit", engine.Config{})
+	_, err := code.Run(engine.NewEnv(), 0, 0)
+	var re *engine.RuntimeError
+	if !errors.Is(err, engine.ErrCallDepth) || !errors.As(err, &re) || re.PC != 2 {
+		t.Fatalf("unbounded recursion: %v, want ErrCallDepth at pc 2", err)
+	}
+	// Seven nested calls (eight frames) are fine, each frame has its own stack, and r6
+	// survives every call.
+	src := "mov %r6, 100\nstdw [%r10-8], 1\ncall local f1\nldxdw %r1, [%r10-8]\nadd %r0, %r1\nadd %r0, %r6\nexit\n"
+	for i := 1; i <= 7; i++ {
+		src += "f" + string(rune('0'+i)) + ":\nmov %r6, 0\nstdw [%r10-8], " + string(rune('0'+i)) + "\n"
+		if i < 7 {
+			src += "call local f" + string(rune('0'+i+1)) + "\n"
+		} else {
+			src += "mov %r0, 0\n"
+		}
+		src += "ldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit\n"
+	}
+	r0, err := compile(t, src, engine.Config{}).Run(engine.NewEnv(), 0, 0)
+	if err != nil || r0 != 1+2+3+4+5+6+7+1+100 {
+		t.Fatalf("eight frames: r0=%d err=%v, want 129", r0, err)
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	helpers := map[int32]engine.HelperFunc{
+		1: func(_ *engine.Env, a, b, c, d, e uint64) uint64 { return a + b + c + d + e },
+		2: func(env *engine.Env, a, _, _, _, _ uint64) uint64 { env.Exit(a * 2); return 0 },
+		3: func(env *engine.Env, _, _, _, _, _ uint64) uint64 { env.Abort(errors.New("boom")); return 0 },
+	}
+	cfg := engine.Config{Helpers: helpers}
+	env := engine.NewEnv()
+	r0, err := compile(t, "mov %r1, 1\nmov %r2, 2\nmov %r3, 3\nmov %r4, 4\nmov %r5, 5\nmov %r9, 9\ncall 1\nadd %r0, %r9\nexit", cfg).Run(env, 0, 0)
+	if err != nil || r0 != 24 {
+		t.Fatalf("sum helper: %d, %v", r0, err)
+	}
+	r0, err = compile(t, "mov %r1, 21\ncall 2\nmov %r0, 1\nexit", cfg).Run(env, 0, 0)
+	if err != nil || r0 != 42 {
+		t.Fatalf("exit helper: %d, %v", r0, err)
+	}
+	if _, err = compile(t, "call 3\nexit", cfg).Run(env, 0, 0); !errors.Is(err, engine.ErrHelperAbort) {
+		t.Fatalf("abort helper: %v", err)
+	}
+	r0, err = compile(t, "mov %r1, 7\nmov %r6, 1\ncall %r6\nexit", cfg).Run(env, 0, 0)
+	if err != nil || r0 != 7 {
+		t.Fatalf("callx: %d, %v", r0, err)
+	}
+	if _, err = compile(t, "mov %r6, 99\ncall %r6\nexit", cfg).Run(env, 0, 0); !errors.Is(err, engine.ErrUnknownHelper) {
+		t.Fatalf("callx unknown: %v", err)
+	}
+}
+
+func TestTailCall(t *testing.T) {
+	var next *jit.Code
+	helpers := map[int32]engine.HelperFunc{
+		12: func(env *engine.Env, _, _, _, _, _ uint64) uint64 { env.TailCall(next); return 0 },
+	}
+	next = compile(t, "ldxdw %r0, [%r10-8]\nadd %r0, %r1\nexit", engine.Config{})
+	first := compile(t, "stdw [%r10-8], 5\nmov %r6, %r1\ncall 12\nmov %r0, 1\nexit", engine.Config{Helpers: helpers})
+	env := engine.NewEnv()
+	r0, err := first.Run(env, 100, 0)
+	// The target runs with the same r1; its stack starts where the caller's did.
+	if err != nil || r0 != 105 {
+		t.Fatalf("tail call: r0=%d err=%v, want 105", r0, err)
+	}
+	// A target of another kind is left to the caller.
+	other := struct{}{}
+	helpers[12] = func(env *engine.Env, _, _, _, _, _ uint64) uint64 { env.TailCall(other); return 0 }
+	first = compile(t, "call 12\nmov %r0, 1\nexit", engine.Config{Helpers: helpers})
+	if _, err := first.Run(env, 0, 0); err != nil || env.TakeTailCall() != other {
+		t.Fatalf("foreign tail call: err=%v", err)
+	}
+}
+
+func TestLegacyPacketLoads(t *testing.T) {
+	pkt := []byte{0x11, 0x22, 0x33, 0x44, 0x55}
+	for _, tc := range []struct {
+		src  string
+		want uint64
+	}{
+		{"ldabsb 4\nexit", 0x55},
+		{"ldabsh 1\nexit", 0x2233},
+		{"ldabsw 0\nexit", 0x11223344},
+		{"mov %r7, 2\nldindh %r7, 1\nexit", 0x4455},
+		{"ldabsw 2\nmov %r0, 9\nexit", 0},
+		{"mov %r7, -1\nldindb %r7, 0\nexit", 0},
+	} {
+		env := engine.NewEnv()
+		env.Packet = pkt
+		r0, err := compile(t, tc.src, engine.Config{}).Run(env, 0, 0)
+		if err != nil || r0 != tc.want {
+			t.Errorf("%q: r0=%#x err=%v, want %#x", tc.src, r0, err, tc.want)
+		}
+	}
+}
+
+func TestRunAt(t *testing.T) {
+	code := compile(t, "mov %r0, 1\nexit\nf:\nmov %r0, %r1\nadd %r0, %r5\nexit\nlddw %r0, 0x100000000\nexit", engine.Config{})
+	r0, err := code.RunAt(engine.NewEnv(), 2, 10, 0, 0, 0, 5)
+	if err != nil || r0 != 15 {
+		t.Fatalf("RunAt: %d, %v", r0, err)
+	}
+	for _, entry := range []int{-1, 6, 8} {
+		if _, err := code.RunAt(engine.NewEnv(), entry, 0, 0, 0, 0, 0); !errors.Is(err, engine.ErrInvalidEntry) {
+			t.Errorf("RunAt(%d): %v, want ErrInvalidEntry", entry, err)
+		}
+	}
+}
+
+func TestClose(t *testing.T) {
+	code := compile(t, "mov %r0, 3\nexit", engine.Config{})
+	if r0, err := code.Run(engine.NewEnv(), 0, 0); err != nil || r0 != 3 {
+		t.Fatalf("Run: %d, %v", r0, err)
+	}
+	code.Close()
+	code.Close()
+	if _, err := code.Run(engine.NewEnv(), 0, 0); !errors.Is(err, jit.ErrClosed) {
+		t.Fatalf("Run after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestConcurrentRuns runs one Code from many goroutines, each with its own Env.
+func TestConcurrentRuns(t *testing.T) {
+	helpers := map[int32]engine.HelperFunc{1: func(_ *engine.Env, a, _, _, _, _ uint64) uint64 { runtime.Gosched(); return a }}
+	code := compile(t, "mov %r7, 0\nmov %r6, 1000\nl:\nstxdw [%r10-8], %r6\nmov %r1, %r6\ncall 1\nldxdw %r3, [%r10-8]\nadd %r7, %r3\nsub %r6, 1\njne %r6, 0, l\nmov %r0, %r7\nexit", engine.Config{Helpers: helpers})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			env := engine.NewEnv()
+			for range 100 {
+				r0, err := code.Run(env, 0, 0)
+				if err == nil && r0 != 500500 {
+					err = errors.New("wrong sum")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
