@@ -8,9 +8,11 @@ import (
 	"github.com/anybpf/anybpf/isa"
 )
 
-var aluOps = map[uint8]int{isa.AluAdd: aluAdd, isa.AluSub: aluSub, isa.AluOr: aluOr, isa.AluAnd: aluAnd, isa.AluXor: aluXor}
-
-var shiftOps = map[uint8]int{isa.AluLsh: shShl, isa.AluRsh: shShr, isa.AluArsh: shSar}
+// aluOps and shiftOps map eBPF ALU operations (opcode bits 4-7) to x86 operations.
+var (
+	aluOps   = [16]int{isa.AluAdd >> 4: aluAdd, isa.AluSub >> 4: aluSub, isa.AluOr >> 4: aluOr, isa.AluAnd >> 4: aluAnd, isa.AluXor >> 4: aluXor}
+	shiftOps = [16]int{isa.AluLsh >> 4: shShl, isa.AluRsh >> 4: shShr, isa.AluArsh >> 4: shSar}
+)
 
 func (c *compiler) alu(ins isa.Instruction) error {
 	a := &c.a
@@ -25,9 +27,9 @@ func (c *compiler) alu(ins isa.Instruction) error {
 	switch op {
 	case isa.AluAdd, isa.AluSub, isa.AluOr, isa.AluAnd, isa.AluXor:
 		if x {
-			a.aluRR(size, aluOps[op], dst, src)
+			a.aluRR(size, aluOps[op>>4], dst, src)
 		} else {
-			a.aluRI(size, aluOps[op], dst, imm)
+			a.aluRI(size, aluOps[op>>4], dst, imm)
 		}
 	case isa.AluMul:
 		if x {
@@ -39,12 +41,12 @@ func (c *compiler) alu(ins isa.Instruction) error {
 		c.divMod(size, ins.Offset == 1, op == isa.AluMod, dst, src, !x, imm)
 	case isa.AluLsh, isa.AluRsh, isa.AluArsh:
 		if x {
-			c.shiftX(size, shiftOps[op], dst, src)
+			c.shiftX(size, shiftOps[op>>4], dst, src)
 			break
 		}
 		n := uint8(imm) & uint8(8*size-1)
 		if n != 0 {
-			a.shiftRI(size, shiftOps[op], dst, n)
+			a.shiftRI(size, shiftOps[op>>4], dst, n)
 		} else if size == s32 {
 			a.movRR(s32, dst, dst)
 		}

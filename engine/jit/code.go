@@ -23,6 +23,7 @@ const Supported = true
 type Code struct {
 	text    *mapping
 	base    uintptr // address of the code; the prologue starts there
+	size    int     // bytes of code
 	slots   []int32 // native offset of each slot, -1 where no instruction starts
 	helpers []engine.HelperFunc
 	byID    map[int32]engine.HelperFunc
@@ -42,7 +43,6 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 	}
 	offs, bySlot := isa.SlotIndex(insns)
 	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers}
-	c.prologue()
 	if err := c.compile(); err != nil {
 		return nil, err
 	}
@@ -59,6 +59,7 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 		return nil, err
 	}
 	code.text = &mapping{mem: m}
+	code.size = len(c.a.b)
 	liveMappings.Add(1)
 	code.base = uintptr(unsafe.Pointer(unsafe.SliceData(m)))
 	runtime.AddCleanup(code, (*mapping).free, code.text)
@@ -107,6 +108,22 @@ func mapExecutable(text []byte) ([]byte, error) {
 		return nil, fmt.Errorf("jit: mprotect: %w", err)
 	}
 	return m, nil
+}
+
+// Native returns a copy of the program's machine code and, for each 8-byte slot of the
+// program, the offset in it of the slot's first native instruction, or -1 for the second
+// slot of an lddw. The code before the first slot's offset is the entry sequence, and
+// the code after the last instruction's is shared exit sequences. It returns nil after
+// Close.
+func (c *Code) Native() (text []byte, slots []int) {
+	if c.text.closed.Load() {
+		return nil, nil
+	}
+	slots = make([]int, len(c.slots))
+	for i, o := range c.slots {
+		slots[i] = int(o)
+	}
+	return append([]byte(nil), c.text.mem[:c.size]...), slots
 }
 
 // Run executes the program with r1 and r2 set and returns r0.

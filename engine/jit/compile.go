@@ -44,11 +44,15 @@ func (c *compiler) slotLabel(slot int) int { return slot }
 func (c *compiler) compile() error {
 	total := len(c.bySlot) - 1
 	a := &c.a
-	for range total {
-		a.newLabel()
+	a.b = make([]byte, 0, 16*total+512)
+	a.labels = make([]int, total, total+total/2+8)
+	for i := range a.labels {
+		a.labels[i] = -1
 	}
+	a.fixups = make([]fixup, 0, total+8)
 	c.exit = a.newLabel()
 	c.saveRet = a.newLabel()
+	c.prologue()
 
 	for i, ins := range c.insns {
 		slot := c.offs[i]
@@ -232,10 +236,12 @@ func (c *compiler) store(ins isa.Instruction) error {
 	return nil
 }
 
-var jumpCC = map[uint8]byte{
-	isa.JmpJEQ: ccE, isa.JmpJNE: ccNE, isa.JmpJSET: ccNE,
-	isa.JmpJGT: ccA, isa.JmpJGE: ccAE, isa.JmpJLT: ccB, isa.JmpJLE: ccBE,
-	isa.JmpJSGT: ccG, isa.JmpJSGE: ccGE, isa.JmpJSLT: ccL, isa.JmpJSLE: ccLE,
+// jumpCC maps a jump operation (opcode bits 4-7) to its condition code; 0 marks the
+// operations that are not conditional jumps.
+var jumpCC = [16]byte{
+	isa.JmpJEQ >> 4: ccE, isa.JmpJNE >> 4: ccNE, isa.JmpJSET >> 4: ccNE,
+	isa.JmpJGT >> 4: ccA, isa.JmpJGE >> 4: ccAE, isa.JmpJLT >> 4: ccB, isa.JmpJLE >> 4: ccBE,
+	isa.JmpJSGT >> 4: ccG, isa.JmpJSGE >> 4: ccGE, isa.JmpJSLT >> 4: ccL, isa.JmpJSLE >> 4: ccLE,
 }
 
 func (c *compiler) jump(ins isa.Instruction, slot int) error {
@@ -252,8 +258,8 @@ func (c *compiler) jump(ins isa.Instruction, slot int) error {
 	case isa.JmpCall:
 		return c.call(ins, slot, target)
 	}
-	cc, ok := jumpCC[op]
-	if !ok {
+	cc := jumpCC[op>>4]
+	if cc == 0 {
 		return fmt.Errorf("%w: jump operation %#x", isa.ErrInvalidOpcode, op)
 	}
 	size := s64

@@ -30,3 +30,6 @@ func (c *Code) RunAt(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uin
 
 // Close does nothing.
 func (c *Code) Close() error { return nil }
+
+// Native returns nil.
+func (c *Code) Native() (text []byte, slots []int) { return nil, nil }

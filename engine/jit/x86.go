@@ -61,6 +61,8 @@ type fixup struct {
 
 func (a *asm) byte1(v ...byte) { a.b = append(a.b, v...) }
 
+func (a *asm) byte2(x, y byte) { a.b = append(a.b, x, y) }
+
 func (a *asm) imm32(v int32) { a.b = binary.LittleEndian.AppendUint32(a.b, uint32(v)) }
 
 func (a *asm) imm16(v int16) { a.b = binary.LittleEndian.AppendUint16(a.b, uint16(v)) }

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/isa"
 )
 
 // objdump disassembles machine code with GNU objdump in Intel syntax, one instruction a
@@ -105,5 +108,28 @@ func TestEncoding(t *testing.T) {
 		if got[i] != c.want {
 			t.Errorf("case %d: got %q, want %q", i, got[i], c.want)
 		}
+	}
+}
+
+// TestNative disassembles a compiled program and checks that the slot offsets point at
+// instruction boundaries.
+func TestNative(t *testing.T) {
+	insns := []isa.Instruction{
+		{OpCode: isa.OpLDDW, Dst: isa.R0, Constant: 0x1122334455667788},
+		{OpCode: uint8(isa.ClassALU64) | isa.AluAdd | isa.SrcX, Dst: isa.R0, Src: isa.R1},
+		{OpCode: isa.OpExit},
+	}
+	code, err := Compile(insns, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, slots := code.Native()
+	if len(slots) != 4 || slots[1] != -1 || slots[0] >= slots[2] || slots[2] >= slots[3] || slots[3] >= len(text) {
+		t.Fatalf("slots %v for %d bytes of code", slots, len(text))
+	}
+	got := objdump(t, text[slots[0]:slots[3]])
+	want := []string{"movabs rax,0x1122334455667788", "add rax,rdi"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
