@@ -28,6 +28,7 @@ type Code struct {
 	helpers []engine.HelperFunc
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
+	budget  uint64 // 0: no budget, no counting
 }
 
 // Compile validates and translates a program into native code.
@@ -35,18 +36,15 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 	if cfg.Checked {
 		return nil, ErrCheckedNotSupported
 	}
-	if cfg.Budget != 0 {
-		return nil, ErrBudgetNotSupported
-	}
 	if err := isa.Validate(insns); err != nil {
 		return nil, err
 	}
 	offs, bySlot := isa.SlotIndex(insns)
-	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers}
+	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, counting: cfg.Budget != 0}
 	if err := c.compile(); err != nil {
 		return nil, err
 	}
-	code := &Code{helpers: c.helpers, byID: cfg.Helpers, aux: c.aux}
+	code := &Code{helpers: c.helpers, byID: cfg.Helpers, aux: c.aux, budget: cfg.Budget}
 	code.slots = make([]int32, len(bySlot)-1)
 	for slot := range code.slots {
 		code.slots[slot] = -1
@@ -149,8 +147,10 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 	var cx context
 	cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5] = r1, r2, r3, r4, r5
 	cx.regs[10] = top
+	cx.budget = c.budget
 	code := c
 	cx.resume = uint64(code.base) + uint64(code.slots[entry])
+	defer func() { env.Executed = cx.executed }()
 	for {
 		enter(&cx, code.base)
 		switch cx.exit {
@@ -158,6 +158,8 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 			runtime.KeepAlive(code)
 			runtime.KeepAlive(stack)
 			return cx.regs[0], nil
+		case exitBudget:
+			return 0, &engine.RuntimeError{PC: int(cx.arg), Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, cx.budget)}
 		case exitHelper:
 			cx.regs[0] = code.helpers[cx.arg](env, cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5])
 		case exitCallX:

@@ -36,6 +36,11 @@ type compiler struct {
 	index   map[int32]int
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
+
+	counting   bool   // count instructions against a budget
+	blockStart int    // first slot not yet counted
+	targets    []bool // slots that jumps land on, when counting
+	taken      []takenJump
 }
 
 // slotLabel returns the label of a slot; labels 0..total-1 are the slots.
@@ -54,14 +59,21 @@ func (c *compiler) compile() error {
 	c.saveRet = a.newLabel()
 	c.prologue()
 
+	if c.counting {
+		c.targets = jumpTargets(c.insns, c.offs, total)
+	}
 	for i, ins := range c.insns {
 		slot := c.offs[i]
+		if c.counting && c.targets[slot] {
+			c.countTo(slot)
+		}
 		a.bind(c.slotLabel(slot))
 		if err := c.translate(ins, slot); err != nil {
 			return fmt.Errorf("slot %d (%s): %w", slot, ins, err)
 		}
 	}
 	c.stubs()
+	c.takenStubs()
 	if !a.resolve() {
 		return fmt.Errorf("jit: internal error: unbound label")
 	}
@@ -87,6 +99,10 @@ func (c *compiler) stubs() {
 	a.load(s64, r11, at(r9, offDepth))
 	a.testRR(s64, r11, r11)
 	a.jcc(ccE, top)
+	if c.counting {
+		c.checkBudget(-1) // a return counts as a taken jump
+		a.load(s64, r11, at(r9, offDepth))
+	}
 	a.aluRI(s64, aluSub, r11, 1)
 	a.store(s64, at(r9, offDepth), r11)
 	a.shiftRI(s64, shShl, r11, frameSizeLog)
@@ -158,6 +174,7 @@ func (c *compiler) ld(ins isa.Instruction, slot int) error {
 		return nil
 	}
 	c.aux = append(c.aux, aux{slot: slot, op: ins.OpCode, reg: int(ins.Src), imm: ins.Imm()})
+	c.countTo(slot + 1)
 	c.exitToGo(exitLdAbs, len(c.aux)-1)
 	return nil
 }
@@ -248,11 +265,16 @@ func (c *compiler) jump(ins isa.Instruction, slot int) error {
 	a := &c.a
 	op := ins.OpCode & 0xf0
 	target := slot + 1 + ins.JumpOffset()
+	c.countTo(slot + 1)
 	switch op {
 	case isa.JmpJA:
+		c.checkBudget(slot)
 		a.jmp(c.slotLabel(target))
 		return nil
 	case isa.JmpExit:
+		if c.counting {
+			a.storeImm(s64, at(r9, offArg), int32(slot))
+		}
 		a.jmp(c.exit)
 		return nil
 	case isa.JmpCall:
@@ -277,7 +299,7 @@ func (c *compiler) jump(ins isa.Instruction, slot int) error {
 	default:
 		a.aluRI(size, aluCmp, dst, ins.Imm())
 	}
-	a.jcc(cc, c.slotLabel(target))
+	a.jcc(cc, c.jumpTo(slot, target))
 	return nil
 }
 
@@ -322,6 +344,7 @@ func (c *compiler) call(ins isa.Instruction, slot, target int) error {
 		a.leaLabel(r10, ret)
 		a.store(s64, mem{base: r9, index: r11, scale: 1, disp: offFrames + offFrameRet}, r10)
 		a.aluRI(s64, aluSub, r12, engine.StackFrameSize)
+		c.checkBudget(slot)
 		a.jmp(c.slotLabel(target))
 		a.bind(ret)
 		return nil

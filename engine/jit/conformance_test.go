@@ -4,40 +4,15 @@ package jit_test
 
 import (
 	"path/filepath"
-	"runtime"
 	"testing"
 
-	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/jit"
 	"github.com/anybpf/anybpf/internal/conformance"
 	"github.com/anybpf/anybpf/internal/testutil"
-	"github.com/anybpf/anybpf/isa"
 )
 
 // conformanceFloor is the number of bpf_conformance tests the JIT must pass.
 const conformanceFloor = 313
-
-// runJIT runs a conformance program the way conformance.Run does, but unchecked and
-// without a budget, which the JIT refuses.
-func runJIT(program, mem []byte) (uint64, error) {
-	insns, err := isa.Decode(program)
-	if err != nil {
-		return 0, err
-	}
-	code, err := jit.Compile(insns, engine.Config{Helpers: conformance.Helpers()})
-	if err != nil {
-		return 0, err
-	}
-	env := engine.NewEnv()
-	var r1, r2 uint64
-	buf := append([]byte(nil), mem...)
-	if len(buf) > 0 {
-		r1, r2 = uint64(engine.RegionOf("mem", buf, true).Addr), uint64(len(buf))
-	}
-	r0, err := code.Run(env, r1, r2)
-	runtime.KeepAlive(buf)
-	return r0, err
-}
 
 func TestConformance(t *testing.T) {
 	dir := testutil.CorpusDir(t, "bpf_conformance")
@@ -57,7 +32,7 @@ func TestConformance(t *testing.T) {
 			t.Errorf("%s: %v", tc.Name, err)
 			continue
 		}
-		got, err := runJIT(prog, tc.Mem)
+		got, err := conformance.Run(jit.New(), prog, tc.Mem, false) // unchecked, with the suite's budget
 		switch {
 		case tc.HasError && err != nil:
 			passed++

@@ -24,8 +24,10 @@ type context struct {
 	// depth is the number of active bpf-to-bpf calls.
 	depth uint64
 	// tmp is scratch memory for sequences that run out of registers.
-	tmp    uint64
-	_      [2]uint64
+	tmp uint64
+	// executed counts instructions when the program has a budget; budget is the limit.
+	executed uint64
+	budget   uint64
 	frames [engine.MaxCallDepth]frame
 }
 
@@ -45,6 +47,8 @@ const (
 	offResume    = int32(unsafe.Offsetof(context{}.resume))
 	offDepth     = int32(unsafe.Offsetof(context{}.depth))
 	offTmp       = int32(unsafe.Offsetof(context{}.tmp))
+	offExecuted  = int32(unsafe.Offsetof(context{}.executed))
+	offBudget    = int32(unsafe.Offsetof(context{}.budget))
 	offFrames    = int32(unsafe.Offsetof(context{}.frames))
 	offFrameRet  = int32(unsafe.Offsetof(frame{}.ret))
 	frameSizeLog = 6
@@ -60,6 +64,7 @@ const (
 	exitCallX         // callx described by aux[arg], then resume
 	exitLdAbs         // legacy packet load described by aux[arg], then resume
 	exitDepth         // a local call at slot arg exceeded MaxCallDepth
+	exitBudget        // the jump at slot arg exceeded the instruction budget
 )
 
 // enter runs native code: it points r9 at ctx and calls the prologue at pc, which loads

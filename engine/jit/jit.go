@@ -10,8 +10,10 @@
 // wrapping ErrNotSupported, and Supported is false.
 //
 // Code compiled by this engine runs unchecked: it must come from the verifier. Compile
-// refuses Config.Checked (ErrCheckedNotSupported) and a non-zero Config.Budget
-// (ErrBudgetNotSupported); use the interpreter for unverified code.
+// refuses Config.Checked (ErrCheckedNotSupported); use the interpreter for unverified
+// code. A Config.Budget is honoured: the code then counts instructions exactly as the
+// interpreter does (Env.Executed) and stops with engine.ErrBudgetExceeded where the
+// interpreter would.
 package jit
 
 import (
@@ -27,9 +29,6 @@ var (
 	ErrNotSupported = errors.New("jit: not supported on this platform")
 	// ErrCheckedNotSupported means Config.Checked was set: the JIT runs verified code only.
 	ErrCheckedNotSupported = errors.New("jit: checked mode not supported")
-	// ErrBudgetNotSupported means Config.Budget was set: the JIT does not count
-	// instructions.
-	ErrBudgetNotSupported = errors.New("jit: instruction budget not supported")
 	// ErrClosed means Run was called on Code after its Close.
 	ErrClosed = errors.New("jit: code is closed")
 )

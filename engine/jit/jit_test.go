@@ -30,9 +30,6 @@ func TestRefused(t *testing.T) {
 	if _, err := jit.Compile(insns, engine.Config{Checked: true}); !errors.Is(err, jit.ErrCheckedNotSupported) {
 		t.Errorf("checked: %v, want ErrCheckedNotSupported", err)
 	}
-	if _, err := jit.Compile(insns, engine.Config{Budget: 100}); !errors.Is(err, jit.ErrBudgetNotSupported) {
-		t.Errorf("budget: %v, want ErrBudgetNotSupported", err)
-	}
 	if _, err := jit.Compile(insns[:1], engine.Config{}); !errors.Is(err, isa.ErrInvalidProgram) {
 		t.Errorf("no exit: %v, want ErrInvalidProgram", err)
 	}
@@ -193,5 +190,30 @@ func TestConcurrentRuns(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestBudget(t *testing.T) {
+	code := compile(t, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit", engine.Config{Budget: 1000})
+	env := engine.NewEnv()
+	_, err := code.Run(env, 0, 0)
+	if !errors.Is(err, engine.ErrBudgetExceeded) {
+		t.Fatalf("infinite loop: %v, want ErrBudgetExceeded", err)
+	}
+	if env.Executed < 1000 || env.Executed > 1010 {
+		t.Fatalf("executed %d instructions, want about 1000", env.Executed)
+	}
+	counted := compile(t, "mov %r0, 0\nmov %r1, 10\nl:\nadd %r0, 2\nsub %r1, 1\njne %r1, 0, l\nexit", engine.Config{Budget: 1 << 20})
+	r0, err := counted.Run(env, 0, 0)
+	if err != nil || r0 != 20 {
+		t.Fatalf("Run = %d, %v", r0, err)
+	}
+	if env.Executed != 2+10*3+1 {
+		t.Fatalf("executed %d, want %d", env.Executed, 2+10*3+1)
+	}
+	// Recursion without end is stopped by the call depth; a deep loop of calls by the budget.
+	calls := compile(t, "mov %r6, 0\nl:\ncall local f\nadd %r6, 1\nja l\nf:\nmov %r0, 1\nexit", engine.Config{Budget: 500})
+	if _, err := calls.Run(env, 0, 0); !errors.Is(err, engine.ErrBudgetExceeded) {
+		t.Fatalf("loop of calls: %v, want ErrBudgetExceeded", err)
 	}
 }

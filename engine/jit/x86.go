@@ -209,6 +209,12 @@ func (a *asm) aluMR(size, op int, m mem, src int, lock bool) {
 	a.rm(size, []byte{byte(op<<3 | 1)}, src, m, false)
 }
 
+// aluMI emits "op qword [m], imm" with a sign-extended immediate.
+func (a *asm) aluMI(op int, m mem, imm int32) {
+	a.rm(s64, []byte{0x81}, op, m, false)
+	a.imm32(imm)
+}
+
 // aluRM emits "op dst, [m]".
 func (a *asm) aluRM(size, op, dst int, m mem) { a.rm(size, []byte{byte(op<<3 | 3)}, dst, m, false) }
 
