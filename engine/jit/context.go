@@ -28,7 +28,7 @@ type context struct {
 	// executed counts instructions when the program has a budget; budget is the limit.
 	executed uint64
 	budget   uint64
-	frames [engine.MaxCallDepth]frame
+	frames   [engine.MaxCallDepth]frame
 }
 
 // frame is what a bpf-to-bpf call saves: the callee-saved registers r6..r9, the frame
