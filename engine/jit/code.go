@@ -29,22 +29,28 @@ type Code struct {
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
 	budget  uint64 // 0: no budget, no counting
+	checked bool
 }
 
 // Compile validates and translates a program into native code.
 func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
-	if cfg.Checked {
-		return nil, ErrCheckedNotSupported
-	}
 	if err := isa.Validate(insns); err != nil {
 		return nil, err
 	}
+	if cfg.Checked {
+		if err := checkInitialized(insns); err != nil {
+			return nil, err
+		}
+	}
 	offs, bySlot := isa.SlotIndex(insns)
-	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, counting: cfg.Budget != 0}
+	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0}
 	if err := c.compile(); err != nil {
 		return nil, err
 	}
-	code := &Code{helpers: c.helpers, byID: cfg.Helpers, aux: c.aux, budget: cfg.Budget}
+	code := &Code{helpers: c.helpers, byID: cfg.Helpers, aux: c.aux, budget: cfg.Budget, checked: cfg.Checked}
+	if c.counting && code.budget == 0 {
+		code.budget = ^uint64(0)
+	}
 	code.slots = make([]int32, len(bySlot)-1)
 	for slot := range code.slots {
 		code.slots[slot] = -1
@@ -148,6 +154,9 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 	cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5] = r1, r2, r3, r4, r5
 	cx.regs[10] = top
 	cx.budget = c.budget
+	if c.checked {
+		cx.setRegions(env, top-engine.StackSize)
+	}
 	code := c
 	cx.resume = uint64(code.base) + uint64(code.slots[entry])
 	defer func() { env.Executed = cx.executed }()
@@ -158,6 +167,14 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 			runtime.KeepAlive(code)
 			runtime.KeepAlive(stack)
 			return cx.regs[0], nil
+		case exitCheck:
+			x := &code.aux[cx.arg]
+			addr := cx.tmp
+			if x.atomic && addr%uint64(x.size) != 0 || !env.Check(addr, uint64(x.size), x.write) {
+				cx.executed += uint64(x.pending)
+				return 0, &engine.RuntimeError{PC: x.slot, Err: engine.ErrMemoryAccess, Addr: addr, Size: x.size, Write: x.write}
+			}
+			continue
 		case exitBudget:
 			return 0, &engine.RuntimeError{PC: int(cx.arg), Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, cx.budget)}
 		case exitHelper:

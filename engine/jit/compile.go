@@ -23,6 +23,11 @@ type aux struct {
 	op   uint8 // opcode of a legacy packet load
 	reg  int   // callx: register holding the helper id; LD_IND: index register
 	imm  int32
+	// A checked access: its size, kind, and the instructions executed in the current
+	// block that are not counted yet (the access included).
+	size          int
+	write, atomic bool
+	pending       int
 }
 
 type compiler struct {
@@ -37,6 +42,7 @@ type compiler struct {
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
 
+	checked    bool   // check memory accesses
 	counting   bool   // count instructions against a budget
 	blockStart int    // first slot not yet counted
 	targets    []bool // slots that jumps land on, when counting
@@ -145,9 +151,9 @@ func (c *compiler) translate(ins isa.Instruction, slot int) error {
 	case isa.ClassLD:
 		return c.ld(ins, slot)
 	case isa.ClassLDX:
-		return c.ldx(ins)
+		return c.ldx(ins, slot)
 	case isa.ClassST, isa.ClassSTX:
-		return c.store(ins)
+		return c.store(ins, slot)
 	}
 	return fmt.Errorf("%w: %#02x", isa.ErrInvalidOpcode, ins.OpCode)
 }
@@ -179,10 +185,10 @@ func (c *compiler) ld(ins isa.Instruction, slot int) error {
 	return nil
 }
 
-func (c *compiler) ldx(ins isa.Instruction) error {
-	m := at(regMap[ins.Src], int32(ins.Offset))
+func (c *compiler) ldx(ins isa.Instruction, slot int) error {
 	dst := regMap[ins.Dst]
 	size := accessSize(ins.OpCode)
+	m := c.checkedAddress(slot, regMap[ins.Src], ins.Offset, size, false, false)
 	if ins.OpCode&0xe0 == isa.ModeMEMSX {
 		c.a.loadSX(size, dst, m)
 	} else {
@@ -191,22 +197,28 @@ func (c *compiler) ldx(ins isa.Instruction) error {
 	return nil
 }
 
-func (c *compiler) store(ins isa.Instruction) error {
+func (c *compiler) store(ins isa.Instruction, slot int) error {
 	a := &c.a
 	dst := regMap[ins.Dst]
 	size := accessSize(ins.OpCode)
-	if ins.Class() == isa.ClassST {
-		a.storeImm(size, at(dst, int32(ins.Offset)), ins.Imm())
+	atomic := ins.Class() == isa.ClassSTX && ins.OpCode&0xe0 == isa.ModeATOMIC
+	if !atomic {
+		m := c.checkedAddress(slot, dst, ins.Offset, size, true, false)
+		if ins.Class() == isa.ClassST {
+			a.storeImm(size, m, ins.Imm())
+		} else {
+			a.store(size, m, regMap[ins.Src])
+		}
 		return nil
 	}
 	src := regMap[ins.Src]
-	if ins.OpCode&0xe0 != isa.ModeATOMIC {
-		a.store(size, at(dst, int32(ins.Offset)), src)
-		return nil
-	}
 	// The address goes to r11 first: dst may be rax, which cmpxchg uses.
-	a.lea(r11, at(dst, int32(ins.Offset)))
 	m := at(r11, 0)
+	if c.checked {
+		m = c.checkedAddress(slot, dst, ins.Offset, size, true, true)
+	} else {
+		a.lea(r11, at(dst, int32(ins.Offset)))
+	}
 	op := ins.Imm()
 	var aluOp int
 	switch op &^ isa.AtomicFetch {

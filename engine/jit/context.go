@@ -29,6 +29,15 @@ type context struct {
 	executed uint64
 	budget   uint64
 	frames   [engine.MaxCallDepth]frame
+
+	// Checked mode: an access of n bytes at a is allowed at once if a-stackBase <=
+	// StackSize-n, or a-hotBase <= hotLim[log2 n] (hotW* for stores); otherwise native
+	// code asks Go (exitCheck) with the address in tmp.
+	stackBase uint64
+	hotBase   uint64
+	hotWBase  uint64
+	hotLim    [4]uint64
+	hotWLim   [4]uint64
 }
 
 // frame is what a bpf-to-bpf call saves: the callee-saved registers r6..r9, the frame
@@ -49,6 +58,11 @@ const (
 	offTmp       = int32(unsafe.Offsetof(context{}.tmp))
 	offExecuted  = int32(unsafe.Offsetof(context{}.executed))
 	offBudget    = int32(unsafe.Offsetof(context{}.budget))
+	offStackBase = int32(unsafe.Offsetof(context{}.stackBase))
+	offHotBase   = int32(unsafe.Offsetof(context{}.hotBase))
+	offHotWBase  = int32(unsafe.Offsetof(context{}.hotWBase))
+	offHotLim    = int32(unsafe.Offsetof(context{}.hotLim))
+	offHotWLim   = int32(unsafe.Offsetof(context{}.hotWLim))
 	offFrames    = int32(unsafe.Offsetof(context{}.frames))
 	offFrameRet  = int32(unsafe.Offsetof(frame{}.ret))
 	frameSizeLog = 6
@@ -65,6 +79,7 @@ const (
 	exitLdAbs         // legacy packet load described by aux[arg], then resume
 	exitDepth         // a local call at slot arg exceeded MaxCallDepth
 	exitBudget        // the jump at slot arg exceeded the instruction budget
+	exitCheck         // check the access described by aux[arg] at address tmp
 )
 
 // enter runs native code: it points r9 at ctx and calls the prologue at pc, which loads

@@ -9,11 +9,11 @@
 // The compiler exists for linux/amd64. On every other platform Compile returns an error
 // wrapping ErrNotSupported, and Supported is false.
 //
-// Code compiled by this engine runs unchecked: it must come from the verifier. Compile
-// refuses Config.Checked (ErrCheckedNotSupported); use the interpreter for unverified
-// code. A Config.Budget is honoured: the code then counts instructions exactly as the
-// interpreter does (Env.Executed) and stops with engine.ErrBudgetExceeded where the
-// interpreter would.
+// Config.Checked and Config.Budget mean what they mean for the interpreter, the
+// reference: in checked mode every load and store is checked against the Env's stack
+// and regions (the stack and the first region inline, the others by a call to Go) and
+// programs that read uninitialized registers are refused; with a budget or in checked
+// mode instructions are counted exactly as the interpreter counts them (Env.Executed).
 package jit
 
 import (
@@ -27,8 +27,6 @@ import (
 var (
 	// ErrNotSupported means the JIT does not exist for this GOOS/GOARCH.
 	ErrNotSupported = errors.New("jit: not supported on this platform")
-	// ErrCheckedNotSupported means Config.Checked was set: the JIT runs verified code only.
-	ErrCheckedNotSupported = errors.New("jit: checked mode not supported")
 	// ErrClosed means Run was called on Code after its Close.
 	ErrClosed = errors.New("jit: code is closed")
 )

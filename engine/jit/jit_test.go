@@ -5,6 +5,7 @@ package jit_test
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/anybpf/anybpf/engine"
@@ -27,9 +28,6 @@ func compile(t *testing.T, src string, cfg engine.Config) *jit.Code {
 
 func TestRefused(t *testing.T) {
 	insns, _ := isa.Assemble("mov %r0, 0\nexit")
-	if _, err := jit.Compile(insns, engine.Config{Checked: true}); !errors.Is(err, jit.ErrCheckedNotSupported) {
-		t.Errorf("checked: %v, want ErrCheckedNotSupported", err)
-	}
 	if _, err := jit.Compile(insns[:1], engine.Config{}); !errors.Is(err, isa.ErrInvalidProgram) {
 		t.Errorf("no exit: %v, want ErrInvalidProgram", err)
 	}
@@ -215,5 +213,103 @@ func TestBudget(t *testing.T) {
 	calls := compile(t, "mov %r6, 0\nl:\ncall local f\nadd %r6, 1\nja l\nf:\nmov %r0, 1\nexit", engine.Config{Budget: 500})
 	if _, err := calls.Run(env, 0, 0); !errors.Is(err, engine.ErrBudgetExceeded) {
 		t.Fatalf("loop of calls: %v, want ErrBudgetExceeded", err)
+	}
+}
+
+func TestCheckedMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		src   string
+		mem   int
+		ok    bool
+		write bool
+	}{
+		{"in bounds", "ldxdw %r0, [%r1+8]\nexit", 16, true, false},
+		{"last byte", "ldxb %r0, [%r1+15]\nexit", 16, true, false},
+		{"one past end", "ldxb %r0, [%r1+16]\nexit", 16, false, false},
+		{"straddles end", "ldxw %r0, [%r1+14]\nexit", 16, false, false},
+		{"before start", "ldxb %r0, [%r1-1]\nexit", 16, false, false},
+		{"null", "mov %r1, 0\nldxb %r0, [%r1+0]\nexit", 16, false, false},
+		{"small region", "ldxh %r0, [%r1+0]\nexit", 2, true, false},
+		{"small region overflow", "ldxw %r0, [%r1+0]\nexit", 2, false, false},
+		{"stack top", "stdw [%r10-8], 1\nldxdw %r0, [%r10-8]\nexit", 0, true, true},
+		{"above stack", "ldxb %r0, [%r10+0]\nexit", 0, false, false},
+		{"deepest frame", "ldxb %r0, [%r10-4096]\nexit", 0, true, false},
+		{"below stack", "ldxb %r0, [%r10-4097]\nexit", 0, false, false},
+		{"store out of bounds", "stxw [%r1+16], %r1\nmov %r0, 0\nexit", 16, false, true},
+		{"immediate store out of bounds", "stw [%r1+13], 1\nmov %r0, 0\nexit", 16, false, true},
+		{"atomic in bounds", "mov %r2, 1\nlock add [%r1+8], %r2\nmov %r0, 0\nexit", 16, true, true},
+		{"atomic misaligned", "mov %r2, 1\nlock add [%r1+4], %r2\nmov %r0, 0\nexit", 16, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := compile(t, tc.src, engine.Config{Checked: true})
+			env := engine.NewEnv()
+			mem := make([]byte, tc.mem)
+			var r1 uint64
+			if tc.mem > 0 {
+				reg := engine.RegionOf("mem", mem, true)
+				env.AddRegion(reg)
+				r1 = uint64(reg.Addr)
+			}
+			_, err := code.Run(env, r1, 0)
+			runtime.KeepAlive(mem)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Run = %v, want success", err)
+				}
+				return
+			}
+			var re *engine.RuntimeError
+			if !errors.Is(err, engine.ErrMemoryAccess) || !errors.As(err, &re) || re.Write != tc.write || re.PC != strings.Count(tc.src[:strings.Index(tc.src, "[")], "\n") {
+				t.Fatalf("Run = %v, want a memory access error (write=%v)", err, tc.write)
+			}
+		})
+	}
+}
+
+// TestCheckedRegions covers the regions checked outside native code: every region after
+// the first, and read-only regions.
+func TestCheckedRegions(t *testing.T) {
+	code := compile(t, "ldxb %r0, [%r1+0]\nldxb %r3, [%r2+3]\nadd %r0, %r3\nstb [%r1+0], 7\nexit", engine.Config{Checked: true})
+	a, b := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, []byte{10, 20, 30, 40}
+	env := engine.NewEnv()
+	ra, rb := engine.RegionOf("a", a, false), engine.RegionOf("b", b, true)
+	env.AddRegion(ra)
+	env.AddRegion(rb)
+	// The second region is writable, the first is not.
+	if _, err := code.Run(env, uint64(ra.Addr), uint64(rb.Addr)); !errors.Is(err, engine.ErrMemoryAccess) || a[0] != 1 {
+		t.Fatalf("store to read-only region: %v, want ErrMemoryAccess", err)
+	}
+	r0, err := code.Run(env, uint64(rb.Addr), uint64(rb.Addr))
+	if err != nil || r0 != 10+40 || b[0] != 7 {
+		t.Fatalf("second region: r0=%d err=%v b[0]=%d", r0, err, b[0])
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+}
+
+func TestUninitializedRegisters(t *testing.T) {
+	for _, tc := range []struct {
+		src string
+		ok  bool
+	}{
+		{"exit", false},
+		{"mov %r0, %r6\nexit", false},
+		{"mov %r0, %r1\nexit", true},
+		{"mov %r6, 1\ncall 1\nmov %r0, %r6\nexit", true},
+		{"call 1\nmov %r0, %r1\nexit", false},
+	} {
+		insns, err := isa.Assemble(tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := engine.Config{Checked: true, Helpers: map[int32]engine.HelperFunc{1: func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 { return 0 }}}
+		_, err = jit.Compile(insns, cfg)
+		if tc.ok && err != nil {
+			t.Errorf("%q: %v, want accepted", tc.src, err)
+		}
+		if !tc.ok && !errors.Is(err, engine.ErrUninitialized) {
+			t.Errorf("%q: %v, want ErrUninitialized", tc.src, err)
+		}
 	}
 }
