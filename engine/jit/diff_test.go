@@ -310,7 +310,14 @@ func randomProgram(r *rand.Rand, n int) []isa.Instruction {
 		insns = append(insns, isa.Instruction{OpCode: isa.OpLDDW, Dst: reg, Constant: interesting(r)})
 	}
 	for range n {
-		insns = append(insns, randomInstruction(r))
+		ins := randomInstruction(r)
+		if ins.IsJump() && ins.OpCode&0xf0 != isa.JmpJA && r.IntN(3) == 0 {
+			// "if cond goto +1; goto L", which the JIT fuses.
+			ins.Offset = 1
+			insns = append(insns, ins, isa.Instruction{OpCode: isa.OpJA, Offset: int16(r.IntN(10))})
+			continue
+		}
+		insns = append(insns, ins)
 	}
 	return insns
 }
