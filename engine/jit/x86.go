@@ -400,14 +400,33 @@ const (
 	ccG  = 0xf
 )
 
+// short returns the 8-bit displacement of a jump of n bytes (opcode and displacement)
+// to label l, if l is bound and close enough.
+func (a *asm) short(l, n int) (int8, bool) {
+	target := a.labels[l]
+	if target < 0 {
+		return 0, false
+	}
+	d := target - (len(a.b) + n)
+	return int8(d), d >= -128 && d <= 127
+}
+
 // jcc emits a conditional jump to label l.
 func (a *asm) jcc(cc byte, l int) {
-	a.byte1(0x0f, 0x80|cc)
+	if d, ok := a.short(l, 2); ok {
+		a.byte2(0x70|cc, byte(d))
+		return
+	}
+	a.byte2(0x0f, 0x80|cc)
 	a.rel32(l)
 }
 
 // jmp emits an unconditional jump to label l.
 func (a *asm) jmp(l int) {
+	if d, ok := a.short(l, 2); ok {
+		a.byte2(0xeb, byte(d))
+		return
+	}
 	a.byte1(0xe9)
 	a.rel32(l)
 }

@@ -45,6 +45,8 @@ func TestEncoding(t *testing.T) {
 		emit func(a *asm)
 		want string
 	}{
+		{func(a *asm) { a.jcc(ccL, 0) }, "jl 0x0"}, // short
+		{func(a *asm) { a.jmp(0) }, "jmp 0x0"},     // short
 		{func(a *asm) { a.aluRR(s64, aluAdd, rax, r15) }, "add rax,r15"},
 		{func(a *asm) { a.aluRR(s32, aluSub, r12, rdi) }, "sub r12d,edi"},
 		{func(a *asm) { a.aluRI(s64, aluXor, rbx, 5) }, "xor rbx,0x5"},
@@ -95,10 +97,19 @@ func TestEncoding(t *testing.T) {
 		{func(a *asm) { a.cqo(s64) }, "cqo"},
 		{func(a *asm) { a.cqo(s32) }, "cdq"},
 		{func(a *asm) { a.ret() }, "ret"},
+		{func(a *asm) { a.jcc(ccL, 0) }, "jl 0x0"},
+		{func(a *asm) { a.jmp(0) }, "jmp 0x0"},
 	}
 	var a asm
+	a.bind(a.newLabel()) // label 0 at offset 0, for the backward jumps
 	for _, c := range cases {
 		c.emit(&a)
+	}
+	if !a.resolve() {
+		t.Fatal("unbound label")
+	}
+	if a.b[0] != 0x7c || a.b[2] != 0xeb || len(a.fixups) != 2 {
+		t.Fatalf("jumps: % x, %d long", a.b[:4], len(a.fixups))
 	}
 	got := objdump(t, a.b)
 	if len(got) != len(cases) {
