@@ -58,12 +58,14 @@ type benchRunner struct {
 	buf      []byte
 }
 
-func newBenchRunner(tb testing.TB, eng engine.Engine, p benchProgram) *benchRunner {
-	code, err := eng.Compile(p.insns, engine.Config{})
+func newBenchRunner(tb testing.TB, eng engine.Engine, p benchProgram, checked bool) *benchRunner {
+	code, err := eng.Compile(p.insns, engine.Config{Checked: checked})
 	if err != nil {
 		tb.Fatalf("%s: %v", p.name, err)
 	}
-	return &benchRunner{code: code, env: engine.NewEnv(), pristine: p.input, buf: append([]byte(nil), p.input...)}
+	r := &benchRunner{code: code, env: engine.NewEnv(), pristine: p.input, buf: append([]byte(nil), p.input...)}
+	r.env.AddRegion(engine.RegionOf("input", r.buf, true))
+	return r
 }
 
 func (r *benchRunner) run() (uint64, error) {
@@ -76,24 +78,33 @@ func (r *benchRunner) run() (uint64, error) {
 func TestBenchPrograms(t *testing.T) {
 	for _, name := range benchPrograms {
 		p := loadBench(t, name)
-		got, err := newBenchRunner(t, jit.New(), p).run()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if got != p.expect {
-			t.Errorf("%s: r0 = %#x, native result %#x", name, got, p.expect)
+		for _, checked := range []bool{false, true} {
+			got, err := newBenchRunner(t, jit.New(), p, checked).run()
+			if err != nil {
+				t.Fatalf("%s (checked=%v): %v", name, checked, err)
+			}
+			if got != p.expect {
+				t.Errorf("%s (checked=%v): r0 = %#x, native result %#x", name, checked, got, p.expect)
+			}
 		}
 	}
 }
 
 // BenchmarkPrograms reports ns per run of every benchmark program on the JIT and on
-// the interpreter (unchecked).
+// the interpreter, unchecked and checked.
 func BenchmarkPrograms(b *testing.B) {
 	for _, name := range benchPrograms {
 		p := loadBench(b, name)
-		for _, eng := range []engine.Engine{jit.New(), interp.New()} {
-			r := newBenchRunner(b, eng, p)
-			b.Run(name+"/"+eng.Name(), func(b *testing.B) {
+		for _, c := range []struct {
+			eng     engine.Engine
+			checked bool
+		}{{jit.New(), false}, {interp.New(), false}, {jit.New(), true}, {interp.New(), true}} {
+			r := newBenchRunner(b, c.eng, p, c.checked)
+			mode := "unchecked"
+			if c.checked {
+				mode = "checked"
+			}
+			b.Run(name+"/"+c.eng.Name()+"/"+mode, func(b *testing.B) {
 				for b.Loop() {
 					if _, err := r.run(); err != nil {
 						b.Fatal(err)

@@ -37,8 +37,10 @@ func (c *compiler) countTo(end int) {
 	c.blockStart = end
 }
 
-// checkBudget emits code that ends the run with exitBudget at slot when the count is
-// over the budget. With slot < 0, ctx.arg already holds the slot.
+// checkBudget emits code that returns to Go with exitBudget at slot when the count is
+// over ctx.budget. With slot < 0, ctx.arg already holds the slot. Go either ends the run
+// or, when ctx.budget was only a point to yield at, enters native code again after the
+// check.
 func (c *compiler) checkBudget(slot int) {
 	if !c.counting {
 		return
@@ -52,6 +54,8 @@ func (c *compiler) checkBudget(slot int) {
 	if slot >= 0 {
 		a.storeImm(s64, at(r9, offArg), int32(slot))
 	}
+	a.leaLabel(r11, ok)
+	a.store(s64, at(r9, offResume), r11)
 	a.jmp(c.saveRet)
 	a.bind(ok)
 }

@@ -18,6 +18,10 @@ import (
 // Supported reports whether the JIT exists for this platform.
 const Supported = true
 
+// yieldInterval is how many instructions counting code runs between returns to the Go
+// scheduler.
+const yieldInterval = 1 << 22
+
 // Code is a program compiled to native code. Its executable memory is unmapped by Close,
 // or when the Code becomes unreachable.
 type Code struct {
@@ -153,7 +157,7 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 	var cx context
 	cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5] = r1, r2, r3, r4, r5
 	cx.regs[10] = top
-	cx.budget = c.budget
+	cx.budget = min(c.budget, yieldInterval)
 	if c.checked {
 		cx.setRegions(env, top-engine.StackSize)
 	}
@@ -176,7 +180,13 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 			}
 			continue
 		case exitBudget:
-			return 0, &engine.RuntimeError{PC: int(cx.arg), Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, cx.budget)}
+			if cx.executed > c.budget {
+				return 0, &engine.RuntimeError{PC: int(cx.arg), Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, c.budget)}
+			}
+			// Only a point to yield at: let the scheduler and the collector in.
+			runtime.Gosched()
+			cx.budget = min(c.budget, cx.executed+yieldInterval)
+			continue
 		case exitHelper:
 			cx.regs[0] = code.helpers[cx.arg](env, cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5])
 		case exitCallX:

@@ -209,6 +209,12 @@ func TestBudget(t *testing.T) {
 	if env.Executed != 2+10*3+1 {
 		t.Fatalf("executed %d, want %d", env.Executed, 2+10*3+1)
 	}
+	// A run longer than the interval between yields to the scheduler counts on exactly.
+	long := compile(t, "mov %r0, 0\nmov %r1, 3000000\nl:\nadd %r0, 2\nsub %r1, 1\njne %r1, 0, l\nexit", engine.Config{Budget: 1 << 40})
+	r0, err = long.Run(env, 0, 0)
+	if err != nil || r0 != 6000000 || env.Executed != 2+3000000*3+1 {
+		t.Fatalf("long run: r0=%d err=%v executed=%d", r0, err, env.Executed)
+	}
 	// Recursion without end is stopped by the call depth; a deep loop of calls by the budget.
 	calls := compile(t, "mov %r6, 0\nl:\ncall local f\nadd %r6, 1\nja l\nf:\nmov %r0, 1\nexit", engine.Config{Budget: 500})
 	if _, err := calls.Run(env, 0, 0); !errors.Is(err, engine.ErrBudgetExceeded) {
