@@ -312,7 +312,7 @@ func randomProgram(r *rand.Rand, n int) []isa.Instruction {
 	for range n {
 		ins := randomInstruction(r)
 		if ins.IsJump() && ins.OpCode&0xf0 != isa.JmpJA && r.IntN(3) == 0 {
-			// "if cond goto +1; goto L", which the JIT fuses.
+			// "if cond goto +1; goto L", which the interpreter fuses.
 			ins.Offset = 1
 			insns = append(insns, ins, isa.Instruction{OpCode: isa.OpJA, Offset: int16(r.IntN(10))})
 			continue
