@@ -1,0 +1,35 @@
+//go:build amd64 && linux
+
+package jit_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/engine/jit"
+	"github.com/anybpf/anybpf/isa"
+)
+
+// TestCleanup compiles programs and drops them: the collector must unmap their memory.
+func TestCleanup(t *testing.T) {
+	insns, _ := isa.Assemble("mov %r0, 3\nexit")
+	before := jit.LiveMappings()
+	for i := range 1000 {
+		if _, err := jit.Compile(insns, engine.Config{}); err != nil {
+			t.Fatalf("compile %d: %v", i, err)
+		}
+	}
+	if n := jit.LiveMappings(); n < before+1000 {
+		t.Fatalf("%d live mappings after 1000 compilations, want at least %d", n, before+1000)
+	}
+	for range 50 {
+		runtime.GC()
+		time.Sleep(time.Millisecond) // cleanups run on their own goroutine
+		if jit.LiveMappings() <= before+10 {
+			return
+		}
+	}
+	t.Fatalf("%d live mappings before, %d after dropping 1000 programs", before, jit.LiveMappings())
+}
