@@ -417,3 +417,31 @@ func TestLoadVerifies(t *testing.T) {
 		t.Fatal("a verified program reports no verified instructions")
 	}
 }
+
+// The JIT runs the same objects with the same results as the interpreter.
+func TestJITEngine(t *testing.T) {
+	if _, err := anybpf.EngineByName("jit"); errors.Is(err, anybpf.ErrNotSupported) {
+		t.Skip("no JIT on this platform")
+	}
+	results := map[string][]uint32{}
+	maps := map[string]uint64{}
+	for _, name := range []string{"interp", "jit"} {
+		coll := load(t, anybpf.NewRuntimeConfig().WithEngine(name), "testdata/xdp_counter.o")
+		for _, pkt := range [][]byte{frame(0x0800, "ipv4"), frame(0x86dd, "ipv6 packet"), frame(0x0806, "arp")} {
+			opts := &anybpf.RunOptions{Data: pkt, Repeat: 3}
+			ret, err := coll.Programs["xdp_count"].Run(opts)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			results[name] = append(results[name], ret)
+		}
+		var n uint64
+		if err := coll.Maps["counts"].Lookup(uint32(0), &n); err != nil {
+			t.Fatal(err)
+		}
+		maps[name] = n
+	}
+	if fmt.Sprint(results["interp"]) != fmt.Sprint(results["jit"]) || maps["interp"] != maps["jit"] || maps["jit"] == 0 {
+		t.Fatalf("interp %v %d, jit %v %d", results["interp"], maps["interp"], results["jit"], maps["jit"])
+	}
+}

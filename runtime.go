@@ -17,11 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/engine/jit"
 	"github.com/anybpf/anybpf/maps"
 )
 
@@ -58,7 +60,7 @@ func NewRuntimeConfig() RuntimeConfig {
 	return RuntimeConfig{engine: "auto", traceLog: io.Discard, budget: 1 << 32}
 }
 
-// WithEngine selects the execution engine: "auto" or "interp" ("jit" is not built yet).
+// WithEngine selects the execution engine: "auto", "interp" or "jit" (see EngineByName).
 func (c RuntimeConfig) WithEngine(name string) RuntimeConfig {
 	c.engine = name
 	return c
@@ -110,14 +112,23 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) *Runtime {
 	return &Runtime{cfg: cfg, epochs: maps.NewEpochs(0)}
 }
 
-func (rt *Runtime) engine() (engine.Engine, error) {
-	switch rt.cfg.engine {
+func (rt *Runtime) engine() (engine.Engine, error) { return EngineByName(rt.cfg.engine) }
+
+// EngineByName returns an execution engine: "interp", the interpreter; "jit", the
+// native-code compiler (linux/amd64; elsewhere it fails with ErrNotSupported); "auto"
+// or "", the interpreter for now (it becomes the JIT where one exists once the JIT has
+// been differentially fuzzed for long enough).
+func EngineByName(name string) (engine.Engine, error) {
+	switch name {
 	case "auto", "interp", "":
 		return interp.New(), nil
 	case "jit":
-		return nil, fmt.Errorf("%w: engine jit is not built yet", ErrNotSupported)
+		if !jit.Supported {
+			return nil, fmt.Errorf("%w: engine jit on %s/%s", ErrNotSupported, goruntime.GOOS, goruntime.GOARCH)
+		}
+		return jit.New(), nil
 	}
-	return nil, fmt.Errorf("unknown engine %q (want auto, interp or jit)", rt.cfg.engine)
+	return nil, fmt.Errorf("unknown engine %q (want auto, interp or jit)", name)
 }
 
 // Map handles are what a program's 64-bit map load yields: an address no program can

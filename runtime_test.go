@@ -119,9 +119,9 @@ func TestXDPAdjustHeadAndTrace(t *testing.T) {
 }
 
 func TestBadPrograms(t *testing.T) {
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine("jit"))
-	if _, err := rt.LoadCollection("testdata/xdp_counter.o"); !errors.Is(err, anybpf.ErrNotSupported) {
-		t.Fatalf("jit engine: %v", err)
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine("warp"))
+	if _, err := rt.LoadCollection("testdata/xdp_counter.o"); err == nil || !strings.Contains(err.Error(), `unknown engine "warp"`) {
+		t.Fatalf("unknown engine: %v", err)
 	}
 	if _, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection("testdata/missing.o"); err == nil {
 		t.Fatal("missing file loaded")

@@ -99,7 +99,7 @@ func TestProgRunErrors(t *testing.T) {
 		{[]string{"prog", "run", prog, "repeat"}, `"repeat" needs a value`},
 		{[]string{"prog", "run", prog, "repeat", "x"}, "not a positive number"},
 		{[]string{"prog", "run", prog, "bogus"}, `unknown argument "bogus"`},
-		{[]string{"prog", "run", prog, "engine", "jit"}, "not available yet"},
+		{[]string{"prog", "run", prog, "engine", "warp"}, `unknown engine "warp"`},
 		{[]string{"prog", "run", "/nonexistent"}, "no such file"},
 		{[]string{"prog", "run", elf}, "invalid eBPF object"},
 		{[]string{"prog", "run", filepath.Join("..", "..", "testdata", "xdp_counter.o"), "name", "nope"}, `no program named "nope"`},

@@ -16,22 +16,13 @@ import (
 
 	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/engine"
-	"github.com/anybpf/anybpf/engine/interp"
 	"github.com/anybpf/anybpf/isa"
 )
 
 var engineNames = []string{"auto", "interp", "jit"}
 
 // engineByName returns the engine for a --engine value.
-func engineByName(name string) (engine.Engine, error) {
-	switch name {
-	case "auto", "interp", "":
-		return interp.New(), nil
-	case "jit":
-		return nil, errors.New("engine jit is not available yet; use interp")
-	}
-	return nil, fmt.Errorf("unknown engine %q (want one of auto, interp, jit)", name)
-}
+func engineByName(name string) (engine.Engine, error) { return anybpf.EngineByName(name) }
 
 // errELF is returned for object files while only raw bytecode is supported.
 var errELF = errors.New("ELF object files are not supported yet: give raw bytecode (8-byte little-endian instructions, e.g. from llvm-objcopy -O binary --only-section=.text)")
