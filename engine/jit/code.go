@@ -157,7 +157,10 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 	var cx context
 	cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5] = r1, r2, r3, r4, r5
 	cx.regs[10] = top
-	cx.budget = min(c.budget, yieldInterval)
+	// budget is the run's: the first program's, as in the interpreter, unless only a
+	// tail-called program counts.
+	budget := c.budget
+	cx.budget = min(budget, yieldInterval)
 	if c.checked {
 		cx.setRegions(env, top-engine.StackSize)
 	}
@@ -180,12 +183,12 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 			}
 			continue
 		case exitBudget:
-			if cx.executed > c.budget {
-				return 0, &engine.RuntimeError{PC: int(cx.arg), Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, c.budget)}
+			if cx.executed > budget {
+				return 0, &engine.RuntimeError{PC: int(cx.arg), Err: fmt.Errorf("%w (%d)", engine.ErrBudgetExceeded, budget)}
 			}
 			// Only a point to yield at: let the scheduler and the collector in.
 			runtime.Gosched()
-			cx.budget = min(c.budget, cx.executed+yieldInterval)
+			cx.budget = min(budget, cx.executed+yieldInterval)
 			continue
 		case exitHelper:
 			cx.regs[0] = code.helpers[cx.arg](env, cx.regs[1], cx.regs[2], cx.regs[3], cx.regs[4], cx.regs[5])
@@ -228,6 +231,13 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 				code = next
 				cx.depth = 0
 				cx.regs[10] = top
+				if budget == 0 && code.budget != 0 {
+					budget = code.budget
+					cx.budget = min(budget, cx.executed+yieldInterval)
+				}
+				if code.checked {
+					cx.setRegions(env, top-engine.StackSize)
+				}
 				cx.resume = uint64(code.base) + uint64(code.slots[0])
 				continue
 			}

@@ -107,6 +107,11 @@ func TestTailCall(t *testing.T) {
 	if err != nil || r0 != 105 {
 		t.Fatalf("tail call: r0=%d err=%v, want 105", r0, err)
 	}
+	// A checked target of an unchecked program checks and counts.
+	next = compile(t, "ldxdw %r0, [%r10-8]\nldxb %r2, [%r1+0]\nexit", engine.Config{Checked: true})
+	if _, err := first.Run(env, 100, 0); !errors.Is(err, engine.ErrMemoryAccess) || env.Executed != 2 {
+		t.Fatalf("checked tail call: err=%v executed=%d, want a memory access error after 2 instructions", err, env.Executed)
+	}
 	// A target of another kind is left to the caller.
 	other := struct{}{}
 	helpers[12] = func(env *engine.Env, _, _, _, _, _ uint64) uint64 { env.TailCall(other); return 0 }
