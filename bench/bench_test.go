@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/engine/jit"
 	"github.com/anybpf/anybpf/isa"
 )
 
@@ -60,7 +62,11 @@ type runner struct {
 }
 
 func newRunner(tb testing.TB, p program, checked bool) *runner {
-	code, err := interp.Compile(p.insns, engine.Config{Checked: checked})
+	return newRunnerWith(tb, interp.New(), p, checked)
+}
+
+func newRunnerWith(tb testing.TB, eng engine.Engine, p program, checked bool) *runner {
+	code, err := eng.Compile(p.insns, engine.Config{Checked: checked})
 	if err != nil {
 		tb.Fatalf("%s: %v", p.name, err)
 	}
@@ -94,6 +100,32 @@ func TestResults(t *testing.T) {
 			if checked {
 				t.Logf("%s: %d instructions executed", name, r.env.Executed)
 			}
+		}
+	}
+}
+
+// BenchmarkJIT reports ns per run of the JIT's code for every program, unchecked and
+// checked (after checking its result against the native build's).
+func BenchmarkJIT(b *testing.B) {
+	if !jit.Supported {
+		b.Skip("no JIT on this platform")
+	}
+	for _, checked := range []bool{false, true} {
+		for _, name := range programs {
+			p := load(b, name)
+			r := newRunnerWith(b, jit.New(), p, checked)
+			if got, err := r.run(); err != nil || got != p.expect {
+				b.Fatalf("%s: r0 = %#x (%v), native result %#x", name, got, err, p.expect)
+			}
+			restore := restoreCost(r)
+			b.Run(fmt.Sprintf("checked=%v/%s", checked, name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if _, err := r.run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)-restore, "ns/run")
+			})
 		}
 	}
 }

@@ -89,7 +89,9 @@ type Region struct {
 	Name     string
 }
 
-// RegionOf returns a region covering b. b must stay reachable while a program can use it.
+// RegionOf returns a region covering b. b must be heap memory (not a buffer the compiler
+// may keep on a goroutine stack, which moves) and stay reachable while a program can use
+// it.
 func RegionOf(name string, b []byte, writable bool) Region {
 	if len(b) == 0 {
 		return Region{Name: name}

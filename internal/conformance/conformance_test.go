@@ -8,13 +8,19 @@ import (
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
+	"github.com/anybpf/anybpf/engine/jit"
 	"github.com/anybpf/anybpf/internal/conformance"
 	"github.com/anybpf/anybpf/internal/testutil"
 	"github.com/anybpf/anybpf/isa"
 )
 
 // engines lists every engine the suite must pass, in both memory modes.
-func engines() []engine.Engine { return []engine.Engine{interp.New()} }
+func engines() []engine.Engine {
+	if jit.Supported {
+		return []engine.Engine{interp.New(), jit.New()}
+	}
+	return []engine.Engine{interp.New()}
+}
 
 func TestSuite(t *testing.T) {
 	dir := testutil.CorpusDir(t, "bpf_conformance")
