@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/arch/x86/x86asm"
+
 	"github.com/anybpf/anybpf/helpers"
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/maps"
@@ -104,4 +106,59 @@ func (p *Program) Xlated() []string {
 		lines = append(lines, fmt.Sprintf("%4d: %s", offs[i], text))
 	}
 	return lines
+}
+
+// JITed returns the program's native code, like bpftool prog dump jited: each eBPF
+// instruction (as Xlated shows it) followed by the x86-64 instructions it became, in GNU
+// syntax with their offsets. It fails with ErrNotSupported unless the program was
+// compiled by the JIT (RuntimeConfig.WithEngine("jit")).
+func (p *Program) JITed() ([]string, error) {
+	n, ok := p.code.(interface{ Native() ([]byte, []int) })
+	if !ok {
+		return nil, fmt.Errorf("program %s: %w: it was not compiled by the JIT", p.Name, ErrNotSupported)
+	}
+	text, slots := n.Native()
+	if text == nil {
+		return nil, fmt.Errorf("program %s: %w", p.Name, ErrClosed)
+	}
+	xlated := p.Xlated()
+	offs, _ := isa.SlotOffsets(p.insns)
+	var out []string
+	disasm := func(from, to int) {
+		for pc := from; pc < to; {
+			inst, err := x86asm.Decode(text[pc:to], 64)
+			if err != nil || inst.Len == 0 {
+				out = append(out, fmt.Sprintf("\t%4x:\t(bad)", pc))
+				pc++
+				continue
+			}
+			out = append(out, fmt.Sprintf("\t%4x:\t%s", pc, x86asm.GNUSyntax(inst, uint64(pc), nil)))
+			pc += inst.Len
+		}
+	}
+	start := func(i int) int {
+		if i >= len(offs) {
+			return len(text)
+		}
+		return slots[offs[i]]
+	}
+	out = append(out, "; entry")
+	disasm(0, start(0))
+	line := 0
+	for i := range p.insns {
+		// Xlated's source lines come before the instruction they belong to.
+		for line < len(xlated) && strings.HasPrefix(xlated[line], ";") {
+			out = append(out, xlated[line])
+			line++
+		}
+		if line < len(xlated) {
+			out = append(out, xlated[line])
+			line++
+		}
+		if i == len(p.insns)-1 {
+			out = append(out, "; (this instruction's code, then the exit sequences all instructions share)")
+		}
+		disasm(start(i), start(i+1))
+	}
+	return out, nil
 }

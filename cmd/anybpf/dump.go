@@ -74,22 +74,27 @@ func printMaps(w io.Writer, ms map[string][]anybpf.Entry) {
 
 func newProgDumpCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "dump xlated FILE [name NAME]",
+		Use:   "dump xlated|jited FILE [name NAME]",
 		Short: "Print programs as they run: relocated, context accesses rewritten",
 		Long: `Print the programs of an ELF object as anybpf runs them, like bpftool prog dump
 xlated: relocated, map references resolved (shown as map[NAME]), context accesses
-rewritten to the runtime's layout, helper calls named. "dump jited" needs the JIT, which
-is not built yet.`,
+rewritten to the runtime's layout, helper calls named. "dump jited" compiles them with the
+JIT (linux/amd64) and shows the x86-64 code each instruction became.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "xlated" {
-				return fmt.Errorf("prog dump: %q: only xlated is available (jited needs the JIT)", args[0])
+			if args[0] != "xlated" && args[0] != "jited" {
+				return fmt.Errorf("prog dump: %q: want xlated or jited", args[0])
+			}
+			jited := args[0] == "jited"
+			cfg := anybpf.NewRuntimeConfig()
+			if jited {
+				cfg = cfg.WithEngine("jit")
 			}
 			kw, err := keywordArgs(args[2:], []string{"name"}, nil)
 			if err != nil {
 				return fmt.Errorf("prog dump: %w", err)
 			}
-			coll, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection(args[1])
+			coll, err := anybpf.NewRuntime(context.Background(), cfg).LoadCollection(args[1])
 			if err != nil {
 				return fmt.Errorf("prog dump: %w", err)
 			}
@@ -107,14 +112,21 @@ is not built yet.`,
 			if g.json {
 				progs := map[string][]string{}
 				for _, n := range names {
-					progs[n] = coll.Programs[n].Xlated()
+					lines, err := dumpLines(coll.Programs[n], jited)
+					if err != nil {
+						return fmt.Errorf("prog dump: %w", err)
+					}
+					progs[n] = lines
 				}
 				return g.printJSON(out, progs)
 			}
 			for _, n := range names {
 				p := coll.Programs[n]
 				fmt.Fprintf(out, "%s (%s, section %s):\n", n, p.Type, p.Section)
-				lines := p.Xlated()
+				lines, err := dumpLines(p, jited)
+				if err != nil {
+					return fmt.Errorf("prog dump: %w", err)
+				}
 				if len(lines) == 0 {
 					fmt.Fprintln(out, "   (cannot run: not loaded)")
 				}
@@ -125,4 +137,12 @@ is not built yet.`,
 			return nil
 		},
 	}
+}
+
+// dumpLines is what prog dump prints for a program.
+func dumpLines(p *anybpf.Program, jited bool) ([]string, error) {
+	if !jited {
+		return p.Xlated(), nil
+	}
+	return p.JITed()
 }

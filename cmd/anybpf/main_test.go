@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/anybpf/anybpf/engine/jit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,8 +229,14 @@ func TestProgDumpAndMaps(t *testing.T) {
 	if !strings.Contains(out, "; int xdp_count(struct xdp_md *ctx) @ xdp_counter.c:26\n   0: ") {
 		t.Fatalf("dump xlated has no source line for the program's first statement:\n%s", out)
 	}
-	if _, _, err := run(t, "", "prog", "dump", "jited", obj); err == nil {
-		t.Fatal("dump jited accepted without a JIT")
+	out, _, err = run(t, "", "prog", "dump", "jited", obj, "name", "xdp_strip2")
+	if jit.Supported {
+		// Each eBPF instruction is followed by the x86-64 code it became.
+		if err != nil || !strings.Contains(out, "   0: r6 = r1\n\t") || !strings.Contains(out, "mov %rdi,%rbx") {
+			t.Fatalf("dump jited: %v\n%s", err, out)
+		}
+	} else if err == nil {
+		t.Fatal("dump jited worked without a JIT")
 	}
 	pkt := filepath.Join(t.TempDir(), "pkt")
 	os.WriteFile(pkt, append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00}, "hi"...), 0o644)
