@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/anybpf/anybpf/engine/jit"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/anybpf/anybpf/engine/jit"
 	"github.com/anybpf/anybpf/isa"
 )
 
