@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/anybpf/anybpf/engine"
+	"github.com/anybpf/anybpf/engine/internal/initcheck"
 	"github.com/anybpf/anybpf/isa"
 )
 
@@ -42,7 +43,7 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 		return nil, err
 	}
 	if cfg.Checked {
-		if err := checkInitialized(insns); err != nil {
+		if err := initcheck.Check(insns); err != nil {
 			return nil, err
 		}
 	}

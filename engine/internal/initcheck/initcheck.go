@@ -1,9 +1,6 @@
-//go:build amd64 && linux
-
-package jit
-
-// This file is a copy of engine/interp/init.go: both engines must refuse the same
-// programs in checked mode. It belongs in a package both can import.
+// Package initcheck refuses programs that may read a register before writing it, the
+// check every engine's checked mode makes, so that all engines refuse the same programs.
+package initcheck
 
 import (
 	"fmt"
@@ -21,11 +18,11 @@ const (
 	entryRegs         = argRegs | 1<<10
 )
 
-// checkInitialized rejects a program in which some path reads a register before writing
+// Check rejects a program in which some path reads a register before writing
 // it. Entry points see r1..r5 and r10; a helper call leaves r0 set and r1..r5 unknown; a
 // bpf-to-bpf call additionally keeps r6..r9. It is a must-analysis: a register counts as
 // written only if it is written on every path.
-func checkInitialized(insns []isa.Instruction) error {
+func Check(insns []isa.Instruction) error {
 	_, bySlot := isa.SlotIndex(insns)
 	total := len(bySlot) - 1
 	const unvisited = regSet(0xffff)
