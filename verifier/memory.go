@@ -158,8 +158,11 @@ func (a *analysis) ldx(i int, ins isa.Instruction, s *state) error {
 			if sp := f.spill[(lo+stackSize)/8]; sp != nil {
 				result = *sp
 				if result.k == kPacket {
+					lo, hi := result.endLo, result.endHi
+					result.endLo, result.endHi = 0, 0 // in a register the zone holds it
 					s.setReg(ins.Dst, result)
 					s.z.AssignRange(pktVar(ins.Dst), result.num.SMin(), result.num.SMax())
+					addDiffRange(s.z, pktVar(ins.Dst), zPktSize, lo, hi)
 					return nil
 				}
 			}
@@ -236,8 +239,11 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		}
 		val = s.regs[ins.Src]
 		if val.k == kPacket {
+			// A spilled packet pointer keeps its offset and its distance to the
+			// packet's end (the zone variable stays with the register).
 			lo, hi := s.z.Bounds(pktVar(ins.Src))
 			val.num = signedRange(lo, hi)
+			val.endLo, val.endHi = s.z.DiffBounds(pktVar(ins.Src), zPktSize)
 		}
 	} else {
 		val = number(interval.Imm(ins.Imm()))

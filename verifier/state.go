@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/anybpf/anybpf/verifier/internal/interval"
@@ -57,6 +58,9 @@ type reg struct {
 	fn int
 	// alts are the possible pointers of a type set (kUnion), none of them a union.
 	alts []reg
+	// endLo and endHi bound a spilled packet pointer's offset minus the packet's size
+	// (in a register, the zone holds that relation).
+	endLo, endHi int64
 }
 
 // alternatives returns the pointers r may be: its alts for a type set, else r itself.
@@ -116,7 +120,7 @@ func (r reg) eq(o reg) bool {
 	case kUnion:
 		return r.leq(o) && o.leq(r)
 	}
-	return interval.LessEq(r.num, o.num) && interval.LessEq(o.num, r.num) && r.nullable == o.nullable &&
+	return interval.LessEq(r.num, o.num) && interval.LessEq(o.num, r.num) && r.nullable == o.nullable && r.endLo == o.endLo && r.endHi == o.endHi &&
 		r.nullID == o.nullID && r.m == o.m && r.ms == o.ms && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
 }
 
@@ -151,6 +155,9 @@ func (r reg) leq(o reg) bool {
 		return false
 	}
 	if o.nullable && o.nullID != r.nullID && o.nullID != -1 {
+		return false
+	}
+	if r.endLo < o.endLo || r.endHi > o.endHi {
 		return false
 	}
 	return (!r.nullable || o.nullable) && (r.m == o.m && r.ms == o.ms || o.m == -1 && mapBits(r)&^o.ms == 0 && mapBits(r) != 0) && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
@@ -193,6 +200,7 @@ func join(a, b reg) reg {
 	}
 	r := a
 	r.num = interval.Join(a.num, b.num)
+	r.endLo, r.endHi = min(a.endLo, b.endLo), max(a.endHi, b.endHi)
 	r.nullable = a.nullable || b.nullable
 	if a.nullID != b.nullID {
 		r.nullID = -1
@@ -234,6 +242,12 @@ func widen(old, next reg) reg {
 	r := join(old, next)
 	if r.k != kUninit && r.k != kMixed && r.k != kUnion && old.k == r.k {
 		r.num = interval.Widen(old.num, r.num)
+		if r.endLo < old.endLo {
+			r.endLo = math.MinInt64
+		}
+		if r.endHi > old.endHi {
+			r.endHi = math.MaxInt64
+		}
 	}
 	return r
 }

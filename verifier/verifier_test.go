@@ -246,6 +246,36 @@ func TestVerify(t *testing.T) {
 			stxdw [%r1+0], %r10
 			mov %r0, 0
 			exit`, "leak an address"},
+		{"packet pointers spilled and filled keep their relation to the end", `
+			ldxw %r2, [%r1+0]
+			ldxw %r3, [%r1+4]
+			stxdw [%r10-16], %r2
+			stxdw [%r10-24], %r3
+			ldxdw %r2, [%r10-16]
+			add %r2, 14
+			ldxdw %r3, [%r10-24]
+			jgt %r2, %r3, out
+			ldxdw %r2, [%r10-16]
+			ldxb %r0, [%r2+13]
+			exit
+		out:
+			mov %r0, 1
+			exit`, ""},
+		{"packet pointers spilled and filled, access past the check", `
+			ldxw %r2, [%r1+0]
+			ldxw %r3, [%r1+4]
+			stxdw [%r10-16], %r2
+			stxdw [%r10-24], %r3
+			ldxdw %r2, [%r10-16]
+			add %r2, 14
+			ldxdw %r3, [%r10-24]
+			jgt %r2, %r3, out
+			ldxdw %r2, [%r10-16]
+			ldxb %r0, [%r2+14]
+			exit
+		out:
+			mov %r0, 1
+			exit`, "past the packet's end"},
 		{"infinite loop", "mov %r0, 0\nloop:\nadd %r0, 1\nja loop", "not proven to end"},
 		{"infinite loop without state change", "mov %r0, 0\nloop:\nja loop", "not proven to end"},
 		{"loop bounded by a 32-bit number", `
