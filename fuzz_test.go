@@ -178,7 +178,7 @@ func genProgram(seed uint64) string {
 	b.WriteString("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r6, %r2\nmov %r0, 0\n")
 	label := 0
 	for n := r.IntN(8) + 1; n > 0; n-- {
-		switch r.IntN(6) {
+		switch r.IntN(7) {
 		case 0: // bounds check then access
 			k := r.IntN(80)
 			off := r.IntN(k+8) - 4
@@ -207,6 +207,11 @@ func genProgram(seed uint64) string {
 			label++
 		case 5: // arithmetic
 			fmt.Fprintf(&b, "mov %%r5, %d\nand %%r5, %d\nadd %%r0, %%r5\n", r.IntN(1000), r.IntN(64))
+		case 6: // spill and fill the packet pointers
+			fmt.Fprintf(&b, "stxdw [%%r10-48], %%r6\nstxdw [%%r10-56], %%r3\nadd %%r6, %d\nldxdw %%r3, [%%r10-56]\n", r.IntN(8))
+			if r.IntN(2) == 0 {
+				b.WriteString("ldxdw %r6, [%r10-48]\n")
+			}
 		}
 	}
 	b.WriteString("mov %r0, 2\nexit\n")
