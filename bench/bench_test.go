@@ -84,23 +84,64 @@ func (r *runner) run() (uint64, error) {
 	return r0, err
 }
 
-// TestResults checks every benchmark program against the result of its native build.
+// TestResults checks every benchmark program, on every engine, against the result of
+// its native build.
 func TestResults(t *testing.T) {
 	for _, name := range programs {
 		p := load(t, name)
-		for _, checked := range []bool{false, true} {
-			r := newRunner(t, p, checked)
+		for _, c := range testEngines() {
+			checked := c.checked
+			r := newRunnerWith(t, c.eng, p, checked)
 			got, err := r.run()
 			if err != nil {
-				t.Fatalf("%s (checked=%v): %v", name, checked, err)
+				t.Fatalf("%s (%s, checked=%v): %v", name, c.eng.Name(), checked, err)
 			}
 			if got != p.expect {
-				t.Errorf("%s (checked=%v): r0 = %#x, native result %#x", name, checked, got, p.expect)
+				t.Errorf("%s (%s, checked=%v): r0 = %#x, native result %#x", name, c.eng.Name(), checked, got, p.expect)
 			}
-			if checked {
+			if checked && c.eng.Name() == "interp" {
 				t.Logf("%s: %d instructions executed", name, r.env.Executed)
 			}
 		}
+	}
+}
+
+// engineMode is an engine and whether it runs checked.
+type engineMode struct {
+	eng     engine.Engine
+	checked bool
+}
+
+// testEngines are the engines and modes TestResults runs: the interpreter and, where it
+// exists, the JIT, each unchecked and checked.
+func testEngines() []engineMode {
+	engines := []engine.Engine{interp.New()}
+	if jit.Supported {
+		engines = append(engines, jit.New())
+	}
+	var out []engineMode
+	for _, e := range engines {
+		out = append(out, engineMode{e, false}, engineMode{e, true})
+	}
+	return out
+}
+
+// BenchmarkJITCompile measures the JIT's compile time per program and per 1000
+// instructions.
+func BenchmarkJITCompile(b *testing.B) {
+	if !jit.Supported {
+		b.Skip("no JIT on this platform")
+	}
+	for _, name := range programs {
+		p := load(b, name)
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := jit.Compile(p.insns, engine.Config{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(p.insns))*1000, "ns/1000insns")
+		})
 	}
 }
 
