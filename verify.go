@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/anybpf/anybpf/internal/elfload"
+	"github.com/anybpf/anybpf/internal/objverify"
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier"
 )
@@ -20,42 +21,11 @@ func (c RuntimeConfig) WithUnverifiedPrograms() RuntimeConfig {
 	return c
 }
 
-// verifierProgram describes a program of an object for the verifier.
-func verifierProgram(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program {
-	p := &verifier.Program{Name: ps.Name, Instructions: ps.Instructions, Type: ps.Type, AttachType: ps.AttachType}
-	if ps.Windows {
-		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
-		p.Windows = true
-	}
-	index := map[string]int{}
-	for _, m := range obj.Maps {
-		index[m.Name] = len(p.Maps)
-		p.Maps = append(p.Maps, verifierMap(m))
-	}
-	for i, m := range obj.Maps {
-		if m.InnerMap != nil {
-			p.Maps[i].Inner = len(p.Maps)
-			p.Maps = append(p.Maps, verifierMap(m.InnerMap))
-		}
-	}
-	for _, r := range ps.References {
-		p.MapRefs = append(p.MapRefs, verifier.MapRef{Instruction: r.Instruction, Map: index[r.Map], Value: r.Value, Offset: int64(r.Offset)})
-	}
-	for _, l := range ps.Lines {
-		p.Lines = append(p.Lines, verifier.SourceLine{Instruction: l.Instruction, File: l.File, Line: l.Line, Text: l.Text})
-	}
-	return p
-}
-
-func verifierMap(m *elfload.MapSpec) verifier.MapInfo {
-	return verifier.MapInfo{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, ReadOnly: m.ReadOnly, Inner: -1}
-}
-
 // verifyProgram runs the verifier on one program of an object. Programs without a type
 // (functions in .text, raw code) are checked with the runtime's convention for them: r1
 // points to the data, r2 is its size.
 func (rt *Runtime) verifyProgram(obj *elfload.Object, ps *elfload.ProgramSpec) (*verifier.Result, error) {
-	res, err := verifier.Verify(verifierProgram(obj, ps), nil)
+	res, err := verifier.Verify(objverify.Program(obj, ps), nil)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
@@ -84,7 +54,7 @@ func VerifyFile(path string) ([]ProgramVerdict, error) {
 	var out []ProgramVerdict
 	for _, ps := range obj.Programs {
 		v := ProgramVerdict{Name: ps.Name, Section: ps.Section, Type: ps.Type}
-		res, err := verifier.Verify(verifierProgram(obj, ps), nil)
+		res, err := verifier.Verify(objverify.Program(obj, ps), nil)
 		if err != nil {
 			v.Err = err
 		} else {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/progtype"
@@ -95,8 +96,8 @@ func newAnalysis(p *Program, opts Options) (*analysis, error) {
 		var ce *cfg.Error
 		if errors.As(err, &ce) {
 			e := &Error{Slot: ce.Slot, Message: err.Error()}
-			if i, ok := cp0Index(p.Instructions, ce.Slot); ok {
-				e.Instruction, e.Text = i, p.Instructions[i].String()
+			if _, bySlot := isa.SlotIndex(p.Instructions); ce.Slot >= 0 && ce.Slot < len(bySlot)-1 && bySlot[ce.Slot] >= 0 {
+				e.Instruction, e.Text = bySlot[ce.Slot], p.Instructions[bySlot[ce.Slot]].String()
 			}
 			return nil, e
 		}
@@ -128,12 +129,6 @@ func newAnalysis(p *Program, opts Options) (*analysis, error) {
 	return a, nil
 }
 
-func cp0Index(insns []isa.Instruction, slot int) (int, bool) {
-	offs, _ := isa.SlotOffsets(insns)
-	i := sort.SearchInts(offs, slot)
-	return i, i < len(offs) && offs[i] == slot
-}
-
 // errorf builds the error for instruction i.
 func (a *analysis) errorf(i int, s *state, regs []int, format string, args ...any) *Error {
 	e := &Error{Instruction: i, Slot: a.offs[i], Text: a.p.Instructions[i].String(), Message: fmt.Sprintf(format, args...)}
@@ -144,7 +139,7 @@ func (a *analysis) errorf(i int, s *state, regs []int, format string, args ...an
 				parts = append(parts, fmt.Sprintf("r%d=%s", r, a.show(s, r)))
 			}
 		}
-		e.State = joinStrings(parts)
+		e.State = strings.Join(parts, " ")
 	}
 	for j := range a.p.Lines {
 		l := &a.p.Lines[j]
@@ -155,17 +150,6 @@ func (a *analysis) errorf(i int, s *state, regs []int, format string, args ...an
 		}
 	}
 	return e
-}
-
-func joinStrings(parts []string) string {
-	out := ""
-	for i, p := range parts {
-		if i > 0 {
-			out += " "
-		}
-		out += p
-	}
-	return out
 }
 
 // show describes register r, with the packet offset's relations for packet pointers.

@@ -1,6 +1,7 @@
 package verifier_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,10 +65,10 @@ func memoryOnStack(mem []byte) []isa.Instruction {
 	var src strings.Builder
 	n := len(mem)
 	for i, b := range mem {
-		src.WriteString("stb [%r10" + itoa2(i-n) + "], " + itoa2(int(b)) + "\n")
+		src.WriteString("stb [%r10" + strconv.Itoa(i-n) + "], " + strconv.Itoa(int(b)) + "\n")
 	}
 	if n > 0 {
-		src.WriteString("mov %r1, %r10\nadd %r1, " + itoa2(-n) + "\nmov %r2, " + itoa2(n) + "\n")
+		src.WriteString("mov %r1, %r10\nadd %r1, " + strconv.Itoa(-n) + "\nmov %r2, " + strconv.Itoa(n) + "\n")
 	} else {
 		src.WriteString("mov %r1, 0\nmov %r2, 0\n")
 	}
@@ -76,11 +77,4 @@ func memoryOnStack(mem []byte) []isa.Instruction {
 		panic(err)
 	}
 	return insns
-}
-
-func itoa2(n int) string {
-	if n < 0 {
-		return "-" + itoa(-n)
-	}
-	return itoa(n)
 }

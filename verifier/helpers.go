@@ -266,20 +266,20 @@ func (a *analysis) memArg(i int, s *state, r isa.Register, size int64, write boo
 		for _, alt := range v.alts {
 			s.regs[r] = alt
 			err := a.memArg(i, s, r, size, write && alt.k != kStack)
-			if err == nil && alt.k == kStack && write {
-				// The helper may write there: spills it may touch are gone, nothing is
-				// initialized for sure.
-				lo, hi, _ := a.checkAccess(i, s, access{ptr: r, size: int(size)})
-				for b := lo; b < hi; b++ {
-					s.frames[alt.frame].spill[(b+stackSize)/8] = nil
-				}
-			}
 			s.regs[r] = v
 			if err != nil {
 				return err
 			}
 		}
-		return nil
+		if !write {
+			return nil
+		}
+		// The helper may write to a stack it points into: spills there are gone, and
+		// nothing is initialized for sure.
+		return a.stackRanges(i, s, r, 0, int(size), func(f *frame, lo, hi int64) error {
+			f.dropSpills(lo, hi)
+			return nil
+		})
 	}
 	if v.k == kCtx {
 		return a.errorf(i, s, []int{int(r)}, "the context as a memory argument")
@@ -292,13 +292,17 @@ func (a *analysis) memArg(i int, s *state, r isa.Register, size int64, write boo
 		return nil
 	}
 	f := s.frames[v.frame]
-	for b := lo; b < hi; b++ {
-		if write {
-			if lo == hi-size { // a constant offset: the helper fills these bytes
+	if write {
+		f.dropSpills(lo, hi)
+		if lo == hi-size { // a constant offset: the helper fills these bytes
+			for b := lo; b < hi; b++ {
 				f.init[b+stackSize] = true
 			}
-			f.spill[(b+stackSize)/8] = nil
-		} else if !f.init[b+stackSize] {
+		}
+		return nil
+	}
+	for b := lo; b < hi; b++ {
+		if !f.init[b+stackSize] {
 			return a.errorf(i, s, []int{int(r)}, "the helper would read uninitialized stack byte at offset %d", b)
 		}
 	}

@@ -123,18 +123,16 @@ func (a *analysis) ldx(i int, ins isa.Instruction, s *state) error {
 		if _, _, err := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size}); err != nil {
 			return err
 		}
-		for _, alt := range p.alts {
-			if alt.k != kStack {
-				continue
-			}
-			s.regs[ins.Src] = alt
-			lo, hi, _ := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size})
-			s.regs[ins.Src] = p
+		err := a.stackRanges(i, s, ins.Src, int64(ins.Offset), size, func(f *frame, lo, hi int64) error {
 			for b := lo; b < hi; b++ {
-				if !s.frames[alt.frame].init[b+stackSize] {
+				if !f.init[b+stackSize] {
 					return a.errorf(i, s, []int{int(ins.Src)}, "read of uninitialized stack byte at offset %d", b)
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if sx {
 			s.setReg(ins.Dst, number(interval.LoadSX(size)))
@@ -265,18 +263,10 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		}
 		// The store may land in any of them: stack slots it may touch lose their spills
 		// (nothing becomes initialized for sure).
-		for _, alt := range p.alts {
-			if alt.k != kStack {
-				continue
-			}
-			s.regs[ins.Dst] = alt
-			lo, hi, _ := a.checkAccess(i, s, access{ptr: ins.Dst, off: int64(ins.Offset), size: size})
-			s.regs[ins.Dst] = p
-			for b := lo; b < hi; b++ {
-				s.frames[alt.frame].spill[(b+stackSize)/8] = nil
-			}
-		}
-		return nil
+		return a.stackRanges(i, s, ins.Dst, int64(ins.Offset), size, func(f *frame, lo, hi int64) error {
+			f.dropSpills(lo, hi)
+			return nil
+		})
 	}
 	if p.k == kCtx {
 		if atomic {
@@ -318,23 +308,39 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		return nil
 	}
 	f := s.frames[p.frame]
-	exact := lo == hi-int64(size)
-	for b := lo; b < hi; b++ {
-		if exact {
-			f.init[b+stackSize] = true
-		}
-		if sp := &f.spill[(b+stackSize)/8]; *sp != nil {
-			*sp = nil
-		}
-	}
-	if !exact {
+	f.dropSpills(lo, hi)
+	if lo != hi-int64(size) {
 		return nil // a store at a variable offset initializes nothing for sure
+	}
+	for b := lo; b < hi; b++ {
+		f.init[b+stackSize] = true
 	}
 	if size == 8 && lo%8 == 0 && !atomic {
 		v := val
 		f.spill[(lo+stackSize)/8] = &v
 	} else if val.k != kNum {
 		return a.errorf(i, s, []int{int(ins.Src)}, "partial spill of a pointer to the stack")
+	}
+	return nil
+}
+
+// stackRanges calls fn with the frame and the byte range [lo, hi) that each stack pointer
+// of the type set in register r touches with an access of size bytes at off.
+func (a *analysis) stackRanges(i int, s *state, r isa.Register, off int64, size int, fn func(f *frame, lo, hi int64) error) error {
+	set := s.regs[r]
+	defer func() { s.regs[r] = set }()
+	for _, alt := range set.alts {
+		if alt.k != kStack {
+			continue
+		}
+		s.regs[r] = alt
+		lo, hi, err := a.checkAccess(i, s, access{ptr: r, off: off, size: size})
+		if err != nil {
+			return err
+		}
+		if err := fn(s.frames[alt.frame], lo, hi); err != nil {
+			return err
+		}
 	}
 	return nil
 }

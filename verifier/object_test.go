@@ -6,45 +6,26 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/anybpf/anybpf/internal/elfload"
+	"github.com/anybpf/anybpf/internal/objverify"
 	"github.com/anybpf/anybpf/internal/testutil"
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier"
 )
 
-// fromObject builds the verifier's view of one program of a loaded object.
+// fromObject builds the verifier's view of one program of a loaded object, as the
+// runtime does; programs without a type get the __sk_buff context, as PREVAIL judges
+// the sections no loader recognizes (iproute2's tail-call sections "1/0x1010", "2/1",
+// ... hold tc programs in practice).
 func fromObject(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program {
-	p := &verifier.Program{Name: ps.Name, Instructions: ps.Instructions, Type: ps.Type, AttachType: ps.AttachType}
-	if ps.Windows {
-		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
-		p.Windows = true
-	}
+	p := objverify.Program(obj, ps)
 	if ps.Type == progtype.Unspec {
-		// Sections no loader recognizes (iproute2's tail-call sections "1/0x1010",
-		// "2/1", ...) hold tc programs in practice; PREVAIL judges them that way too.
 		p.Context = progtype.SKBuffContext
-	}
-	index := map[string]int{}
-	for _, m := range obj.Maps {
-		index[m.Name] = len(p.Maps)
-		p.Maps = append(p.Maps, verifier.MapInfo{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, ReadOnly: m.ReadOnly, Inner: -1})
-	}
-	for i, m := range obj.Maps {
-		if m.InnerMap != nil {
-			p.Maps[i].Inner = len(p.Maps)
-			im := m.InnerMap
-			p.Maps = append(p.Maps, verifier.MapInfo{Name: im.Name, Type: im.Type, KeySize: im.KeySize, ValueSize: im.ValueSize, MaxEntries: im.MaxEntries, Inner: -1})
-		}
-	}
-	for _, r := range ps.References {
-		p.MapRefs = append(p.MapRefs, verifier.MapRef{Instruction: r.Instruction, Map: index[r.Map], Value: r.Value, Offset: int64(r.Offset)})
-	}
-	for _, l := range ps.Lines {
-		p.Lines = append(p.Lines, verifier.SourceLine{Instruction: l.Instruction, File: l.File, Line: l.Line, Text: l.Text})
 	}
 	return p
 }
@@ -172,7 +153,7 @@ func TestCorpus(t *testing.T) {
 	})
 	var rs []string
 	for r, c := range reasons {
-		rs = append(rs, strings.Repeat(" ", 5-len(itoa(c)))+itoa(c)+"  "+r)
+		rs = append(rs, strings.Repeat(" ", 5-len(strconv.Itoa(c)))+strconv.Itoa(c)+"  "+r)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(rs)))
 	t.Logf("expected pass: %d verified, %d refused; expected reject: %d refused, %d verified %v; PREVAIL's known failures: %d verified, %d refused",
@@ -193,16 +174,5 @@ func TestCorpus(t *testing.T) {
 	}
 	for _, r := range rs {
 		t.Log(r)
-	}
-}
-
-func itoa(n int) string {
-	s := ""
-	for {
-		s = string(rune('0'+n%10)) + s
-		n /= 10
-		if n == 0 {
-			return s
-		}
 	}
 }

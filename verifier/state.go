@@ -295,6 +295,14 @@ type frame struct {
 	spill [stackSize / 8]*reg
 }
 
+// dropSpills forgets the registers spilled to slots that bytes [lo, hi) (offsets from
+// the frame's top) overlap.
+func (f *frame) dropSpills(lo, hi int64) {
+	for b := lo; b < hi; b++ {
+		f.spill[(b+stackSize)/8] = nil
+	}
+}
+
 func (f *frame) clone() *frame {
 	c := *f
 	return &c
@@ -355,12 +363,8 @@ func joinState(a, b *state, widening bool) *state {
 	} else {
 		r.z.Join(b.z)
 	}
-	for k := range r.refs {
-		if !b.refs[k] {
-			// Held on one path only: still held (the exit check will complain).
-			continue
-		}
-	}
+	// A reference held on either path is held after the join (the exit check will
+	// complain about one held on a single path).
 	for k := range b.refs {
 		if r.refs == nil {
 			r.refs = map[int]bool{}

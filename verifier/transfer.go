@@ -176,11 +176,7 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		}
 		return nil
 	}
-	if op != isa.AluNeg {
-		if err := a.readable(i, s, dst); err != nil {
-			return err
-		}
-	} else if err := a.readable(i, s, dst); err != nil {
+	if err := a.readable(i, s, dst); err != nil {
 		return err
 	}
 	d := s.regs[dst]
