@@ -151,7 +151,7 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, 
 				return nil, fmt.Errorf("%s: map %s: a %s has no initial values by name", path, spec.Name, spec.Type)
 			}
 			if value == nil {
-				return nil, fmt.Errorf("%s: map %s: slot %d names %q, which is not a %s of the object", path, spec.Name, v.Key, v.Symbol, map[bool]string{true: "program", false: "map"}[spec.Type == maps.ProgArray])
+				return nil, fmt.Errorf("%s: map %s: slot %d names %q, which the object does not define", path, spec.Name, v.Key, v.Symbol)
 			}
 			if err := m.Update(v.Key, value, maps.UpdateAny); err != nil {
 				return nil, fmt.Errorf("%s: map %s: slot %d: %w", path, spec.Name, v.Key, err)

@@ -55,7 +55,7 @@ func FuzzHelpers(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		lm := &Map{name: spec.Name, m: m, ncpu: 1, keySize: spec.KeySize, valueSz: spec.ValueSize}
+		lm := &Map{name: spec.Name, m: m, ncpu: 1, typ: spec.Type, keySize: spec.KeySize, valueSz: spec.ValueSize}
 		rt.register(lm)
 		handles = append(handles, lm.handle)
 	}
@@ -235,7 +235,6 @@ func FuzzVerifierSoundStructured(f *testing.F) {
 	}
 	coll := &Collection{Maps: map[string]*Map{"hash": hash}, Programs: map[string]*Program{}}
 	vmaps := []verifier.MapInfo{{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1}}
-	verified := 0
 	f.Fuzz(func(t *testing.T, seed uint64, size uint16) {
 		src := genProgram(seed)
 		insns, err := isa.Assemble(src)
@@ -253,7 +252,6 @@ func FuzzVerifierSoundStructured(f *testing.F) {
 		if _, err := verifier.Verify(vp, nil); err != nil {
 			return
 		}
-		verified++
 		p, err := rt.loadProgram(eng, ps, coll)
 		if err != nil {
 			t.Fatalf("load: %v", err)

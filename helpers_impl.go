@@ -181,12 +181,11 @@ func helperMapUpdate(env *engine.Env, handle, keyAddr, valueAddr, flags, _ uint6
 	if m.isOuter() {
 		return neg(errnoEINVAL) // programs only look maps of maps up, as in Linux
 	}
-	spec := m.m.Spec()
-	key, ok := memory(env, keyAddr, uint64(spec.KeySize), false)
+	key, ok := memory(env, keyAddr, uint64(m.keySize), false)
 	if !ok {
 		return badPointer(env, "key", keyAddr)
 	}
-	value, ok := memory(env, valueAddr, uint64(spec.ValueSize), false)
+	value, ok := memory(env, valueAddr, uint64(m.valueSz), false)
 	if !ok {
 		return badPointer(env, "value", valueAddr)
 	}
@@ -194,11 +193,11 @@ func helperMapUpdate(env *engine.Env, handle, keyAddr, valueAddr, flags, _ uint6
 		// A program updates its own CPU's value.
 		pm := m.m.(maps.PerCPUMap)
 		if p := pm.LookupPtrCPU(ptrOf(keyAddr), inv(env).cpu); p != nil && flags != maps.UpdateNoExist {
-			copy(unsafe.Slice((*byte)(p), spec.ValueSize), value)
+			copy(unsafe.Slice((*byte)(p), m.valueSz), value)
 			return 0
 		}
 		all := make([]byte, m.valueSize())
-		copy(all[int((spec.ValueSize+7)&^7)*inv(env).cpu:], value)
+		copy(all[int((m.valueSz+7)&^7)*inv(env).cpu:], value)
 		return errno(m.m.Update(key, all, flags))
 	}
 	return errno(m.m.Update(key, value, flags))
@@ -212,7 +211,7 @@ func helperMapDelete(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 	if m.isOuter() {
 		return neg(errnoEINVAL)
 	}
-	key, ok := memory(env, keyAddr, uint64(m.m.Spec().KeySize), false)
+	key, ok := memory(env, keyAddr, uint64(m.keySize), false)
 	if !ok {
 		return badPointer(env, "key", keyAddr)
 	}
@@ -249,7 +248,7 @@ func queueValue(env *engine.Env, handle, valueAddr uint64, write bool) (q maps.Q
 	if !isQueue {
 		return nil, nil, neg(errnoEINVAL), false
 	}
-	value, inBounds := memory(env, valueAddr, uint64(m.m.Spec().ValueSize), write)
+	value, inBounds := memory(env, valueAddr, uint64(m.valueSz), write)
 	if !inBounds {
 		return nil, nil, badPointer(env, "value", valueAddr), false
 	}
@@ -434,7 +433,7 @@ func helperTailCall(env *engine.Env, _, handle, index, _, _ uint64) uint64 {
 		return 0
 	}
 	arr, ok := m.m.(*maps.IDArray)
-	if !ok || m.m.Spec().Type != maps.ProgArray {
+	if !ok || m.typ != maps.ProgArray {
 		return neg(errnoEINVAL)
 	}
 	in := inv(env)
@@ -766,7 +765,7 @@ func helperRedirectMap(env *engine.Env, handle, key, flags, _, _ uint64) uint64 
 		return xdpAborted
 	}
 	k := uint32(key)
-	switch m.m.Spec().Type {
+	switch m.typ {
 	case maps.DevMap, maps.DevMapHash, maps.CPUMap:
 	case maps.XSKMap:
 		// To an AF_XDP socket: the slot holds the socket's id.
@@ -859,9 +858,8 @@ func helperForEachMapElem(env *engine.Env, handle, fn, ctx, flags, _ uint64) uin
 	if !ok {
 		return 0
 	}
-	spec := m.m.Spec()
-	key := make([]byte, spec.KeySize)
-	next := make([]byte, spec.KeySize)
+	key := make([]byte, m.keySize)
+	next := make([]byte, m.keySize)
 	// The next key is found before the callback runs, so that a callback deleting the
 	// element it was given does not restart the walk.
 	more := m.m.NextKey(nil, next) == nil
@@ -879,7 +877,7 @@ func helperForEachMapElem(env *engine.Env, handle, fn, ctx, flags, _ uint64) uin
 			continue // deleted meanwhile
 		}
 		env.AddRegion(engine.Region{Addr: uintptr(unsafe.Pointer(&key[0])), Size: uintptr(len(key)), Name: "callback key"})
-		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(spec.ValueSize), Writable: true, Name: m.name})
+		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(m.valueSz), Writable: true, Name: m.name})
 		n++
 		stop, ok := runCallback(env, entry, handle, uint64(uintptr(unsafe.Pointer(&key[0]))), uint64(uintptr(p)), ctx)
 		if !ok {

@@ -26,7 +26,8 @@ type Map struct {
 	handle uint64
 	id     uint32
 	ncpu   int // values per key in user space: the CPU count for per-CPU maps, else 1
-	// keySize and valueSz are the spec's, kept here for the helpers' fast path.
+	// typ, keySize and valueSz are the spec's, kept here for the helpers' fast path.
+	typ              maps.Type
 	keySize, valueSz uint32
 	// err is set when anybpf cannot provide the map's type; m is nil then.
 	err error
@@ -42,13 +43,12 @@ type Map struct {
 	// Maps of maps: the template inner maps must match (nil until the first one is
 	// stored, when the object declared none), and the lock that keeps user-space
 	// updates and the references they hold in step.
-	outerType bool
-	outer     sync.Mutex
-	inner     *maps.Spec
+	outer sync.Mutex
+	inner *maps.Spec
 }
 
 // isOuter reports whether the map's values are other maps.
-func (m *Map) isOuter() bool { return m.outerType }
+func (m *Map) isOuter() bool { return m.typ == maps.ArrayOfMaps || m.typ == maps.HashOfMaps }
 
 // NewMap creates a map that belongs to no collection; Close releases it.
 func (rt *Runtime) NewMap(spec maps.Spec) (*Map, error) {
@@ -66,7 +66,7 @@ func (rt *Runtime) newMap(spec maps.Spec, readOnly bool) (*Map, error) {
 	case maps.PerCPUArray, maps.PerCPUHash, maps.LRUPerCPUHash:
 		ncpu = rt.epochs.NumCPU()
 	}
-	lm := &Map{name: spec.Name, rt: rt, ncpu: ncpu, keySize: spec.KeySize, valueSz: spec.ValueSize, footprint: spec.Footprint(ncpu)}
+	lm := &Map{name: spec.Name, rt: rt, ncpu: ncpu, typ: spec.Type, keySize: spec.KeySize, valueSz: spec.ValueSize, footprint: spec.Footprint(ncpu)}
 	if err := rt.charge(lm.footprint); err != nil {
 		return nil, fmt.Errorf("map %s: %w", spec.Name, err)
 	}
@@ -77,7 +77,7 @@ func (rt *Runtime) newMap(spec maps.Spec, readOnly bool) (*Map, error) {
 	}
 	lm.m = m
 	lm.inner = spec.InnerMap
-	lm.outerType = spec.Type == maps.ArrayOfMaps || spec.Type == maps.HashOfMaps
+
 	if spec.Type == maps.Array {
 		key := uint32(0)
 		p := m.LookupPtr(unsafe.Pointer(&key))
@@ -199,11 +199,10 @@ func encode(v any, size int) ([]byte, error) {
 }
 
 func (m *Map) valueSize() int {
-	s := m.m.Spec()
 	if m.ncpu > 1 {
-		return int((s.ValueSize+7)&^7) * m.ncpu
+		return int((m.valueSz+7)&^7) * m.ncpu
 	}
-	return int(s.ValueSize)
+	return int(m.valueSz)
 }
 
 // Lookup reads key's value into valueOut, a []byte of the value size or a pointer to a
@@ -212,7 +211,7 @@ func (m *Map) Lookup(key, valueOut any) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	k, err := encode(key, int(m.m.Spec().KeySize))
+	k, err := encode(key, int(m.keySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
 	}
@@ -237,13 +236,13 @@ func (m *Map) Update(key, value any, flags uint64) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	k, err := encode(key, int(m.m.Spec().KeySize))
+	k, err := encode(key, int(m.keySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
 	}
 	switch v := value.(type) {
 	case *Program:
-		if m.m.Spec().Type != maps.ProgArray {
+		if m.typ != maps.ProgArray {
 			return fmt.Errorf("map %s: a program is a value only of program arrays", m.name)
 		}
 		value = v.id
@@ -300,7 +299,7 @@ func (m *Map) Delete(key any) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	k, err := encode(key, int(m.m.Spec().KeySize))
+	k, err := encode(key, int(m.keySize))
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
 	}
@@ -330,7 +329,7 @@ func (m *Map) NextKey(key any, nextOut []byte) error {
 	var k []byte
 	if key != nil {
 		var err error
-		if k, err = encode(key, int(m.m.Spec().KeySize)); err != nil {
+		if k, err = encode(key, int(m.keySize)); err != nil {
 			return fmt.Errorf("map %s: key: %w", m.name, err)
 		}
 	}

@@ -32,7 +32,7 @@ type slot struct {
 
 type retiredItem struct {
 	epoch uint64
-	obj   any
+	mem   []byte
 	fn    func()
 }
 
@@ -79,11 +79,7 @@ func (g Guard) Leave() { g.s.epoch.Store(0) }
 
 // Retire hands memory that a program may still use to the tracker, which drops it once
 // every invocation running now has left.
-func (e *Epochs) Retire(mem []byte) { e.RetireObject(mem) }
-
-// RetireObject is Retire for any Go object whose memory a program may still use, such as
-// a whole map that was freed while a program held pointers into it.
-func (e *Epochs) RetireObject(obj any) { e.retire(retiredItem{obj: obj}) }
+func (e *Epochs) Retire(mem []byte) { e.retire(retiredItem{mem: mem}) }
 
 // Defer runs fn once every invocation running now has left (at the latest on the next
 // Collect after that), the way call_rcu does: for unpublishing what running programs

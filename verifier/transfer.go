@@ -193,8 +193,12 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		}
 	}
 	if d.k == kNum && src.k == kNum {
-		if (iop == interval.Div || iop == interval.Mod) && src.num.Contains(0) {
-			a.warnf(i, "%s by a value that may be 0 (the result is then %s)", iop, map[bool]string{true: "0", false: "the dividend"}[iop == interval.Div])
+		switch {
+		case !src.num.Contains(0):
+		case iop == interval.Div:
+			a.warnf(i, "%s by a value that may be 0 (the result is then 0)", iop)
+		case iop == interval.Mod:
+			a.warnf(i, "%s by a value that may be 0 (the result is then the dividend)", iop)
 		}
 		var v interval.Value
 		if is64 {
