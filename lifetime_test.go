@@ -25,11 +25,7 @@ func TestOracleMapInMap(t *testing.T) {
 }
 
 func TestMapInMapUserSpace(t *testing.T) {
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
-	coll, err := rt.LoadCollection("testdata/mapinmap.o")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, coll := loadIn(t, "testdata/mapinmap.o")
 	defer coll.Close()
 	outer, prog := coll.Maps["outer_array"], coll.Programs["count_inner"]
 	run := func(slot byte) uint32 {
@@ -109,11 +105,7 @@ func TestMapInMapUserSpace(t *testing.T) {
 }
 
 func TestCollectionClose(t *testing.T) {
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
-	coll, err := rt.LoadCollection("testdata/xdp_counter.o")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, coll := loadIn(t, "testdata/xdp_counter.o")
 	if rt.MemoryInUse() == 0 {
 		t.Fatal("a loaded collection's maps are charged nothing")
 	}
@@ -135,18 +127,12 @@ func TestCollectionClose(t *testing.T) {
 	}
 	counts.Close()
 	counts.Close() // idempotent
-	if got := rt.MemoryInUse(); got != 0 {
-		t.Fatalf("memory in use %d after everything was closed", got)
-	}
+	noMemoryInUse(t, rt, "after everything was closed")
 }
 
 // A program keeps the maps it uses alive after the user closes them.
 func TestProgramHoldsMaps(t *testing.T) {
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
-	coll, err := rt.LoadCollection("testdata/xdp_counter.o")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, coll := loadIn(t, "testdata/xdp_counter.o")
 	prog := coll.DetachProgram("xdp_count")
 	coll.Close()
 	for i := 0; i < 3; i++ {
@@ -158,18 +144,12 @@ func TestProgramHoldsMaps(t *testing.T) {
 		t.Fatal("the program's maps were released while it still uses them")
 	}
 	prog.Close()
-	if got := rt.MemoryInUse(); got != 0 {
-		t.Fatalf("memory in use %d after the last program closed", got)
-	}
+	noMemoryInUse(t, rt, "after the last program closed")
 }
 
 func TestMemoryLimit(t *testing.T) {
 	// Find what the object needs, then give a runtime less.
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
-	coll, err := rt.LoadCollection("testdata/oracle_maps.o")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, coll := loadIn(t, "testdata/oracle_maps.o")
 	need := rt.MemoryInUse()
 	coll.Close()
 
@@ -177,9 +157,7 @@ func TestMemoryLimit(t *testing.T) {
 	if _, err := limited.LoadCollection("testdata/oracle_maps.o"); !errors.Is(err, anybpf.ErrMemoryLimit) {
 		t.Fatalf("load over the limit: %v, want ErrMemoryLimit", err)
 	}
-	if got := limited.MemoryInUse(); got != 0 {
-		t.Fatalf("a failed load left %d bytes charged", got)
-	}
+	noMemoryInUse(t, limited, "after a failed load")
 	if _, err := limited.NewMap(maps.Spec{Name: "huge", Type: maps.Array, KeySize: 4, ValueSize: 1 << 20, MaxEntries: 1 << 20}); !errors.Is(err, anybpf.ErrMemoryLimit) {
 		t.Fatalf("a 1 TiB array under a %d-byte limit: %v", need-1, err)
 	}
@@ -193,15 +171,9 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 func TestRuntimeClose(t *testing.T) {
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
-	coll, err := rt.LoadCollection("testdata/mapinmap.o")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, coll := loadIn(t, "testdata/mapinmap.o")
 	rt.Close()
-	if got := rt.MemoryInUse(); got != 0 {
-		t.Fatalf("memory in use %d after the runtime closed", got)
-	}
+	noMemoryInUse(t, rt, "after the runtime closed")
 	if _, err := coll.Programs["count_inner"].Run(&anybpf.RunOptions{Data: frame(0x0800, "xx")}); !errors.Is(err, anybpf.ErrClosed) {
 		t.Fatalf("run after the runtime closed: %v", err)
 	}
@@ -213,11 +185,7 @@ func TestRuntimeClose(t *testing.T) {
 // Programs keep running correctly while user space stores, replaces and frees the maps
 // they reach through a map of maps (run under -race in CI).
 func TestMapInMapChurn(t *testing.T) {
-	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
-	coll, err := rt.LoadCollection("testdata/mapinmap.o")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, coll := loadIn(t, "testdata/mapinmap.o")
 	defer coll.Close()
 	outer, prog := coll.Maps["outer_array"], coll.Programs["count_inner"]
 	done := make(chan struct{})
@@ -264,9 +232,7 @@ func TestMapInMapChurn(t *testing.T) {
 	}
 	outer.Delete(uint32(2))
 	coll.Close()
-	if got := rt.MemoryInUse(); got != 0 {
-		t.Fatalf("memory in use %d after everything was closed", got)
-	}
+	noMemoryInUse(t, rt, "after everything was closed")
 }
 
 // bpf_get_socket_cookie: each test run's skb has a socket of its own, whose cookie is
@@ -397,9 +363,7 @@ func TestLoadVerifies(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if n := rt.MemoryInUse(); n != 0 {
-		t.Fatalf("the refused load left %d bytes charged", n)
-	}
+	noMemoryInUse(t, rt, "after a refused load")
 	// The test-only unverified mode loads it; checked mode still stops the bad access.
 	unverified := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithUnverifiedPrograms())
 	coll, err := unverified.LoadCollection("testdata/unverifiable.o")
@@ -443,5 +407,25 @@ func TestJITEngine(t *testing.T) {
 	}
 	if fmt.Sprint(results["interp"]) != fmt.Sprint(results["jit"]) || maps["interp"] != maps["jit"] || maps["jit"] == 0 {
 		t.Fatalf("interp %v %d, jit %v %d", results["interp"], maps["interp"], results["jit"], maps["jit"])
+	}
+}
+
+// loadIn loads path into a new default runtime.
+func loadIn(t *testing.T, path string) (*anybpf.Runtime, *anybpf.Collection) {
+	t.Helper()
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	coll, err := rt.LoadCollection(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, coll
+}
+
+// noMemoryInUse fails the test when rt's maps are still charged anything after what
+// should have released them all.
+func noMemoryInUse(t *testing.T, rt *anybpf.Runtime, after string) {
+	t.Helper()
+	if got := rt.MemoryInUse(); got != 0 {
+		t.Fatalf("memory in use %d %s", got, after)
 	}
 }
