@@ -49,7 +49,6 @@ type RuntimeConfig struct {
 	engine     string
 	traceLog   io.Writer
 	budget     uint64
-	epochSize  int
 	unverified bool
 	memLimit   uint64
 }
@@ -90,7 +89,6 @@ func (c RuntimeConfig) WithMemoryLimit(bytes uint64) RuntimeConfig {
 // Runtime owns maps and programs and runs them.
 type Runtime struct {
 	cfg    RuntimeConfig
-	eng    engine.Engine
 	epochs *maps.Epochs
 
 	mu       sync.Mutex
