@@ -151,7 +151,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		// the rewritten one in ContextOut.
 		// ebpf-for-windows programs take and give their own 64-byte layout.
 		if p.windows {
-			sa := heapBytes(progtype.WindowsSockAddrContext.RealSize)
+			sa := engine.Memory(progtype.WindowsSockAddrContext.RealSize)
 			if opts.Context != nil {
 				if len(opts.Context) != progtype.WindowsSockAddrContext.Size {
 					return 0, fmt.Errorf("run %s: %w: ebpf-for-windows bpf_sock_addr context must be %d bytes, got %d", p.Name, ErrInvalidInput, progtype.WindowsSockAddrContext.Size, len(opts.Context))
@@ -164,7 +164,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 			ctxOut = func() []byte { return progtype.WindowsSockAddrOut(sa) }
 			break
 		}
-		sa := heapBytes(progtype.SockAddrContext.RealSize)
+		sa := engine.Memory(progtype.SockAddrContext.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(sa) {
 				return 0, fmt.Errorf("run %s: %w: bpf_sock_addr context must be %d bytes, got %d", p.Name, ErrInvalidInput, len(sa), len(opts.Context))
@@ -204,7 +204,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	case progtype.CgroupSock:
 		// Linux has no test run for these either: the bpf_sock given as Context is the
 		// socket being created, released or bound.
-		sk := heapBytes(progtype.SockSize)
+		sk := engine.Memory(progtype.SockSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(sk) {
 				return 0, fmt.Errorf("run %s: bpf_sock context must be %d bytes, got %d", p.Name, len(sk), len(opts.Context))
@@ -220,7 +220,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		// command line of a process); Context the rest of the struct, whose pointers the
 		// runtime fills in.
 		c := progtype.ContextOf(p.Type)
-		md := heapBytes(c.RealSize)
+		md := engine.Memory(c.RealSize)
 		if opts.Context != nil {
 			if len(opts.Context) != len(md) {
 				return 0, fmt.Errorf("run %s: %s context must be %d bytes, got %d", p.Name, c.Name, len(md), len(opts.Context))
@@ -317,17 +317,10 @@ func checkL3(frame []byte) error {
 	return nil
 }
 
-// heapBytes returns n zeroed bytes that are never on a goroutine stack: programs get
-// their address, and the compiler may put a small make of constant size on the stack,
-// which moves when it grows.
-//
-//go:noinline
-func heapBytes(n int) []byte { return make([]byte, n) }
-
 // sockOpsContextIn returns the bpf_sock_ops a SOCK_OPS test run gives, built from ctx
 // (nil: all zero, which is op BPF_SOCK_OPS_VOID on a socket that is not full).
 func sockOpsContextIn(ctx []byte) ([]byte, error) {
-	ops := heapBytes(progtype.SockOpsSize)
+	ops := engine.Memory(progtype.SockOpsSize)
 	if ctx == nil {
 		return ops, nil
 	}

@@ -89,9 +89,15 @@ type Region struct {
 	Name     string
 }
 
-// RegionOf returns a region covering b. b must be heap memory (not a buffer the compiler
-// may keep on a goroutine stack, which moves) and stay reachable while a program can use
-// it.
+// Memory returns n zeroed bytes for a program to address: always heap memory, never a
+// buffer the compiler may keep on a goroutine stack, which moves when it grows (a small
+// make that does not escape can stay there).
+//
+//go:noinline
+func Memory(n int) []byte { return make([]byte, n) }
+
+// RegionOf returns a region covering b. b must be heap memory (see Memory) and stay
+// reachable while a program can use it.
 func RegionOf(name string, b []byte, writable bool) Region {
 	if len(b) == 0 {
 		return Region{Name: name}

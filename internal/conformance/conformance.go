@@ -245,7 +245,8 @@ func Run(eng engine.Engine, program, mem []byte, checked bool) (uint64, error) {
 	var r1, r2 uint64
 	var buf []byte
 	if len(mem) > 0 {
-		buf = heapCopy(mem)
+		buf = engine.Memory(len(mem))
+		copy(buf, mem)
 		region := engine.RegionOf("mem", buf, true)
 		env.AddRegion(region)
 		r1, r2 = uint64(region.Addr), uint64(len(buf))
@@ -256,15 +257,4 @@ func Run(eng engine.Engine, program, mem []byte, checked bool) (uint64, error) {
 		return 0, fmt.Errorf("run: %w", err)
 	}
 	return r0, nil
-}
-
-// heapCopy copies b to memory on the heap. A program is given the address of its memory,
-// so it must not live on a goroutine stack, which moves when it grows; the compiler may
-// put a small buffer that does not escape there.
-//
-//go:noinline
-func heapCopy(b []byte) []byte {
-	out := make([]byte, len(b))
-	copy(out, b)
-	return out
 }
