@@ -211,13 +211,14 @@ func (a *analysis) run() (*state, error) {
 
 // function analyzes f from the entry state and returns the join of its exit states.
 func (a *analysis) function(f *cfg.Function, in *state) (*state, error) {
-	fa := &funcAnalysis{a: a, f: f, entry: in, out: map[int]*state{}, taken: map[int]*state{}}
+	n := f.End - f.Start
+	fa := &funcAnalysis{a: a, f: f, entry: in, out: make([]*state, n), taken: make([]*state, n)}
 	if err := fa.elements(f.WTO.Elements); err != nil {
 		return nil, err
 	}
 	var exit *state
 	for _, x := range f.Exits {
-		exit = joinState(exit, fa.out[x], false)
+		exit = joinState(exit, fa.out[x-f.Start], false)
 	}
 	return exit, nil
 }
@@ -227,9 +228,10 @@ type funcAnalysis struct {
 	a *analysis
 	f *cfg.Function
 	// entry is the state the function starts in; out the state after each instruction
-	// on its fall-through (or only) edge, taken on a conditional jump's taken edge.
+	// on its fall-through (or only) edge, taken on a conditional jump's taken edge, both
+	// indexed by instruction - f.Start.
 	entry      *state
-	out, taken map[int]*state
+	out, taken []*state
 }
 
 // incoming joins the states flowing into instruction i from its predecessors (and the
@@ -240,13 +242,13 @@ func (fa *funcAnalysis) incoming(i int) *state {
 	if i != fa.f.Entry() && len(preds) == 1 {
 		// The only edge in: nothing else reads the state it carries, so take it
 		// instead of copying it.
-		m := fa.out
+		m, from := fa.out, preds[0].From-fa.f.Start
 		if preds[0].Kind == cfg.Taken {
 			m = fa.taken
 		}
-		s := m[preds[0].From]
-		delete(m, preds[0].From)
-		if s != nil && preds[0].Kind != cfg.Taken && fa.taken[preds[0].From] == s {
+		s := m[from]
+		m[from] = nil
+		if s != nil && preds[0].Kind != cfg.Taken && fa.taken[from] == s {
 			s = s.clone() // a ja's state is also its taken state
 		}
 		return s
@@ -258,9 +260,9 @@ func (fa *funcAnalysis) incoming(i int) *state {
 	for _, e := range preds {
 		var from *state
 		if e.Kind == cfg.Taken {
-			from = fa.taken[e.From]
+			from = fa.taken[e.From-fa.f.Start]
 		} else {
-			from = fa.out[e.From]
+			from = fa.out[e.From-fa.f.Start]
 		}
 		s = joinState(s, from, false)
 	}
@@ -324,9 +326,9 @@ func (fa *funcAnalysis) checkBound(h int) error {
 		if e.From != h && !fa.f.WTO.InComponent(e.From, h) {
 			continue // an edge entering the loop
 		}
-		s := fa.out[e.From]
+		s := fa.out[e.From-fa.f.Start]
 		if e.Kind == cfg.Taken {
-			s = fa.taken[e.From]
+			s = fa.taken[e.From-fa.f.Start]
 		}
 		if s == nil || s.bottom {
 			continue
@@ -348,7 +350,7 @@ func (fa *funcAnalysis) checkBound(h int) error {
 func (fa *funcAnalysis) visit(i int, s *state, owned bool) error {
 	a := fa.a
 	if s == nil || s.bottom {
-		fa.out[i], fa.taken[i] = nil, nil
+		fa.out[i-fa.f.Start], fa.taken[i-fa.f.Start] = nil, nil
 		return nil
 	}
 	a.processed++
@@ -367,7 +369,7 @@ func (fa *funcAnalysis) visit(i int, s *state, owned bool) error {
 		if err != nil {
 			return err
 		}
-		fa.out[i], fa.taken[i] = fall, taken
+		fa.out[i-fa.f.Start], fa.taken[i-fa.f.Start] = fall, taken
 		return nil
 	}
 	if ins.IsLocalCall() {
@@ -375,16 +377,16 @@ func (fa *funcAnalysis) visit(i int, s *state, owned bool) error {
 		if err != nil {
 			return err
 		}
-		fa.out[i] = out
+		fa.out[i-fa.f.Start] = out
 		return nil
 	}
 	if err := a.step(i, ins, s); err != nil {
 		return err
 	}
 	if ins.OpCode&0xf0 == isa.JmpJA && ins.Class().IsJump() {
-		fa.taken[i] = s
+		fa.taken[i-fa.f.Start] = s
 	}
-	fa.out[i] = s
+	fa.out[i-fa.f.Start] = s
 	return nil
 }
 
