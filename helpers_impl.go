@@ -43,8 +43,6 @@ func errno(err error) uint64 {
 	return neg(errnoEINVAL)
 }
 
-var clockBase = time.Now()
-
 // helperTable returns the helpers this runtime implements, by Linux id.
 func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	t := map[int32]engine.HelperFunc{}
@@ -62,10 +60,10 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("map_pop_elem", func(env *engine.Env, m, v, _, _, _ uint64) uint64 { return queueOp(env, m, v, false) })
 	add("map_peek_elem", func(env *engine.Env, m, v, _, _, _ uint64) uint64 { return queueOp(env, m, v, true) })
 	add("ktime_get_ns", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
-		return uint64(time.Since(clockBase).Nanoseconds()) + 1e9
+		return monotonicNs()
 	})
 	add("ktime_get_boot_ns", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
-		return uint64(time.Since(clockBase).Nanoseconds()) + 1e9
+		return bootNs()
 	})
 	add("get_prandom_u32", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 { return uint64(rand.Uint32()) })
 	add("get_smp_processor_id", func(env *engine.Env, _, _, _, _, _ uint64) uint64 { return uint64(inv(env).cpu) })
@@ -75,10 +73,10 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	add("spin_lock", helperSpinLock)
 	add("spin_unlock", helperSpinUnlock)
 	add("jiffies64", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
-		return uint64(time.Since(clockBase)/(time.Second/jiffiesPerSecond)) + 1
+		return monotonicNs() / uint64(time.Second/jiffiesPerSecond)
 	})
 	add("ktime_get_coarse_ns", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {
-		return uint64(time.Since(clockBase).Truncate(time.Millisecond).Nanoseconds()) + 1e9
+		return monotonicNs() / 1e6 * 1e6
 	})
 	add("get_numa_node_id", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 { return 0 })
 	add("get_current_pid_tgid", func(*engine.Env, uint64, uint64, uint64, uint64, uint64) uint64 {

@@ -43,6 +43,9 @@ type RunOptions struct {
 	Context []byte
 	// ContextOut receives the context after the last run, in the same layout.
 	ContextOut []byte
+	// ImagePath is the executable's path a PROCESS program sees through
+	// image_path_start/image_path_end (Data is its command line).
+	ImagePath []byte
 }
 
 // invocation is what helpers know of the running program.
@@ -227,17 +230,21 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 			}
 			copy(md, opts.Context)
 		}
-		inv.frame = append(make([]byte, 0, len(opts.Data)+1), opts.Data...)
-		var start, end uint64
-		if len(inv.frame) > 0 {
-			start = uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
-			end = start + uint64(len(inv.frame))
-			env.AddRegion(engine.RegionOf("span", inv.frame, false))
-		}
-		binary.LittleEndian.PutUint64(md[0:], start)
-		binary.LittleEndian.PutUint64(md[8:], end)
+		var image []byte
 		if p.Type == progtype.Process {
-			clear(md[72:88]) // no image path in a test run
+			image = opts.ImagePath
+		} else if opts.ImagePath != nil {
+			return 0, fmt.Errorf("run %s: %w: an image path is for process programs", p.Name, ErrInvalidInput)
+		}
+		inv.frame = spans(opts.Data, image)
+		start := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
+		env.AddRegion(engine.RegionOf("span", inv.frame, false))
+		binary.LittleEndian.PutUint64(md[0:], start)
+		binary.LittleEndian.PutUint64(md[8:], start+uint64(len(opts.Data)))
+		if p.Type == progtype.Process {
+			istart := start + uint64(len(opts.Data))
+			binary.LittleEndian.PutUint64(md[72:], istart)
+			binary.LittleEndian.PutUint64(md[80:], istart+uint64(len(image)))
 		}
 		env.AddRegion(engine.RegionOf(c.Name, md, true))
 		r1 = uint64(uintptr(unsafe.Pointer(&md[0])))
@@ -245,6 +252,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		ctxOut = func() []byte {
 			o := append([]byte(nil), md...)
 			clear(o[0:16]) // the pointers mean nothing outside
+			if p.Type == progtype.Process {
+				clear(o[72:88])
+			}
 			return o
 		}
 	case progtype.Unspec:
@@ -478,4 +488,18 @@ func skbContextOut(skb *progtype.SKBuff) []byte {
 		copy(out[r[0]:r[1]], skb.Linux[r[0]:r[1]])
 	}
 	return out
+}
+
+// spans lays out the memory a bind_md or process_md points into: the first span (the
+// application id, or the command line), then the second (the image path), then zeros.
+// The verifier knows one packet per context, so it checks an access from either span's
+// start against either span's end: the buffer is long enough for both spans to be read
+// as far as the longer one reaches, and never empty, so that the pointers are real even
+// when both spans are.
+func spans(first, second []byte) []byte {
+	longest := max(len(first), len(second), 1)
+	buf := make([]byte, len(first)+longest)
+	copy(buf, first)
+	copy(buf[len(first):], second)
+	return buf
 }

@@ -369,3 +369,49 @@ func TestBindAndProcess(t *testing.T) {
 		t.Fatalf("execs = %d, %v", n, err)
 	}
 }
+
+// TestProcessSpans runs a PROCESS program with and without an image path, and one that
+// reads the image path as far as the command line reaches, which the verifier allows:
+// the runtime's layout of the spans keeps every such read in memory it owns.
+func TestProcessSpans(t *testing.T) {
+	coll := load(t, anybpf.NewRuntimeConfig(), "testdata/process_spans.o")
+	long := bytes.Repeat([]byte("x"), 100)
+	for _, tc := range []struct {
+		name       string
+		cmd, image []byte
+		want       uint32
+	}{
+		{"no spans", nil, nil, 0},
+		{"short command", []byte("ls"), []byte("/usr/bin/ls"), 0},
+		{"long command, short image", long, []byte("/bin/ls"), 1}, // image[63] is padding: 0
+		{"long image", long, append(bytes.Repeat([]byte("y"), 63), 'z'), 'z' + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, eng := range []string{"interp", "jit"} {
+				c := coll
+				if eng == "jit" {
+					if _, err := anybpf.EngineByName("jit"); err != nil {
+						continue
+					}
+					c = load(t, anybpf.NewRuntimeConfig().WithEngine("jit"), "testdata/process_spans.o")
+				}
+				ctxOut := []byte{}
+				opts := &anybpf.RunOptions{Data: tc.cmd, ImagePath: tc.image, Context: make([]byte, 88), ContextOut: ctxOut}
+				ret, err := c.Programs["mixed_spans"].Run(opts)
+				if err != nil || ret != tc.want {
+					t.Errorf("%s: %d, %v; want %d", eng, ret, err, tc.want)
+				}
+				if !bytes.Equal(opts.ContextOut, make([]byte, 88)) {
+					t.Errorf("%s: context out %x: pointers leaked", eng, opts.ContextOut)
+				}
+			}
+		})
+	}
+	if _, err := coll.Programs["mixed_spans"].Run(&anybpf.RunOptions{Context: make([]byte, 88)}); err != nil {
+		t.Fatal(err)
+	}
+	hooks := load(t, anybpf.NewRuntimeConfig(), "testdata/hooks.o")
+	if _, err := hooks.Programs["bind_policy"].Run(&anybpf.RunOptions{ImagePath: []byte("x"), Context: make([]byte, 56)}); !errors.Is(err, anybpf.ErrInvalidInput) {
+		t.Errorf("bind run with an image path: %v, want ErrInvalidInput", err)
+	}
+}
