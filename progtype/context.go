@@ -400,3 +400,16 @@ func realAccess(ins isa.Instruction, f *Field, regOff int) isa.Instruction {
 	ins.Offset = int16(f.RealOffset - regOff)
 	return ins
 }
+
+// PacketWritable reports whether programs of type t may write into their packet through
+// a packet pointer (or let a helper write into it). As in Linux, cgroup skb, lwt in/out
+// and seg6local, sk_reuseport, flow dissector and sock_ops programs only read theirs; so
+// do BIND and PROCESS programs, whose spans are the caller's. Other types that have a
+// packet may write it.
+func PacketWritable(t Type) bool {
+	switch t {
+	case CgroupSKB, LWTIn, LWTOut, LWTSeg6local, SKReuseport, FlowDissector, SockOps, SocketFilter, Bind, Process:
+		return false
+	}
+	return true
+}

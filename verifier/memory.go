@@ -50,6 +50,9 @@ func (a *analysis) checkAccess(i int, s *state, ac access) (lo, hi int64, err er
 	case kMapPtr, kFunc, kOpaque:
 		return fail("a %s cannot be dereferenced", p.k)
 	case kPacket:
+		if ac.write && !progtype.PacketWritable(a.p.Type) {
+			return fail("%s programs may not write into their packet", a.p.Type)
+		}
 		v := pktVar(ac.ptr)
 		// meta <= off + ptr and ptr + off + size <= pkt_size.
 		if !s.z.Entails(zMeta, v, ac.off) {

@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -405,5 +406,54 @@ func TestOptionsAndWarnings(t *testing.T) {
 	res, err = verifier.Verify(assemble(t, "mov %r0, 100\ndiv %r0, 7\nexit"), nil)
 	if err != nil || len(res.Warnings) != 0 {
 		t.Fatalf("division by 7: %v %q", err, res.Warnings)
+	}
+}
+
+// Only program types that may change their packet can write into it, directly or through
+// a helper, as in Linux; reads are allowed to all that have one.
+func TestPacketWrites(t *testing.T) {
+	body := func(dataOff, endOff int, load string) string {
+		return fmt.Sprintf(`
+			%s %%r2, [%%r1+%d]
+			%s %%r3, [%%r1+%d]
+			mov %%r4, %%r2
+			add %%r4, 1
+			mov %%r0, 0
+			jgt %%r4, %%r3, out
+			ACCESS
+		out:
+			exit`, load, dataOff, load, endOff)
+	}
+	for _, tc := range []struct {
+		typ      progtype.Type
+		src      string // the program, with ACCESS for the access
+		writable bool
+	}{
+		{progtype.XDP, body(0, 4, "ldxw"), true},
+		{progtype.SchedCls, body(76, 80, "ldxw"), true},
+		{progtype.CgroupSKB, body(76, 80, "ldxw"), false},
+		{progtype.Process, body(0, 8, "ldxdw"), false},
+		{progtype.Bind, body(0, 8, "ldxdw"), false},
+	} {
+		for _, access := range []struct {
+			name  string
+			insn  string
+			write bool
+		}{{"read", "ldxb %r5, [%r2+0]", false}, {"write", "stb [%r2+0], 1", true}} {
+			t.Run(fmt.Sprintf("%s %s", tc.typ, access.name), func(t *testing.T) {
+				insns, err := isa.Assemble(strings.Replace(tc.src, "ACCESS", access.insn, 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = verifier.Verify(&verifier.Program{Name: "test", Instructions: insns, Type: tc.typ}, nil)
+				refused := access.write && !tc.writable
+				if refused && (err == nil || !strings.Contains(err.Error(), "may not write into their packet")) {
+					t.Fatalf("error %v, want a refusal to write the packet", err)
+				}
+				if !refused && err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+			})
+		}
 	}
 }
