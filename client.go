@@ -45,6 +45,9 @@ func Connect(socketPath string) (*Client, error) {
 		socketPath = DefaultSocket
 	}
 	c, err := net.DialTimeout("unix", socketPath, 2*time.Second)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("cannot reach the anybpf daemon at %s: permission denied (its socket is for root and the daemon's group)", socketPath)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s (start one with `anybpf daemon --socket %s`, or `systemctl start anybpf.socket`): %v", ErrNoDaemon, socketPath, socketPath, err)
 	}
@@ -68,6 +71,9 @@ func (c *Client) API() pb.AnybpfClient { return c.api }
 // remoteError turns a daemon error into one users can test with errors.Is: a missing key
 // is ErrKeyNotExist, and so on, with the daemon's message.
 func remoteError(err error) error {
+	if err == nil {
+		return nil
+	}
 	st, ok := status.FromError(err)
 	if !ok {
 		return err
