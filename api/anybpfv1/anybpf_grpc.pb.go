@@ -72,8 +72,8 @@ type AnybpfClient interface {
 	// unloaded: when the connection closes, what it loaded and did not pin is unloaded,
 	// as the kernel drops objects whose last file descriptor is closed.
 	LoadObject(ctx context.Context, in *LoadObjectRequest, opts ...grpc.CallOption) (*LoadObjectResponse, error)
-	// Unload drops the caller's hold on a program, map or link (and, if the caller
-	// loaded it from an object, on nothing else). Pins keep objects alive.
+	// Unload drops a program, map or link: every connection's hold and every pin of it
+	// go. It stays only while others use it (a map its programs, a program its links).
 	Unload(ctx context.Context, in *UnloadRequest, opts ...grpc.CallOption) (*UnloadResponse, error)
 	GetProgram(ctx context.Context, in *GetObjectRequest, opts ...grpc.CallOption) (*ProgramInfo, error)
 	ListPrograms(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListProgramsResponse, error)
@@ -470,8 +470,8 @@ type AnybpfServer interface {
 	// unloaded: when the connection closes, what it loaded and did not pin is unloaded,
 	// as the kernel drops objects whose last file descriptor is closed.
 	LoadObject(context.Context, *LoadObjectRequest) (*LoadObjectResponse, error)
-	// Unload drops the caller's hold on a program, map or link (and, if the caller
-	// loaded it from an object, on nothing else). Pins keep objects alive.
+	// Unload drops a program, map or link: every connection's hold and every pin of it
+	// go. It stays only while others use it (a map its programs, a program its links).
 	Unload(context.Context, *UnloadRequest) (*UnloadResponse, error)
 	GetProgram(context.Context, *GetObjectRequest) (*ProgramInfo, error)
 	ListPrograms(context.Context, *ListRequest) (*ListProgramsResponse, error)

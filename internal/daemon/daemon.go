@@ -60,6 +60,10 @@ type Config struct {
 	MemoryLimit uint64
 	// Logger receives the daemon's log, refusals included; nil logs to stderr.
 	Logger *slog.Logger
+	// Providers are the hook providers by attach type, registered before the pins are
+	// restored so that pinned links can be attached again (RegisterProvider adds more
+	// later).
+	Providers map[string]HookProvider
 }
 
 func (c *Config) setDefaults() {
@@ -108,6 +112,9 @@ type Server struct {
 	provider map[string]HookProvider
 	cursors  *cursorTable
 	closed   bool
+	// pending are pins of the state directory that could not be restored (a hook
+	// provider missing, say); they are kept for the next start.
+	pending []pinRecord
 
 	connIDs atomic.Uint64
 	grpc    *grpc.Server
@@ -151,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 		users:    map[uint32]*usage{},
 		provider: map[string]HookProvider{},
 		cursors:  newCursorTable(1024),
+	}
+	for t, p := range cfg.Providers {
+		s.provider[t] = p
 	}
 	s.metrics = newMetrics(s)
 	rcfg := anybpf.NewRuntimeConfig().WithEngine(cfg.Engine).WithTraceLog(s.trace).WithMemoryLimit(cfg.MemoryLimit)
@@ -223,6 +233,14 @@ func (s *Server) Close() error {
 	}
 	s.mu.Lock()
 	err := s.savePinsLocked()
+	// Programs stop with the runtime: detach them from their hooks first.
+	for _, o := range s.objs {
+		if o.kind == pb.ObjectKind_OBJECT_KIND_LINK {
+			if cerr := o.link.att.Close(); cerr != nil {
+				s.log.Warn("detach", "link", o.id, "err", cerr)
+			}
+		}
+	}
 	s.mu.Unlock()
 	s.rt.Close()
 	return err

@@ -445,7 +445,12 @@ func (s *Server) MapDump(ctx context.Context, req *pb.MapDumpRequest) (*pb.MapDu
 		key = req.After
 	}
 	vs := s.userValueSize(spec)
-	for len(resp.Entries) < limit {
+	// Keys whose values cannot be read (empty slots) are skipped; the steps are bounded
+	// all the same.
+	for steps := 0; len(resp.Entries) < limit; steps++ {
+		if steps > limit+int(spec.MaxEntries) {
+			return nil, status.Errorf(codes.Internal, "dump map %d: the map's keys do not end", o.id)
+		}
 		next := make([]byte, spec.KeySize)
 		if err := o.m.NextKey(key, next); err != nil {
 			if errors.Is(err, maps.ErrKeyNotExist) {

@@ -119,6 +119,12 @@ func (s *Server) Unpin(ctx context.Context, req *pb.PinPath) (*pb.Empty, error) 
 	defer s.mu.Unlock()
 	o := s.pins[p]
 	if o == nil {
+		for i, r := range s.pending {
+			if r.Path == p {
+				s.pending = append(s.pending[:i:i], s.pending[i+1:]...)
+				return &pb.Empty{}, s.savePinsLocked()
+			}
+		}
 		return nil, status.Errorf(codes.NotFound, "unpin %s: nothing is pinned there", p)
 	}
 	delete(s.pins, p)
@@ -237,11 +243,22 @@ func (s *Server) savePinsLocked() error {
 		}
 		st.Pins = append(st.Pins, r)
 	}
+	for _, r := range s.pending {
+		if s.pins[r.Path] != nil {
+			continue // the path was taken since
+		}
+		st.Pins = append(st.Pins, r)
+		for _, sha := range []string{r.Object, linkObject(r)} {
+			if sha != "" && need[sha] == nil {
+				need[sha] = &source{sha: sha} // kept on disk, not rewritten
+			}
+		}
+	}
 	sort.Slice(st.Pins, func(i, j int) bool { return st.Pins[i].Path < st.Pins[j].Path })
 	objDir := filepath.Join(s.cfg.StateDir, "objects")
 	for sha, src := range need {
 		f := filepath.Join(objDir, sha+".o")
-		if _, err := os.Stat(f); err == nil {
+		if _, err := os.Stat(f); err == nil || src.data == nil {
 			continue
 		}
 		if err := writeFileSync(f, src.data); err != nil {
@@ -263,6 +280,13 @@ func (s *Server) savePinsLocked() error {
 		}
 	}
 	return nil
+}
+
+func linkObject(r pinRecord) string {
+	if r.Link != nil {
+		return r.Link.Object
+	}
+	return ""
 }
 
 // writeFileSync writes a file so that a crash leaves either the old or the new contents:
@@ -392,7 +416,9 @@ func (s *Server) restore() error {
 			s.addLocked(o)
 		}
 		if o == nil {
-			s.log.Error("restore: pin left out", "path", p, "kind", r.Kind)
+			s.log.Error("restore: pin left out; kept for the next start", "path", p, "kind", r.Kind)
+			r.Path = p
+			s.pending = append(s.pending, r)
 			continue
 		}
 		o.frozen = o.frozen || r.Frozen
