@@ -169,6 +169,24 @@ func (c *Client) NewMap(spec maps.Spec) (*RemoteMap, error) {
 	return c.remoteMap(info), nil
 }
 
+// NewMapFromID returns the daemon's map with the id.
+func (c *Client) NewMapFromID(id uint32) (*RemoteMap, error) {
+	info, err := c.api.GetMap(context.Background(), &pb.GetObjectRequest{Id: id})
+	if err != nil {
+		return nil, remoteError(err)
+	}
+	return c.remoteMap(info), nil
+}
+
+// NewProgramFromID returns the daemon's program with the id.
+func (c *Client) NewProgramFromID(id uint32) (*RemoteProgram, error) {
+	info, err := c.api.GetProgram(context.Background(), &pb.GetObjectRequest{Id: id})
+	if err != nil {
+		return nil, remoteError(err)
+	}
+	return &RemoteProgram{Name: info.Name, Section: info.Section, c: c, id: info.Id}, nil
+}
+
 // LoadPinnedMap returns the map pinned at path.
 func (c *Client) LoadPinnedMap(path string) (*RemoteMap, error) {
 	pin, err := c.api.GetPinned(context.Background(), &pb.PinPath{Path: path})

@@ -547,3 +547,44 @@ func TestRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestSocketActivation(t *testing.T) {
+	skipUnlessLinux(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "activated.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul := l.(*net.UnixListener)
+	f, err := ul.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul.SetUnlinkOnClose(false)
+	ul.Close()
+	// As systemd does: the socket is descriptor 3, and LISTEN_PID is the daemon's pid
+	// (the shell's, which exec keeps).
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" daemon --socket /nonexistent/never.sock --state-dir "$1"`, bin, filepath.Join(dir, "state"))
+	cmd.ExtraFiles = []*os.File{f}
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	var out, errOut string
+	for i := 0; i < 100; i++ {
+		if out, errOut, err = runCLI(nil, "--socket", sock, "-j", "prog", "show"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("prog show on the inherited socket: %v %q %q\n%s", err, out, errOut, log.String())
+	}
+}
