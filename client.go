@@ -279,14 +279,19 @@ func (p *RemoteProgram) Xlated() ([]string, error) {
 }
 
 // Pin pins the program at path (/sys/fs/bpf/... or BPF:\...).
-func (p *RemoteProgram) Pin(path string) error {
-	_, err := p.c.api.Pin(context.Background(), &pb.PinRequest{Id: p.id, Path: path})
+func (p *RemoteProgram) Pin(path string) error { return p.c.pin(p.id, path) }
+
+// Close unloads the program (pins included); maps it uses stay while others hold them.
+func (p *RemoteProgram) Close() error { return p.c.unload(p.id) }
+
+func (c *Client) pin(id uint32, path string) error {
+	_, err := c.api.Pin(context.Background(), &pb.PinRequest{Id: id, Path: path})
 	return remoteError(err)
 }
 
-// Close unloads the program (pins included); maps it uses stay while others hold them.
-func (p *RemoteProgram) Close() error {
-	_, err := p.c.api.Unload(context.Background(), &pb.UnloadRequest{Id: p.id})
+// unload unloads an object; one that is gone already is no error.
+func (c *Client) unload(id uint32) error {
+	_, err := c.api.Unload(context.Background(), &pb.UnloadRequest{Id: id})
 	if status.Code(err) == codes.NotFound {
 		return nil
 	}
@@ -436,10 +441,7 @@ func DumpRemote(api pb.AnybpfClient, id uint32) ([]*pb.MapEntry, error) {
 }
 
 // Pin pins the map at path (/sys/fs/bpf/... or BPF:\...).
-func (m *RemoteMap) Pin(path string) error {
-	_, err := m.c.api.Pin(context.Background(), &pb.PinRequest{Id: m.id, Path: path})
-	return remoteError(err)
-}
+func (m *RemoteMap) Pin(path string) error { return m.c.pin(m.id, path) }
 
 // Freeze makes the map read-only to clients.
 func (m *RemoteMap) Freeze() error {
@@ -448,13 +450,7 @@ func (m *RemoteMap) Freeze() error {
 }
 
 // Close unloads the map (pins included); programs that use it keep it.
-func (m *RemoteMap) Close() error {
-	_, err := m.c.api.Unload(context.Background(), &pb.UnloadRequest{Id: m.id})
-	if status.Code(err) == codes.NotFound {
-		return nil
-	}
-	return remoteError(err)
-}
+func (m *RemoteMap) Close() error { return m.c.unload(m.id) }
 
 // RemoteReader reads the records of a ring buffer or perf event array in the daemon.
 type RemoteReader struct {

@@ -87,8 +87,8 @@ func mapShow(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []str
 		if err != nil {
 			return err
 		}
-		if len(rest) > 0 {
-			return fmt.Errorf("unexpected %q", rest[0])
+		if err := noMore(rest); err != nil {
+			return err
 		}
 		if g.json {
 			return g.printJSON(cmd.OutOrStdout(), mapJSONOf(info))
@@ -148,6 +148,24 @@ func mapCreate(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []s
 	return remoteErr(err)
 }
 
+// noMore refuses arguments left over.
+func noMore(rest []string) error {
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected %q", rest[0])
+	}
+	return nil
+}
+
+// takeMapKey resolves "MAP key BYTES" at the start of args.
+func takeMapKey(api pb.AnybpfClient, args []string) (*pb.MapInfo, []byte, []string, error) {
+	info, rest, err := takeMap(api, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, rest, err := keyArg(rest, info)
+	return info, key, rest, err
+}
+
 // keyArg reads "key BYTES" at the start of args.
 func keyArg(args []string, m *pb.MapInfo) ([]byte, []string, error) {
 	if len(args) == 0 || args[0] != "key" {
@@ -182,8 +200,8 @@ func mapDump(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []str
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected %q", rest[0])
+	if err := noMore(rest); err != nil {
+		return err
 	}
 	raw, err := anybpf.DumpRemote(api, info.Id)
 	if err != nil {
@@ -202,16 +220,12 @@ func mapDump(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []str
 }
 
 func mapLookup(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []string) error {
-	info, rest, err := takeMap(api, args)
+	info, key, rest, err := takeMapKey(api, args)
 	if err != nil {
 		return err
 	}
-	key, rest, err := keyArg(rest, info)
-	if err != nil {
+	if err := noMore(rest); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected %q", rest[0])
 	}
 	resp, err := api.MapLookup(context.Background(), &pb.MapKeyRequest{Id: info.Id, Key: key})
 	if err != nil {
@@ -226,11 +240,7 @@ func mapLookup(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []s
 }
 
 func mapUpdate(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []string) error {
-	info, rest, err := takeMap(api, args)
-	if err != nil {
-		return err
-	}
-	key, rest, err := keyArg(rest, info)
+	info, key, rest, err := takeMapKey(api, args)
 	if err != nil {
 		return err
 	}
@@ -264,16 +274,12 @@ func mapUpdate(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []s
 }
 
 func mapDelete(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []string) error {
-	info, rest, err := takeMap(api, args)
+	info, key, rest, err := takeMapKey(api, args)
 	if err != nil {
 		return err
 	}
-	key, rest, err := keyArg(rest, info)
-	if err != nil {
+	if err := noMore(rest); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected %q", rest[0])
 	}
 	_, err = api.MapDelete(context.Background(), &pb.MapKeyRequest{Id: info.Id, Key: key})
 	return remoteErr(err)
@@ -289,8 +295,8 @@ func mapGetNext(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []
 		if req.Key, rest, err = keyArg(rest, info); err != nil {
 			return err
 		}
-		if len(rest) > 0 {
-			return fmt.Errorf("unexpected %q", rest[0])
+		if err := noMore(rest); err != nil {
+			return err
 		}
 	}
 	resp, err := api.MapGetNextKey(context.Background(), req)
@@ -319,8 +325,8 @@ func mapFreeze(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []s
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected %q", rest[0])
+	if err := noMore(rest); err != nil {
+		return err
 	}
 	_, err = api.MapFreeze(context.Background(), &pb.GetObjectRequest{Id: info.Id})
 	return remoteErr(err)

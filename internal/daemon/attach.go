@@ -102,20 +102,8 @@ func (s *Server) Detach(ctx context.Context, req *pb.GetObjectRequest) (*pb.Empt
 	if err != nil {
 		return nil, err
 	}
-	for c := range o.holders {
-		delete(s.conns[c], o.id)
-	}
-	clear(o.holders)
-	pinned := len(o.pins) > 0
-	for p := range o.pins {
-		delete(s.pins, p)
-	}
-	clear(o.pins)
-	s.maybeDropLocked(o)
-	if pinned {
-		if err := s.savePinsLocked(); err != nil {
-			return nil, status.Errorf(codes.Internal, "detach %d: saving pins: %v", o.id, err)
-		}
+	if err := s.dropLocked(o); err != nil {
+		return nil, status.Errorf(codes.Internal, "detach %d: %v", o.id, err)
 	}
 	return &pb.Empty{}, nil
 }

@@ -186,7 +186,21 @@ func (s *Server) authorize(ctx context.Context, method string, req any) error {
 }
 
 func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	method := methodName(info.FullMethod)
+	err = s.guard(ctx, info.FullMethod, req, func() error {
+		resp, err = handler(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return s.guard(ss.Context(), info.FullMethod, nil, func() error { return handler(srv, ss) })
+}
+
+// guard runs a request's handler if the peer may make it: it counts the request and its
+// latency, and turns a panic into an Internal error (the daemon keeps serving).
+func (s *Server) guard(ctx context.Context, fullMethod string, req any, handle func() error) (err error) {
+	method := methodName(fullMethod)
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -196,23 +210,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		s.metrics.observe(method, status.Code(err), time.Since(start))
 	}()
 	if err := s.authorize(ctx, method, req); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
-}
-
-func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	method := methodName(info.FullMethod)
-	start := time.Now()
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("panic in handler", "method", method, "panic", r)
-			err = status.Errorf(codes.Internal, "%s: internal error", method)
-		}
-		s.metrics.observe(method, status.Code(err), time.Since(start))
-	}()
-	if err := s.authorize(ss.Context(), method, nil); err != nil {
 		return err
 	}
-	return handler(srv, ss)
+	return handle()
 }

@@ -146,7 +146,10 @@ func TestValidation(t *testing.T) {
 			_, err := s.MapUpdate(ctx, &pb.MapUpdateRequest{Id: counts, Key: make([]byte, 4), Value: make([]byte, 8), Flags: 7})
 			return err
 		}, codes.InvalidArgument, "unknown flags"},
-		{"missing key", func() error { _, err := s.MapLookup(ctx, &pb.MapKeyRequest{Id: counts, Key: []byte{9, 0, 0, 0}}); return err }, codes.NotFound, "does not exist"},
+		{"missing key", func() error {
+			_, err := s.MapLookup(ctx, &pb.MapKeyRequest{Id: counts, Key: []byte{9, 0, 0, 0}})
+			return err
+		}, codes.NotFound, "does not exist"},
 		{"dump ringbuf", func() error { _, err := s.MapDump(ctx, &pb.MapDumpRequest{Id: events}); return err }, codes.InvalidArgument, "ReadRingBuffer"},
 		{"bad batch", func() error {
 			_, err := s.MapUpdateBatch(ctx, &pb.MapBatchRequest{Id: counts, Keys: make([]byte, 5)})

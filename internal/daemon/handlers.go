@@ -133,6 +133,15 @@ func (s *Server) Unload(ctx context.Context, req *pb.UnloadRequest) (*pb.UnloadR
 	if err != nil {
 		return nil, err
 	}
+	if err := s.dropLocked(o); err != nil {
+		return nil, status.Errorf(codes.Internal, "unload %d: %v", o.id, err)
+	}
+	return &pb.UnloadResponse{}, nil
+}
+
+// dropLocked takes every hold and pin off o, which goes unless others still use it, and
+// saves the pins if it had any.
+func (s *Server) dropLocked(o *object) error {
 	for c := range o.holders {
 		delete(s.conns[c], o.id)
 	}
@@ -145,10 +154,10 @@ func (s *Server) Unload(ctx context.Context, req *pb.UnloadRequest) (*pb.UnloadR
 	s.maybeDropLocked(o)
 	if hadPins {
 		if err := s.savePinsLocked(); err != nil {
-			return nil, status.Errorf(codes.Internal, "unload %d: saving pins: %v", req.GetId(), err)
+			return fmt.Errorf("saving pins: %w", err)
 		}
 	}
-	return &pb.UnloadResponse{}, nil
+	return nil
 }
 
 // GetProgram implements pb.AnybpfServer.

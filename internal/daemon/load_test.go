@@ -259,7 +259,6 @@ func BenchmarkMapMemory(b *testing.B) {
 	}
 }
 
-
 // BenchmarkInProcessLookup is BenchmarkSocketLookup's lookup without the daemon, for
 // comparison: the same map type and size, through the root package's Map.
 func BenchmarkInProcessLookup(b *testing.B) {
