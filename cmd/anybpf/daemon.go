@@ -18,6 +18,7 @@ import (
 func newDaemonCommand(g *globalFlags) *cobra.Command {
 	var cfg daemon.Config
 	var metricsAddr string
+	var stats bool
 	cmd := &cobra.Command{
 		Use:   "daemon [--socket PATH] [--state-dir DIR] [--metrics ADDR] [--group NAME]",
 		Short: "Serve the anybpf API: own every program, map, link and pin of the host",
@@ -33,6 +34,7 @@ pinned programs are loaded again at start. SIGINT or SIGTERM stops it gracefully
 			if err != nil {
 				return fmt.Errorf("daemon: %w", err)
 			}
+			srv.Runtime().SetStats(stats)
 			gid, err := daemon.GroupID(cfg.Group)
 			if err != nil {
 				srv.Close()
@@ -75,6 +77,7 @@ pinned programs are loaded again at start. SIGINT or SIGTERM stops it gracefully
 	f.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics")
 	f.StringVar(&cfg.Group, "group", "", "the group whose members may load, attach, pin and write (default: root only)")
 	f.StringVar(&cfg.Engine, "engine", "auto", "execution engine: auto, interp or jit")
+	f.BoolVar(&stats, "stats", false, "count run_cnt and run_time_ns from the start (as kernel.bpf_stats_enabled=1)")
 	f.IntVar(&cfg.MaxObjectsPerUser, "max-objects-per-user", daemon.DefaultMaxObjectsPerUser, "programs, maps and links one uid may hold")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", daemon.DefaultMaxRequestBytes, "largest request (an object to load, a batch)")
 	f.Uint64Var(&cfg.MaxMapBytes, "max-map-bytes", daemon.DefaultMaxMapBytes, "largest map, in bytes when full")

@@ -233,13 +233,17 @@ func (s *Server) Close() error {
 	}
 	s.mu.Lock()
 	err := s.savePinsLocked()
-	// Programs stop with the runtime: detach them from their hooks first.
+	// Programs stop with the runtime: detach them from their hooks first, then save what
+	// the pinned maps hold.
 	for _, o := range s.objs {
 		if o.kind == pb.ObjectKind_OBJECT_KIND_LINK {
 			if cerr := o.link.att.Close(); cerr != nil {
 				s.log.Warn("detach", "link", o.id, "err", cerr)
 			}
 		}
+	}
+	if serr := s.snapshotPinsLocked(); serr != nil {
+		err = errors.Join(err, fmt.Errorf("saving map contents: %w", serr))
 	}
 	s.mu.Unlock()
 	s.rt.Close()

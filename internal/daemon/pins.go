@@ -439,6 +439,7 @@ func (s *Server) restore() error {
 			s.maybeDropLocked(o)
 		}
 	}
+	s.restoreSnapshotsLocked()
 	s.log.Info("restored pins", "pins", restored, "of", len(st.Pins))
 	return nil
 }
