@@ -337,3 +337,41 @@ func TestMetrics(t *testing.T) {
 		t.Log(body)
 	}
 }
+
+func TestAuthorize(t *testing.T) {
+	var log strings.Builder
+	s := newTestServer(t, Config{Group: "4242", Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	peerCtx := func(p Peer) context.Context {
+		return peer.NewContext(context.Background(), &peer.Peer{AuthInfo: p})
+	}
+	root := peerCtx(Peer{UID: 0, Known: true})
+	member := peerCtx(Peer{UID: 1000, GID: 4242, Known: true})
+	other := peerCtx(Peer{UID: 65534, GID: 65534, PID: -1, Known: true})
+	unknown := peerCtx(Peer{UID: 0})
+	for method := range privilegedMethods {
+		for _, c := range []struct {
+			name string
+			ctx  context.Context
+			ok   bool
+		}{{"root", root, true}, {"group member", member, true}, {"other", other, false}, {"unknown", unknown, false}} {
+			err := s.authorize(c.ctx, method, nil)
+			if c.ok != (err == nil) {
+				t.Errorf("%s by %s: %v", method, c.name, err)
+			}
+			if err != nil && (status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), method+" needs root or membership of group 4242")) {
+				t.Errorf("%s by %s: %v", method, c.name, err)
+			}
+		}
+	}
+	for _, m := range []string{"ListPrograms", "MapLookup", "MapDump", "GetPinned", "ReadRingBuffer", "TraceLog"} {
+		if err := s.authorize(other, m, nil); err != nil {
+			t.Errorf("%s by another user: %v", m, err)
+		}
+	}
+	if err := s.authorize(other, "MapLookupBatch", &pb.MapBatchRequest{Delete: true}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("lookup-and-delete batch by another user: %v", err)
+	}
+	if !strings.Contains(log.String(), "msg=refused method=Attach uid=65534") {
+		t.Errorf("refusal of Attach not logged:\n%s", log.String())
+	}
+}
