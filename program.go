@@ -36,6 +36,8 @@ type Program struct {
 	lines []elfload.LineInfo
 	// verifiedInsns is the verifier's count of processed instructions (0: unverified).
 	verifiedInsns int
+	// stats are the run statistics (stats.go).
+	stats runStats
 }
 
 // VerifiedInstructions is how many instructions the verifier processed to prove the

@@ -299,7 +299,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		}
 	}
 	g.Leave()
-	opts.Duration = time.Since(start) / time.Duration(repeat)
+	elapsed := time.Since(start)
+	p.recordRun(repeat, elapsed)
+	opts.Duration = elapsed / time.Duration(repeat)
 	if p.windows {
 		ret = uint64(progtype.WindowsVerdict(p.Type, uint32(ret)))
 	}

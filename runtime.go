@@ -97,6 +97,7 @@ type Runtime struct {
 	memUsed  uint64
 	closed   atomic.Bool
 	cookies  atomic.Uint64 // the last socket cookie given out
+	stats    atomic.Bool   // run statistics on (stats.go)
 
 	traceMu sync.Mutex
 }

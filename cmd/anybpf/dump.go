@@ -24,23 +24,29 @@ func hexBytes(b []byte) []string {
 func mapsJSON(ms map[string][]anybpf.Entry) map[string]any {
 	out := map[string]any{}
 	for name, entries := range ms {
-		list := []map[string]any{}
-		for _, e := range entries {
-			item := map[string]any{"key": hexBytes(e.Key)}
-			if e.Values != nil {
-				var vals []map[string]any
-				for cpu, v := range e.Values {
-					vals = append(vals, map[string]any{"cpu": cpu, "value": hexBytes(v)})
-				}
-				item["values"] = vals
-			} else {
-				item["value"] = hexBytes(e.Value)
-			}
-			list = append(list, item)
-		}
-		out[name] = list
+		out[name] = entriesJSON(entries)
 	}
 	return out
+}
+
+// entriesJSON is a map dump as bpftool's JSON gives it: [{"key": [...], "value": [...]}],
+// per-CPU values as "values": [{"cpu": N, "value": [...]}].
+func entriesJSON(entries []anybpf.Entry) []map[string]any {
+	list := []map[string]any{}
+	for _, e := range entries {
+		item := map[string]any{"key": hexBytes(e.Key)}
+		if e.Values != nil {
+			var vals []map[string]any
+			for cpu, v := range e.Values {
+				vals = append(vals, map[string]any{"cpu": cpu, "value": hexBytes(v)})
+			}
+			item["values"] = vals
+		} else {
+			item["value"] = hexBytes(e.Value)
+		}
+		list = append(list, item)
+	}
+	return list
 }
 
 func spaced(b []byte) string {
@@ -59,22 +65,27 @@ func printMaps(w io.Writer, ms map[string][]anybpf.Entry) {
 	sort.Strings(names)
 	for _, n := range names {
 		fmt.Fprintf(w, "map %s:\n", n)
-		for _, e := range ms[n] {
-			if e.Values != nil {
-				fmt.Fprintf(w, "key: %s\n", spaced(e.Key))
-				for cpu, v := range e.Values {
-					fmt.Fprintf(w, "  value (CPU %02d): %s\n", cpu, spaced(v))
-				}
-				continue
+		printEntries(w, ms[n])
+	}
+}
+
+// printEntries prints map elements as bpftool's map dump does.
+func printEntries(w io.Writer, entries []anybpf.Entry) {
+	for _, e := range entries {
+		if e.Values != nil {
+			fmt.Fprintf(w, "key: %s\n", spaced(e.Key))
+			for cpu, v := range e.Values {
+				fmt.Fprintf(w, "  value (CPU %02d): %s\n", cpu, spaced(v))
 			}
-			fmt.Fprintf(w, "key: %s  value: %s\n", spaced(e.Key), spaced(e.Value))
+			continue
 		}
+		fmt.Fprintf(w, "key: %s  value: %s\n", spaced(e.Key), spaced(e.Value))
 	}
 }
 
 func newProgDumpCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "dump xlated|jited FILE [name NAME]",
+		Use:   "dump xlated|jited FILE [name NAME] | dump xlated|jited PROG",
 		Short: "Print programs as they run: relocated, context accesses rewritten",
 		Long: `Print the programs of an ELF object as anybpf runs them, like bpftool prog dump
 xlated: relocated, map references resolved (shown as map[NAME]), context accesses
@@ -86,6 +97,9 @@ JIT (linux/amd64) and shows the x86-64 code each instruction became.`,
 				return fmt.Errorf("prog dump: %q: want xlated or jited", args[0])
 			}
 			jited := args[0] == "jited"
+			if isSelector(args[1]) {
+				return dumpRemote(cmd, g, args[1:], jited)
+			}
 			cfg := anybpf.NewRuntimeConfig()
 			if jited {
 				cfg = cfg.WithEngine("jit")

@@ -10,12 +10,15 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/anybpf/anybpf"
 )
 
 // globalFlags are bpftool's global options.
 type globalFlags struct {
 	json   bool
 	pretty bool
+	socket string // the daemon's socket
 }
 
 func main() {
@@ -45,9 +48,13 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run eBPF programs outside the Linux kernel",
 		Long: `anybpf loads eBPF bytecode, checks it and runs it with its own engines.
 
-Available now: raw bytecode (disasm, prog run), ELF objects (prog show; prog run for XDP
-programs and programs without a context type), the bpf_conformance plugin. Not yet
-available: other program types' contexts, the verifier, the JIT, the daemon and hooks.`,
+In-process (no daemon needed): raw bytecode (disasm, prog run FILE), ELF objects (prog
+show FILE, prog run FILE, prog dump, prog verify), the bpf_conformance plugin.
+
+Against the daemon (anybpf daemon; --socket): prog show|load|loadall|pin|run|dump|tracelog
+with PROG = id N | pinned PATH | name NAME | tag TAG, map show|create|dump|lookup|update|
+delete|getnext|freeze|pin|event_pipe, link show|detach|pin, pin list|delete. Not yet
+available: hooks (attach), so link commands list nothing until hook providers exist.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -56,6 +63,7 @@ available: other program types' contexts, the verifier, the JIT, the daemon and 
 	root.SetErr(stderr)
 	root.PersistentFlags().BoolVarP(&g.json, "json", "j", false, "print JSON")
 	root.PersistentFlags().BoolVarP(&g.pretty, "pretty", "p", false, "print human-readable JSON (implies --json)")
+	root.PersistentFlags().StringVar(&g.socket, "socket", anybpf.DefaultSocket, "the daemon's socket, for commands that use the daemon")
 	root.PersistentPreRun = func(*cobra.Command, []string) {
 		if g.pretty {
 			g.json = true
@@ -66,6 +74,10 @@ available: other program types' contexts, the verifier, the JIT, the daemon and 
 		newDisasmCommand(g),
 		newConformancePluginCommand(),
 		newVersionCommand(g),
+		newDaemonCommand(g),
+		newMapCommand(g),
+		newLinkCommand(g),
+		newPinCommand(g),
 	)
 	return root
 }

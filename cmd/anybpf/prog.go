@@ -48,7 +48,8 @@ func newProgCommand(g *globalFlags) *cobra.Command {
 		Use:   "prog",
 		Short: "Inspect and run programs",
 	}
-	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g), newProgDumpCommand(g), newProgVerifyCommand(g))
+	prog.AddCommand(newProgRunCommand(g), newProgShowCommand(g), newProgDumpCommand(g), newProgVerifyCommand(g),
+		newProgLoadCommand(g, false), newProgLoadCommand(g, true), newProgPinCommand(g), newProgTracelogCommand(g))
 	return prog
 }
 
@@ -87,7 +88,7 @@ func keywordArgs(args []string, valued []string, flags []string) (map[string]str
 
 func newProgRunCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "run FILE [name NAME | section SEC] [data_in FILE] [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] [engine auto|interp] [unchecked] [dump-maps]",
+		Use:   "run FILE|PROG [name NAME | section SEC] [data_in FILE] [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] [engine auto|interp] [unchecked] [dump-maps]",
 		Short: "Run a program on input data, like bpftool prog run",
 		Long: `Run a program once or repeat times and print its return value and the average
 duration of one run. Every run works on the same buffer and the same maps, as
@@ -101,9 +102,19 @@ to the data and r2 = its length. Other program types cannot run yet.
 Raw bytecode gets r1 = pointer to a copy of the data_in bytes and r2 = their length (the
 bpf_conformance convention). Programs are not verified yet, so they run in checked mode:
 every load and store is checked, and a bad access is an error. For raw bytecode,
-"unchecked" turns the checks off for trusted programs.`,
+"unchecked" turns the checks off for trusted programs.
+
+PROG (id N | pinned PATH | name NAME | tag TAG) runs a program the daemon holds, with
+data_in, data_out, ctx_in, ctx_out and repeat, and prints the same output.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var sel []string
+			if isSelector(args[0]) {
+				if len(args) < 2 {
+					return fmt.Errorf("prog run: %s needs a value", args[0])
+				}
+				sel, args = args[:2], args[1:]
+			}
 			kw, err := keywordArgs(args[1:], []string{"data_in", "data_out", "ctx_in", "ctx_out", "repeat", "engine", "name", "section"}, []string{"unchecked", "dump-maps"})
 			if err != nil {
 				return fmt.Errorf("prog run: %w", err)
@@ -127,7 +138,9 @@ every load and store is checked, and a bad access is an error. For raw bytecode,
 				}
 			}
 			var res runResult
-			if isELF(args[0]) {
+			if sel != nil {
+				res, err = runRemote(g, sel, kw, data, ctxIn, repeat)
+			} else if isELF(args[0]) {
 				res, err = runObject(args[0], kw, data, ctxIn, repeat)
 			} else {
 				if ctxIn != nil || kw["ctx_out"] != "" {

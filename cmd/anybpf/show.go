@@ -13,13 +13,23 @@ import (
 
 func newProgShowCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:     "show FILE",
+		Use:     "show [FILE | PROG]",
 		Aliases: []string{"list"},
-		Short:   "List the programs and maps of an object file",
-		Long: `List the programs of an ELF object file (name, section, program type, instruction
-count, references to maps) and the maps it declares, as the loader sees them.`,
-		Args: cobra.ExactArgs(1),
+		Short:   "List the programs of the daemon, or of an object file",
+		Long: `With no argument or a PROG (id N | pinned PATH | name NAME | tag TAG), list the
+programs the daemon holds, as bpftool prog show does.
+
+With FILE, list the programs of an ELF object file (name, section, program type,
+instruction count, references to maps) and the maps it declares, as the loader sees them;
+this needs no daemon.`,
+		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 || isSelector(args[0]) {
+				return showRemotePrograms(cmd, g, args)
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("prog show: want FILE or PROG (id N | pinned PATH | name NAME | tag TAG)")
+			}
 			obj, err := elfload.LoadFile(args[0])
 			if err != nil {
 				return fmt.Errorf("prog show: %w", err)
