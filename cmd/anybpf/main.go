@@ -65,6 +65,7 @@ available: other program types' contexts, the verifier, the JIT, the daemon and 
 		newProgCommand(g),
 		newDisasmCommand(g),
 		newConformancePluginCommand(),
+		newNetCommand(g),
 		newVersionCommand(g),
 	)
 	return root
