@@ -206,7 +206,7 @@ func (n *testNet) attach(t *testing.T, prog *anybpf.Program, opts Options) *Atta
 }
 
 // load loads a test object; t.Cleanup closes its runtime.
-func load(t *testing.T, name string) *anybpf.Collection {
+func load(t testing.TB, name string) *anybpf.Collection {
 	t.Helper()
 	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
 	t.Cleanup(func() { rt.Close() })
@@ -219,7 +219,7 @@ func load(t *testing.T, name string) *anybpf.Collection {
 }
 
 // counter reads a u64 value (0 when the key is missing).
-func counter(t *testing.T, m *anybpf.Map, key uint32) uint64 {
+func counter(t testing.TB, m *anybpf.Map, key uint32) uint64 {
 	t.Helper()
 	var v uint64
 	if err := m.Lookup(key, &v); err != nil {
