@@ -13,11 +13,10 @@ import (
 	"github.com/anybpf/anybpf"
 )
 
-// The receive ring: blockNr blocks of blockSize bytes. A block is handed to the worker
-// when it is full or after retireTimeout milliseconds.
+// The receive ring: blocks of blockSize bytes (Options.RingSize / blockSize of them). A
+// block is handed to the worker when it is full or after retireTimeout milliseconds.
 const (
 	blockSize     = 1 << 18
-	blockNr       = 16
 	ringFrameSize = 2048 // TPACKET_V3 frames are variable; this only sizes the request
 	retireTimeout = 1    // ms (rounded up to a scheduler tick by the kernel)
 	batchSize     = 64   // frames sent with one sendmmsg
@@ -30,6 +29,7 @@ type worker struct {
 	index int
 	fd    int
 	ring  []byte
+	nr    int // blocks in the ring
 	frame *anybpf.XDPFrame
 	// out holds the frames waiting to be sent, one batch per destination.
 	out []*batch
@@ -38,7 +38,7 @@ type worker struct {
 // openWorker opens a TPACKET_V3 receive socket on the port's interface and joins the
 // port's fanout group (*fanout is the group id, 0 until the first worker makes one).
 func openWorker(p *port, index int, fanout *int) (_ *worker, err error) {
-	w := &worker{p: p, index: index, fd: -1, frame: anybpf.NewXDPFrame(p.frameSize)}
+	w := &worker{p: p, index: index, fd: -1, frame: anybpf.NewXDPFrame(p.frameSize), nr: max(p.ringSize/blockSize, 2)}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -57,16 +57,16 @@ func openWorker(p *port, index int, fanout *int) (_ *worker, err error) {
 	}
 	req := unix.TpacketReq3{
 		Block_size:       blockSize,
-		Block_nr:         blockNr,
+		Block_nr:         uint32(w.nr),
 		Frame_size:       ringFrameSize,
-		Frame_nr:         blockSize / ringFrameSize * blockNr,
+		Frame_nr:         blockSize / ringFrameSize * uint32(w.nr),
 		Retire_blk_tov:   retireTimeout,
 		Feature_req_word: 0,
 	}
 	if err := unix.SetsockoptTpacketReq3(w.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 		return nil, fmt.Errorf("PACKET_RX_RING: %w", err)
 	}
-	if w.ring, err = unix.Mmap(w.fd, 0, blockSize*blockNr, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
+	if w.ring, err = unix.Mmap(w.fd, 0, blockSize*w.nr, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
 		return nil, fmt.Errorf("mmap ring: %w", err)
 	}
 	if err := unix.Bind(w.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: p.key.ifindex}); err != nil {
@@ -131,7 +131,7 @@ func (w *worker) run() {
 		w.block(block)
 		w.flush()
 		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
-		cur = (cur + 1) % blockNr
+		cur = (cur + 1) % w.nr
 	}
 }
 

@@ -39,6 +39,7 @@ type port struct {
 	key       portKey
 	name      string
 	frameSize int
+	ringSize  int
 	refs      int // attachments that use it, as their interface or their peer
 	peer      atomic.Pointer[port]
 	chain     atomic.Pointer[[]*Attachment]
@@ -102,16 +103,20 @@ func Attach(prog *anybpf.Program, opts Options) (*Attachment, error) {
 	if frameSize == 0 {
 		frameSize = 2048 - anybpf.XDPHeadroom
 	}
+	ringSize := opts.RingSize
+	if ringSize == 0 {
+		ringSize = 8 << 20
+	}
 
 	regMu.Lock()
 	defer regMu.Unlock()
-	p, err := acquire(portKey{st.Ino, ifc.Index}, ifc.Name, workers, frameSize)
+	p, err := acquire(portKey{st.Ino, ifc.Index}, ifc.Name, workers, frameSize, ringSize)
 	if err != nil {
 		return nil, fmt.Errorf("attach xdp to %s: %w", opts.Interface, err)
 	}
 	a := &Attachment{prog: prog, port: p, priority: opts.Priority}
 	if peerIfc != nil {
-		peer, err := acquire(portKey{st.Ino, peerIfc.Index}, peerIfc.Name, workers, frameSize)
+		peer, err := acquire(portKey{st.Ino, peerIfc.Index}, peerIfc.Name, workers, frameSize, ringSize)
 		if err != nil {
 			release(p)
 			return nil, fmt.Errorf("attach xdp to %s: peer %s: %w", opts.Interface, opts.Peer, err)
@@ -149,6 +154,8 @@ func check(prog *anybpf.Program, opts Options) error {
 		return fmt.Errorf("%w: %d workers (want 0 to 64)", ErrInvalidOptions, opts.Workers)
 	case opts.FrameSize != 0 && (opts.FrameSize < 64 || opts.FrameSize > 65535):
 		return fmt.Errorf("%w: frame size %d (want 64 to 65535)", ErrInvalidOptions, opts.FrameSize)
+	case opts.RingSize != 0 && (opts.RingSize < 2*blockSize || opts.RingSize > 1<<30):
+		return fmt.Errorf("%w: ring size %d (want %d to %d)", ErrInvalidOptions, opts.RingSize, 2*blockSize, 1<<30)
 	}
 	return nil
 }
@@ -162,12 +169,12 @@ func (p *port) chainOf() []*Attachment {
 
 // acquire returns the port for key, starting it if needed, with a reference taken.
 // regMu is held.
-func acquire(key portKey, name string, workers, frameSize int) (*port, error) {
+func acquire(key portKey, name string, workers, frameSize, ringSize int) (*port, error) {
 	if p := ports[key]; p != nil {
 		p.refs++
 		return p, nil
 	}
-	p, err := openPort(key, name, workers, frameSize)
+	p, err := openPort(key, name, workers, frameSize, ringSize)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +264,8 @@ func (p *port) stats() Stats {
 }
 
 // openPort opens the sockets of an interface and starts its workers.
-func openPort(key portKey, name string, workers, frameSize int) (_ *port, err error) {
-	p := &port{key: key, name: name, frameSize: frameSize, txfd: -1, stopfd: -1}
+func openPort(key portKey, name string, workers, frameSize, ringSize int) (_ *port, err error) {
+	p := &port{key: key, name: name, frameSize: frameSize, ringSize: ringSize, txfd: -1, stopfd: -1}
 	defer func() {
 		if err != nil {
 			p.closeFDs()
