@@ -253,13 +253,15 @@ func TestRedirect(t *testing.T) {
 	})
 }
 
-// TestAdjustHead: bpf_xdp_adjust_head on real frames. Frames from A that arrive in an
-// outer header lose it on the way (decap); UDP datagrams from B to port 9200 arrive at A
-// inside one (encap).
+// TestAdjustHead: bpf_xdp_adjust_head, _tail and _meta on real frames. Frames from A
+// that arrive in an outer header lose it on the way (decap); UDP datagrams from B to
+// port 9200 arrive at A inside one (encap); datagrams from A to port 9400 lose their last
+// 4 bytes (trim, chained after decap), and the metadata trim leaves is not sent.
 func TestAdjustHead(t *testing.T) {
 	n := newTestNet(t)
 	coll := load(t, "encap.o")
 	n.attach(t, coll.Programs["decap"], Options{Interface: "va1", Peer: "vb1", Workers: 1})
+	n.attach(t, coll.Programs["trim"], Options{Interface: "va1", Peer: "vb1", Priority: 1})
 	n.attach(t, coll.Programs["encap"], Options{Interface: "vb1", Peer: "va1", Workers: 1})
 
 	// Host A's raw socket for the outer frames, both ways.
@@ -294,6 +296,22 @@ func TestAdjustHead(t *testing.T) {
 	}
 	if string(buf[:k]) != "hello decap" || from.Port != 4242 {
 		t.Errorf("decap: got %q from %v", buf[:k], from)
+	}
+
+	// A → B, trimmed on the way.
+	trimDst := udpListen(t, n.b, "198.18.0.2:9400")
+	trimSrc := udpListen(t, n.a, "198.18.0.1:0")
+	payload := bytes.Repeat([]byte("0123456789"), 10)
+	if _, err := trimSrc.WriteToUDP(payload, &net.UDPAddr{IP: n.ipB, Port: 9400}); err != nil {
+		t.Fatal(err)
+	}
+	trimDst.SetReadDeadline(time.Now().Add(2 * time.Second))
+	k, _, err = trimDst.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("trim: %v", err)
+	}
+	if !bytes.Equal(buf[:k], payload[:96]) {
+		t.Errorf("trim: got %q, want %q", buf[:k], payload[:96])
 	}
 
 	// B → A, encapsulated on the way.

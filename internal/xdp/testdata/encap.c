@@ -46,4 +46,45 @@ int decap(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+// trim shortens IPv4 UDP datagrams to port 9400 by their last 4 bytes with
+// bpf_xdp_adjust_tail (fixing the lengths and the IPv4 checksum, and dropping the UDP
+// checksum, which IPv4 allows), after leaving 4 bytes of metadata with
+// bpf_xdp_adjust_meta that must not be sent.
+SEC("xdp")
+int trim(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end, *l4;
+	struct iphdr *ip = ipv4(data, end, &l4);
+	if (!ip || ip->protocol != IPPROTO_UDP || ip->ihl != 5)
+		return XDP_PASS;
+	struct udphdr *udp = l4;
+	if ((void *)(udp + 1) > end || udp->dest != bpf_htons(9400) || bpf_ntohs(udp->len) < 8 + 4)
+		return XDP_PASS;
+	if (bpf_xdp_adjust_meta(ctx, -4))
+		return XDP_ABORTED;
+	__u32 *meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return XDP_ABORTED;
+	*meta = 0xdeadbeef;
+	if (bpf_xdp_adjust_tail(ctx, -4))
+		return XDP_ABORTED;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	ip = ipv4(data, end, &l4);
+	if (!ip)
+		return XDP_ABORTED;
+	udp = l4;
+	if ((void *)(udp + 1) > end)
+		return XDP_ABORTED;
+	__u16 old = ip->tot_len, new = bpf_htons(bpf_ntohs(old) - 4);
+	ip->tot_len = new;
+	__u32 sum = (__u16)~ip->check + (__u16)~old + new;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	ip->check = ~sum;
+	udp->len = bpf_htons(bpf_ntohs(udp->len) - 4);
+	udp->check = 0;
+	return XDP_PASS;
+}
+
 char _license[] SEC("license") = "GPL";
