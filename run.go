@@ -313,12 +313,18 @@ func (inv *invocation) layXDP(buf []byte, meta, n int, ingress, rxQueue uint32) 
 	if inv.xdp == nil {
 		inv.xdp = new(progtype.XDPMD)
 	}
-	data := uint64(uintptr(unsafe.Pointer(&buf[0]))) + XDPHeadroom
-	*inv.xdp = progtype.XDPMD{Data: data, DataMeta: data - uint64(meta), DataEnd: data + uint64(n), IngressIfindex: ingress, RxQueueIndex: rxQueue}
+	inv.relayXDP(meta, n, ingress, rxQueue)
 	inv.env.AddRegion(engine.RegionOf("packet", buf, true))
 	ctx := unsafe.Slice((*byte)(unsafe.Pointer(inv.xdp)), unsafe.Sizeof(*inv.xdp))
 	inv.env.AddRegion(engine.RegionOf("xdp_md", ctx, false))
 	return uint64(uintptr(unsafe.Pointer(inv.xdp)))
+}
+
+// relayXDP points the xdp_md of a frame layXDP laid out at a new frame in the same
+// buffer: meta bytes of metadata and n bytes of packet at buf[XDPHeadroom-meta].
+func (inv *invocation) relayXDP(meta, n int, ingress, rxQueue uint32) {
+	data := uint64(uintptr(unsafe.Pointer(&inv.frame[0]))) + XDPHeadroom
+	*inv.xdp = progtype.XDPMD{Data: data, DataMeta: data - uint64(meta), DataEnd: data + uint64(n), IngressIfindex: ingress, RxQueueIndex: rxQueue}
 }
 
 // checkL3 refuses skb input whose Ethernet type announces IPv4 or IPv6 but which is too

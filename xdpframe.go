@@ -42,9 +42,12 @@ func (f *XDPFrame) Reset(n int, ingress, rxQueue uint32) ([]byte, error) {
 	if n < ethHeaderLen || n > f.size {
 		return nil, fmt.Errorf("%w: XDP frame of %d bytes (want %d to %d)", ErrInvalidInput, n, ethHeaderLen, f.size)
 	}
-	f.inv.env.ResetRegions()
-	f.r1 = f.inv.layXDP(f.buf, 0, n, ingress, rxQueue)
-	f.fixed = len(f.inv.env.Regions())
+	if f.inv.xdp == nil {
+		f.r1 = f.inv.layXDP(f.buf, 0, n, ingress, rxQueue)
+		f.fixed = len(f.inv.env.Regions())
+	} else {
+		f.inv.relayXDP(0, n, ingress, rxQueue) // the regions stay: same buffer
+	}
 	f.inv.redirect = nil
 	return f.buf[XDPHeadroom : XDPHeadroom+n], nil
 }

@@ -3,6 +3,7 @@
 package xdp
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -32,27 +33,39 @@ func benchFrame(dst, src net.HardwareAddr) []byte {
 // out of the ring, running the program, and queueing the result (drop, pass to nowhere,
 // TX into a batch whose sending is skipped).
 func BenchmarkFrameIn(b *testing.B) {
-	for _, name := range []string{"drop", "pass", "tx"} {
-		b.Run(name, func(b *testing.B) {
-			c := load(b, "bench.o")
-			p := &port{key: portKey{ifindex: 7}, frameSize: 2048 - 256, txfd: -1, txClosed: true}
-			chain := []*Attachment{{prog: c.Programs["bench_"+name], port: p}}
-			p.chain.Store(&chain)
-			w := &worker{p: p, fd: -1}
-			w.frame = anybpf.NewXDPFrame(p.frameSize)
-			pkt := benchFrame(net.HardwareAddr{2, 0, 0, 0, 0, 2}, net.HardwareAddr{2, 0, 0, 0, 0, 1})
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				w.frameIn(pkt, len(pkt), 0, unix.TpacketHdrVariant1{})
-				if i%batchSize == batchSize-1 {
-					for _, q := range w.out {
-						q.n = 0
+	for _, eng := range []string{"interp", "jit"} {
+		if _, err := anybpf.EngineByName(eng); err != nil {
+			continue
+		}
+		for _, name := range []string{"drop", "pass", "tx"} {
+			b.Run(eng+"/"+name, func(b *testing.B) {
+				rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine(eng))
+				defer rt.Close()
+				c, err := rt.LoadCollection("testdata/bench.o")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				p := &port{key: portKey{ifindex: 7}, frameSize: 2048 - 256, txfd: -1, txClosed: true}
+				chain := []*Attachment{{prog: c.Programs["bench_"+name], port: p}}
+				p.chain.Store(&chain)
+				w := &worker{p: p, fd: -1, frame: anybpf.NewXDPFrame(p.frameSize)}
+				pkt := benchFrame(net.HardwareAddr{2, 0, 0, 0, 0, 2}, net.HardwareAddr{2, 0, 0, 0, 0, 1})
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					w.frameIn(pkt, len(pkt), 0, unix.TpacketHdrVariant1{})
+					if i%batchSize == batchSize-1 {
+						for _, q := range w.out {
+							q.n = 0
+						}
 					}
 				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
-		})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+				if got := counter(b, c.Maps["seen"], 0); got == 0 {
+					b.Fatal("the program did not run")
+				}
+			})
+		}
 	}
 }
 
