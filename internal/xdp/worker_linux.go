@@ -52,9 +52,8 @@ func openWorker(p *port, index int, fanout *int) (_ *worker, err error) {
 		return nil, fmt.Errorf("TPACKET_V3: %w", err)
 	}
 	// Frames this host sends (the datapath's own among them) are not for the programs.
-	if err := unix.SetsockoptInt(w.fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
-		return nil, fmt.Errorf("PACKET_IGNORE_OUTGOING: %w", err)
-	}
+	// (Before Linux 4.20 there is no such option: block() skips them by their type.)
+	_ = unix.SetsockoptInt(w.fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	req := unix.TpacketReq3{
 		Block_size:       blockSize,
 		Block_nr:         uint32(w.nr),
@@ -123,8 +122,15 @@ func (w *worker) run() {
 			if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
 				return
 			}
-			if fds[1].Revents != 0 {
+			if fds[1].Revents != 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLNVAL) != 0 {
 				return
+			}
+			if fds[0].Revents&unix.POLLERR != 0 {
+				// The interface went down (ENETDOWN) or away: take the error, which
+				// clears it, and wait for it to come back or for Close.
+				if e, _ := unix.GetsockoptInt(w.fd, unix.SOL_SOCKET, unix.SO_ERROR); e == int(unix.ENXIO) || e == int(unix.ENODEV) {
+					return
+				}
 			}
 			continue
 		}

@@ -458,3 +458,31 @@ func TestAttachErrors(t *testing.T) {
 		t.Errorf("nil program: %v", err)
 	}
 }
+
+// TestInterfaceGone: when an attached interface is deleted, its workers neither spin
+// nor hang, and Close still works.
+func TestInterfaceGone(t *testing.T) {
+	n := newTestNet(t)
+	coll := load(t, "wire.o")
+	a := n.attach(t, coll.Programs["wire"], Options{Interface: "va1", Peer: "vb1", Workers: 2})
+	ipCmd(t, "-n", n.m, "link", "del", "va1")
+	time.Sleep(100 * time.Millisecond)
+	var before, after unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &before)
+	time.Sleep(500 * time.Millisecond)
+	unix.Getrusage(unix.RUSAGE_SELF, &after)
+	used := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+	if used > 200*time.Millisecond {
+		t.Errorf("%v of CPU in 500 ms with the interface gone: the workers spin", used)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+}
