@@ -19,6 +19,13 @@ type XDPOptions struct {
 	// AF_PACKET sees a copy of what the kernel delivers, so XDP_DROP cannot keep a frame
 	// from the host either. Real drop semantics need a peer.
 	Peer string
+	// TAP, instead of Peer, names a TAP device that the datapath creates and makes the
+	// peer: frames the program passes reach the host through it, and what the host sends
+	// out of it leaves through Interface. Interface must then have no addresses and ARP
+	// off (ip link set IFACE arp off), so that the kernel ignores its own copy of each
+	// frame; the host's addresses go on the TAP device. XDP_DROP then keeps frames from
+	// the host.
+	TAP string
 	// Priority orders the programs on one interface: lower runs first; the first
 	// verdict other than XDP_PASS wins.
 	Priority int
@@ -50,7 +57,7 @@ type XDPLink struct {
 //
 // It returns an error wrapping ErrNotSupported on platforms other than Linux.
 func AttachXDP(prog *anybpf.Program, opts XDPOptions) (*XDPLink, error) {
-	a, err := xdp.Attach(prog, xdp.Options{Interface: opts.Interface, Peer: opts.Peer, Priority: opts.Priority, Workers: opts.Workers})
+	a, err := xdp.Attach(prog, xdp.Options{Interface: opts.Interface, Peer: opts.Peer, TAP: opts.TAP, Priority: opts.Priority, Workers: opts.Workers})
 	if errors.Is(err, xdp.ErrNotSupported) {
 		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}

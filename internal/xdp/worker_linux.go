@@ -38,7 +38,7 @@ type worker struct {
 // openWorker opens a TPACKET_V3 receive socket on the port's interface and joins the
 // port's fanout group (*fanout is the group id, 0 until the first worker makes one).
 func openWorker(p *port, index int, fanout *int) (_ *worker, err error) {
-	w := &worker{p: p, index: index, fd: -1, frame: anybpf.NewXDPFrame(p.frameSize), nr: max(p.ringSize/blockSize, 2)}
+	w := &worker{p: p, index: index, fd: -1, frame: newWorkerFrame(p.frameSize), nr: max(p.ringSize/blockSize, 2)}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -87,6 +87,8 @@ func openWorker(p *port, index int, fanout *int) (_ *worker, err error) {
 	}
 	return w, nil
 }
+
+func newWorkerFrame(frameSize int) *anybpf.XDPFrame { return anybpf.NewXDPFrame(frameSize) }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 

@@ -32,6 +32,13 @@ type Options struct {
 	// Peer names the interface frames the program passes are sent out of (bump in the
 	// wire). Empty: passed frames are left to the host.
 	Peer string
+	// TAP names a TAP device the datapath creates (or shares, when another attachment
+	// made it) and uses as the peer: frames the program passes go to the host through
+	// it, and what the host sends out of it goes out of Interface. For the host to see
+	// Interface's traffic only through the program, Interface must have no addresses and
+	// ARP off (ip link set IFACE arp off); the host's addresses go on the TAP device.
+	// Not together with Peer.
+	TAP string
 	// Priority orders the programs of one interface: lower runs first.
 	Priority int
 	// Workers is the number of receive workers (sockets in one fanout group) per

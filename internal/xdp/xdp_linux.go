@@ -46,6 +46,7 @@ type port struct {
 
 	txMu     sync.RWMutex // held for reading while sending on txfd
 	txfd     int
+	tapfd    int // for a TAP device: its descriptor (txfd is -1 then)
 	txClosed bool
 
 	workers []*worker
@@ -90,6 +91,12 @@ func Attach(prog *anybpf.Program, opts Options) (*Attachment, error) {
 		return nil, fmt.Errorf("attach xdp to %s: %w", opts.Interface, err)
 	}
 	var peerIfc *net.Interface
+	if opts.TAP != "" {
+		peerIfc = &net.Interface{Name: opts.TAP}
+		if ifc, err := net.InterfaceByName(opts.TAP); err == nil {
+			peerIfc = ifc // ours already, if this datapath made it
+		}
+	}
 	if opts.Peer != "" {
 		if peerIfc, err = net.InterfaceByName(opts.Peer); err != nil {
 			return nil, fmt.Errorf("attach xdp to %s: peer: %w", opts.Interface, err)
@@ -116,7 +123,13 @@ func Attach(prog *anybpf.Program, opts Options) (*Attachment, error) {
 	}
 	a := &Attachment{prog: prog, port: p, priority: opts.Priority}
 	if peerIfc != nil {
-		peer, err := acquire(portKey{st.Ino, peerIfc.Index}, peerIfc.Name, workers, frameSize, ringSize)
+		var peer *port
+		var err error
+		if opts.TAP != "" {
+			peer, err = acquireTAP(st.Ino, peerIfc, frameSize)
+		} else {
+			peer, err = acquire(portKey{st.Ino, peerIfc.Index}, peerIfc.Name, workers, frameSize, ringSize)
+		}
 		if err != nil {
 			release(p)
 			return nil, fmt.Errorf("attach xdp to %s: peer %s: %w", opts.Interface, opts.Peer, err)
@@ -148,6 +161,10 @@ func check(prog *anybpf.Program, opts Options) error {
 		return fmt.Errorf("%w: program %s is %s, not xdp", ErrInvalidOptions, prog.Name, prog.Type)
 	case opts.Interface == "":
 		return fmt.Errorf("%w: no interface", ErrInvalidOptions)
+	case opts.Peer != "" && opts.TAP != "":
+		return fmt.Errorf("%w: a peer or a TAP device, not both", ErrInvalidOptions)
+	case opts.TAP == opts.Interface:
+		return fmt.Errorf("%w: %s cannot be its own TAP device", ErrInvalidOptions, opts.TAP)
 	case opts.Peer == opts.Interface:
 		return fmt.Errorf("%w: %s cannot be its own peer", ErrInvalidOptions, opts.Peer)
 	case opts.Workers < 0 || opts.Workers > 64:
@@ -175,6 +192,30 @@ func acquire(key portKey, name string, workers, frameSize, ringSize int) (*port,
 		return p, nil
 	}
 	p, err := openPort(key, name, workers, frameSize, ringSize)
+	if err != nil {
+		return nil, err
+	}
+	p.refs = 1
+	ports[key] = p
+	publish()
+	return p, nil
+}
+
+// acquireTAP returns the port of the TAP device ifc names, creating the device unless
+// this datapath has made it already, with a reference taken. regMu is held.
+func acquireTAP(netns uint64, ifc *net.Interface, frameSize int) (*port, error) {
+	if ifc.Index != 0 {
+		if p := ports[portKey{netns, ifc.Index}]; p != nil && p.tapfd >= 0 {
+			p.refs++
+			return p, nil
+		}
+	}
+	fd, index, err := openTAP(ifc.Name)
+	if err != nil {
+		return nil, err
+	}
+	key := portKey{netns, index}
+	p, err := openTAPPort(key, ifc.Name, fd, frameSize)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +284,9 @@ func (p *port) stats() Stats {
 	p.txMu.RLock()
 	if !p.txClosed {
 		for _, w := range p.workers {
+			if w.fd < 0 {
+				continue
+			}
 			if s, err := unix.GetsockoptTpacketStatsV3(w.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
 				p.ringDrops += uint64(s.Drops)
 			}
@@ -265,7 +309,7 @@ func (p *port) stats() Stats {
 
 // openPort opens the sockets of an interface and starts its workers.
 func openPort(key portKey, name string, workers, frameSize, ringSize int) (_ *port, err error) {
-	p := &port{key: key, name: name, frameSize: frameSize, ringSize: ringSize, txfd: -1, stopfd: -1}
+	p := &port{key: key, name: name, frameSize: frameSize, ringSize: ringSize, txfd: -1, tapfd: -1, stopfd: -1}
 	defer func() {
 		if err != nil {
 			p.closeFDs()
@@ -322,6 +366,9 @@ func (p *port) closeFDs() {
 	if p.txfd >= 0 {
 		unix.Close(p.txfd)
 	}
+	if p.tapfd >= 0 {
+		unix.Close(p.tapfd)
+	}
 	if p.stopfd >= 0 {
 		unix.Close(p.stopfd)
 	}
@@ -332,8 +379,11 @@ func (p *port) closeFDs() {
 func (p *port) send(b *batch) int {
 	p.txMu.RLock()
 	defer p.txMu.RUnlock()
-	if p.txClosed {
+	switch {
+	case p.txClosed:
 		return 0
+	case p.tapfd >= 0:
+		return b.sendTAP(p.tapfd)
 	}
 	return b.send(p.txfd)
 }

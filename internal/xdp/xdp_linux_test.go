@@ -486,3 +486,53 @@ func TestInterfaceGone(t *testing.T) {
 		t.Fatal("Close hangs")
 	}
 }
+
+// TestTAP: without a peer wire, the host gets what the program passes through a TAP
+// device, and nothing of what it drops: the interface has no address and ARP off, so the
+// kernel ignores its own copy of the frames.
+//
+//	A: va0 198.18.0.1 ⟷ M: va1 (arp off) | anybpf | M: tap 198.18.0.2 (M's host stack)
+func TestTAP(t *testing.T) {
+	n := newTestNet(t)
+	coll := load(t, "wire.o")
+	ipCmd(t, "-n", n.m, "link", "set", "va1", "arp", "off")
+	a := n.attach(t, coll.Programs["wire"], Options{Interface: "va1", TAP: "axtap0", Workers: 1})
+	ipCmd(t, "-n", n.m, "addr", "add", "198.18.0.2/24", "dev", "axtap0")
+
+	if got := ping(t, n.a, n.ipB, 4, time.Second); got != 4 {
+		t.Fatalf("pass: %d of 4 pings answered", got)
+	}
+	src := udpListen(t, n.a, "198.18.0.1:0")
+	dst := udpListen(t, n.m, "198.18.0.2:9000")
+	if got := udpExchange(t, src, dst, 10, 2*time.Second); got != 10 {
+		t.Errorf("pass: %d of 10 datagrams reached the host", got)
+	}
+	if err := coll.Maps["config"].Update(uint32(0), uint32(Drop), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := ping(t, n.a, n.ipB, 2, 300*time.Millisecond); got != 0 {
+		t.Errorf("drop: %d of 2 pings answered", got)
+	}
+	if got := udpExchange(t, src, dst, 10, 500*time.Millisecond); got != 0 {
+		t.Errorf("drop: %d of 10 datagrams reached the host", got)
+	}
+	if got := counter(t, coll.Maps["counts"], 17<<16|9000); got != 20 {
+		t.Errorf("datagrams counted %d, want 20", got)
+	}
+	if s := a.Stats(); s.Dropped < 12 || s.Forwarded == 0 {
+		t.Errorf("stats %+v", s)
+	}
+	inNetns(t, n.m, func() error {
+		if _, err := Attach(coll.Programs["wire"], Options{Interface: "vb1", TAP: "va1"}); err == nil {
+			t.Error("a TAP device named like an existing interface was made")
+		}
+		return nil
+	})
+	a.Close()
+	inNetns(t, n.m, func() error {
+		if _, err := net.InterfaceByName("axtap0"); err == nil {
+			t.Error("the TAP device outlives Close")
+		}
+		return nil
+	})
+}
