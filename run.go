@@ -99,15 +99,10 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		if len(opts.Data)-meta < ethHeaderLen {
 			return 0, fmt.Errorf("run %s: %w: XDP input must hold at least an Ethernet header (14 bytes), got %d", p.Name, ErrInvalidInput, len(opts.Data)-meta)
 		}
-		inv.frame = make([]byte, XDPHeadroom+len(opts.Data)+XDPHeadroom)
-		copy(inv.frame[XDPHeadroom-meta:], opts.Data)
+		buf := make([]byte, XDPHeadroom+len(opts.Data)+XDPHeadroom)
+		copy(buf[XDPHeadroom-meta:], opts.Data)
+		r1 = inv.layXDP(buf, meta, len(opts.Data)-meta, ingress, rxQueue)
 		base := uint64(uintptr(unsafe.Pointer(&inv.frame[0])))
-		data := base + XDPHeadroom
-		inv.xdp = &progtype.XDPMD{Data: data, DataMeta: data - uint64(meta), DataEnd: data + uint64(len(opts.Data)-meta), IngressIfindex: ingress, RxQueueIndex: rxQueue}
-		env.AddRegion(engine.RegionOf("packet", inv.frame, true))
-		ctx := unsafe.Slice((*byte)(unsafe.Pointer(inv.xdp)), unsafe.Sizeof(*inv.xdp))
-		env.AddRegion(engine.RegionOf("xdp_md", ctx, false))
-		r1 = uint64(uintptr(unsafe.Pointer(inv.xdp)))
 		out = func() []byte {
 			// Like the kernel, the output starts at the metadata.
 			return inv.frame[inv.xdp.DataMeta-base : inv.xdp.DataEnd-base]
@@ -282,17 +277,8 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 			}
 			g = p.rt.epochs.Enter()
 		}
-		env.TruncateRegions(fixed) // drop the map values earlier runs looked up
-		inv.cpu, inv.prog, inv.tails, inv.redirect = g.CPU(), p, 0, nil
 		var err error
-		for {
-			ret, err = inv.prog.code.Run(env, r1, r2)
-			// An engine that could not switch to the tail call's target returns; the
-			// helper has made it inv.prog already.
-			if err != nil || env.TakeTailCall() == nil {
-				break
-			}
-		}
+		ret, err = inv.invoke(p, fixed, g.CPU(), r1, r2)
 		if err != nil {
 			g.Leave()
 			return 0, fmt.Errorf("run %s: %w", inv.prog.Name, err)
@@ -310,6 +296,47 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	opts.DataOut = append(opts.DataOut[:0], out()...)
 	runtime.KeepAlive(inv)
 	return uint32(ret), nil
+}
+
+// invoke runs p once on the invocation's context (r1, r2) as the CPU cpu, following its
+// tail calls. fixed is how many of the Env's regions stay: those added after them are the
+// map values an earlier run looked up. Test runs and the XDP datapath (RunXDP) share it.
+func (inv *invocation) invoke(p *Program, fixed, cpu int, r1, r2 uint64) (uint64, error) {
+	inv.env.TruncateRegions(fixed)
+	inv.cpu, inv.prog, inv.tails, inv.redirect = cpu, p, 0, nil
+	for {
+		ret, err := inv.prog.code.Run(inv.env, r1, r2)
+		// An engine that could not switch to the tail call's target returns; the helper
+		// has made it inv.prog already.
+		if err != nil || inv.env.TakeTailCall() == nil {
+			return ret, err
+		}
+	}
+}
+
+// layXDP makes buf the frame an XDP program sees: meta bytes of metadata and then n bytes
+// of packet start at buf[XDPHeadroom-meta], what lies before is headroom for
+// bpf_xdp_adjust_head and what lies after tailroom for bpf_xdp_adjust_tail. It points the
+// invocation's xdp_md at it, lets the program address both, and returns the xdp_md's
+// address (r1). buf must be heap memory (engine.Memory) that stays reachable while the
+// program runs. Test runs and the XDP datapath (XDPFrame) share it.
+func (inv *invocation) layXDP(buf []byte, meta, n int, ingress, rxQueue uint32) uint64 {
+	inv.frame = buf
+	if inv.xdp == nil {
+		inv.xdp = new(progtype.XDPMD)
+	}
+	inv.relayXDP(meta, n, ingress, rxQueue)
+	inv.env.AddRegion(engine.RegionOf("packet", buf, true))
+	ctx := unsafe.Slice((*byte)(unsafe.Pointer(inv.xdp)), unsafe.Sizeof(*inv.xdp))
+	inv.env.AddRegion(engine.RegionOf("xdp_md", ctx, false))
+	return uint64(uintptr(unsafe.Pointer(inv.xdp)))
+}
+
+// relayXDP points the xdp_md of a frame layXDP laid out at a new frame in the same
+// buffer: meta bytes of metadata and n bytes of packet at buf[XDPHeadroom-meta].
+func (inv *invocation) relayXDP(meta, n int, ingress, rxQueue uint32) {
+	data := uint64(uintptr(unsafe.Pointer(&inv.frame[0]))) + XDPHeadroom
+	*inv.xdp = progtype.XDPMD{Data: data, DataMeta: data - uint64(meta), DataEnd: data + uint64(n), IngressIfindex: ingress, RxQueueIndex: rxQueue}
 }
 
 // checkL3 refuses skb input whose Ethernet type announces IPv4 or IPv6 but which is too

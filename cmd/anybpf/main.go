@@ -73,6 +73,7 @@ available: hooks (attach), so link commands list nothing until hook providers ex
 		newProgCommand(g),
 		newDisasmCommand(g),
 		newConformancePluginCommand(),
+		newNetCommand(g),
 		newVersionCommand(g),
 		newDaemonCommand(g),
 		newMapCommand(g),
