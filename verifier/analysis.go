@@ -48,6 +48,11 @@ type analysis struct {
 	nextID    int // null and reference ids
 	loopVars  map[int]zone.Var
 	warned    map[int]string
+	// fragment analyzes a piece of code from a given state (PREVAIL's YAML tests): an
+	// exit of the main function only checks that r0 is a number, and the exit at
+	// fragmentEnd (where the code falls off its end) checks nothing.
+	fragment    bool
+	fragmentEnd int
 }
 
 // warnf records a warning about instruction i (once per instruction).

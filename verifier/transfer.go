@@ -5,6 +5,7 @@ import (
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier/internal/interval"
 	"github.com/anybpf/anybpf/verifier/internal/zone"
+	"math"
 )
 
 var aluOps = map[uint8]interval.Op{
@@ -96,10 +97,31 @@ func (a *analysis) step(i int, ins isa.Instruction, s *state) error {
 			return a.helperCall(i, ins, s)
 		case ins.OpCode == isa.OpCall:
 			return a.errorf(i, nil, nil, "calls of kernel functions (kfuncs) are not supported")
+		case ins.OpCode == isa.OpCallX:
+			return a.callx(i, ins, s)
 		}
 		return nil // ja
 	}
 	return a.errorf(i, nil, nil, "unknown instruction class")
+}
+
+// callx checks a call of the helper whose id is in the instruction's dst register (the
+// bpf_conformance "callx" group): the register must hold one known id, and the call is
+// then checked as a call of that helper.
+func (a *analysis) callx(i int, ins isa.Instruction, s *state) error {
+	r := ins.Dst
+	if err := a.readable(i, s, r); err != nil {
+		return err
+	}
+	x := s.regs[r]
+	if x.k != kNum {
+		return a.errorf(i, s, []int{int(r)}, "callx target r%d is a %s, not a helper id", r, x.k)
+	}
+	id, ok := x.num.Const()
+	if !ok || id > math.MaxInt32 {
+		return a.errorf(i, s, []int{int(r)}, "callx target r%d is not one known helper id", r)
+	}
+	return a.helperCall(i, isa.Instruction{OpCode: isa.OpCall, Constant: int64(id)}, s)
 }
 
 // readable checks that register r may be read.
@@ -393,11 +415,17 @@ func (a *analysis) exit(i int, s *state) error {
 		// Returning from a function: r0 must be set.
 		return a.readable(i, s, 0)
 	}
+	if a.fragment && i == a.fragmentEnd {
+		return nil
+	}
 	if err := a.readable(i, s, 0); err != nil {
 		return err
 	}
 	if s.regs[0].k != kNum {
 		return a.errorf(i, s, []int{0}, "the program returns a pointer")
+	}
+	if a.fragment {
+		return nil
 	}
 	if lo, hi, ok := returnRange(a.p.Type, a.p.AttachType, a.p.Windows); ok {
 		v := s.regs[0].num

@@ -287,6 +287,10 @@ func TestVerify(t *testing.T) {
 			add %r1, 1
 			jlt %r1, %r2, loop
 			exit`, "more than the limit"},
+		{"callx of a known helper", "mov %r2, 7\ncall %r2\nmov %r0, 0\nexit", ""},
+		{"callx of an unknown id", "ldxw %r2, [%r1+12]\ncall %r2\nmov %r0, 0\nexit", "not one known helper id"},
+		{"callx of a pointer", "mov %r2, %r10\ncall %r2\nmov %r0, 0\nexit", "not a helper id"},
+		{"callx checks the helper's arguments", "mov %r2, 1\ncall %r2\nmov %r0, 0\nexit", "argument 1 of bpf_map_lookup_elem"},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
