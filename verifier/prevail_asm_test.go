@@ -300,7 +300,13 @@ func (p *prevailProgram) statement(line string, emit func(isa.Instruction) int, 
 		if err != nil {
 			return err
 		}
-		p.mapRefs = append(p.mapRefs, MapRef{Instruction: emit(isa.Instruction{OpCode: isa.OpLDDW, Dst: dst, Src: 1}), Map: prevailTestMap})
+		// PREVAIL's harness has one map, index 0, which every fd describes; other
+		// indexes refer to nothing.
+		ref := prevailTestMap
+		if idx, _ := strconv.Atoi(m[3]); m[3] != "" && idx != 0 {
+			ref = 1 << 20
+		}
+		p.mapRefs = append(p.mapRefs, MapRef{Instruction: emit(isa.Instruction{OpCode: isa.OpLDDW, Dst: dst, Src: 1}), Map: ref})
 		return nil
 	}
 	if m := rxMapVal.FindStringSubmatch(line); m != nil {

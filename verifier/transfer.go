@@ -180,6 +180,9 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		}
 		if !is64 {
 			if src.k != kNum {
+				if !a.opts.AllowPointerLeaks {
+					return a.errorf(i, s, []int{srcReg}, "32-bit copy of a pointer would leak its address")
+				}
 				// Linux turns a 32-bit copy of a pointer into an unknown number.
 				src = number(interval.UnsignedRange(0, 1<<32-1))
 			}
@@ -215,11 +218,15 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		}
 	}
 	if d.k == kNum && src.k == kNum {
+		divisor := src.num
+		if !is64 {
+			divisor = interval.ALU32(interval.Mov, divisor, divisor)
+		}
 		switch {
-		case !src.num.Contains(0):
-		case iop == interval.Div:
+		case !divisor.Contains(0):
+		case iop == interval.Div || iop == interval.SDiv:
 			a.warnf(i, "%s by a value that may be 0 (the result is then 0)", iop)
-		case iop == interval.Mod:
+		case iop == interval.Mod || iop == interval.SMod:
 			a.warnf(i, "%s by a value that may be 0 (the result is then the dividend)", iop)
 		}
 		var v interval.Value
@@ -337,7 +344,10 @@ func (a *analysis) pointerDiff(i int, s *state, dst, src isa.Register) error {
 	case d.k == kPacket:
 		lo, hi := s.z.DiffBounds(pktVar(dst), pktVar(src))
 		v = signedRange(lo, hi)
-	case d.m == o.m && d.ms == o.ms && d.frame == o.frame:
+	case (d.k == kStack || d.k == kCtx) && d.frame == o.frame:
+		// One region: the difference of the offsets is the difference of the pointers.
+		// (Two map values or records may be different allocations, whose difference
+		// would be an address the analysis does not know.)
 		v = interval.ALU64(interval.Sub, d.num, o.num)
 	default:
 		return a.errorf(i, s, []int{int(dst), int(src)}, "subtraction of pointers into different regions")
