@@ -139,7 +139,7 @@ var sections = []section{
 	{"cgroup_skb", CgroupSKB, AttachNone, false},
 	{"cgroup/sock_create", CgroupSock, AttachCgroupInetSockCreate, false},
 	{"cgroup/sock_release", CgroupSock, AttachCgroupInetSockRelease, false},
-	{"cgroup/sock", CgroupSock, AttachCgroupInetSockCreate, false},
+	{"cgroup/sock", CgroupSock, AttachCgroupInetSockCreate, true}, // samples/bpf: "cgroup/sock1"
 	{"cgroup/post_bind4", CgroupSock, AttachCgroupInet4PostBind, false},
 	{"cgroup/post_bind6", CgroupSock, AttachCgroupInet6PostBind, false},
 	{"cgroup/bind4", CgroupSockAddr, AttachCgroupInet4Bind, false},
