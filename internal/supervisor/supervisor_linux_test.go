@@ -1,0 +1,203 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/maps"
+)
+
+// clientEnv makes the test binary a client that performs one action and reports it.
+const clientEnv = "SUPERVISOR_TEST_CLIENT"
+
+func TestMain(m *testing.M) {
+	MaybeChild()
+	if action := os.Getenv(clientEnv); action != "" {
+		os.Exit(client(action))
+	}
+	os.Exit(m.Run())
+}
+
+// client performs action ("connect ADDR", "bind ADDR", "exec PATH", "child ACTION")
+// and prints "ok DETAIL" or "err ERRNO".
+func client(action string) int {
+	verb, arg, _ := strings.Cut(action, " ")
+	report := func(detail string, err error) int {
+		if err != nil {
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				fmt.Printf("err %d\n", int(errno))
+			} else {
+				fmt.Printf("err %v\n", err)
+			}
+			return 1
+		}
+		fmt.Printf("ok %s\n", detail)
+		return 0
+	}
+	switch verb {
+	case "connect":
+		c, err := net.DialTimeout("tcp", arg, 5*time.Second)
+		if err != nil {
+			return report("", err)
+		}
+		defer c.Close()
+		b := make([]byte, 1)
+		_, err = io.ReadFull(c, b)
+		return report(string(b), err)
+	case "bind":
+		l, err := net.Listen("tcp", arg)
+		if err != nil {
+			return report("", err)
+		}
+		l.Close()
+		return report("", nil)
+	case "exec":
+		err := exec.Command(arg).Run()
+		return report("", err)
+	case "child":
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
+		out, _ := cmd.Output()
+		fmt.Print(string(out))
+		return 0
+	}
+	return report("", fmt.Errorf("unknown action %q", action))
+}
+
+// supervised runs the test binary as a client doing action under hooks and returns its
+// report.
+func supervised(t *testing.T, hooks Hooks, action string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), clientEnv+"="+action)
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	s, err := Start(cmd, hooks)
+	if err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip("supervisor: ", err)
+		}
+		t.Fatal(err)
+	}
+	s.Wait()
+	return strings.TrimSpace(out.String())
+}
+
+func load(t *testing.T, path string) *anybpf.Collection {
+	t.Helper()
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	t.Cleanup(func() { rt.Close() })
+	coll, err := rt.LoadCollection(filepath.Join("..", "..", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coll
+}
+
+// server listens on loopback and writes id to every connection.
+func server(t *testing.T, id string) netip.AddrPort {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(id))
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).AddrPort()
+}
+
+func TestConnect(t *testing.T) {
+	coll := load(t, "examples/connect_redirect/redirect.o")
+	backend, other, denied := server(t, "B"), server(t, "O"), server(t, "D")
+	b := make([]byte, 8)
+	a := backend.Addr().As4()
+	copy(b, a[:])
+	binary.LittleEndian.PutUint32(b[4:], uint32(backend.Port()))
+	if err := coll.Maps["backends"].Update(uint32(0), b, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if err := coll.Maps["denied"].Update(denied.Port(), []byte{1}, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	hooks := Hooks{Connect4: []*anybpf.Program{coll.Programs["connect4"]}}
+	for _, tc := range []struct{ name, action, want string }{
+		{"allowed", "connect " + other.String(), "ok O"},
+		{"denied port", "connect " + denied.String(), fmt.Sprintf("err %d", int(syscall.EPERM))},
+		{"redirected from the service address", "connect 198.18.0.10:80", "ok B"},
+		{"a child is covered", "child connect " + denied.String(), fmt.Sprintf("err %d", int(syscall.EPERM))},
+		{"a child is redirected", "child connect 198.18.0.10:80", "ok B"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := supervised(t, hooks, tc.action); got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.action, got, tc.want)
+			}
+		})
+	}
+	// Without hooks the same connect reaches the denied server.
+	if got := supervised(t, Hooks{}, "connect "+denied.String()); got != "ok D" {
+		t.Errorf("unhooked connect: %q", got)
+	}
+}
+
+func TestBind(t *testing.T) {
+	coll := load(t, "examples/bind_policy/policy.o")
+	if err := coll.Maps["allowed"].Update(uint16(18080), []byte{1}, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	hooks := Hooks{Bind4: []*anybpf.Program{coll.Programs["bind4"]}, Bind6: []*anybpf.Program{coll.Programs["bind6"]}}
+	for _, tc := range []struct{ action, want string }{
+		{"bind 127.0.0.1:18080", "ok"},
+		{"bind 127.0.0.1:18081", fmt.Sprintf("err %d", int(syscall.EPERM))},
+		{"bind 127.0.0.1:0", "ok"},
+		{"bind [::1]:18081", fmt.Sprintf("err %d", int(syscall.EPERM))},
+	} {
+		if got := supervised(t, hooks, tc.action); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.action, got, tc.want)
+		}
+	}
+	var refused uint64
+	// Each refused Listen is two binds: Go tries an MPTCP socket first, then TCP.
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &refused); err != nil || refused < 2 || refused%2 != 0 {
+		t.Errorf("refused = %d, %v; want 2 Listen calls' worth", refused, err)
+	}
+}
+
+func TestExec(t *testing.T) {
+	coll := load(t, "examples/exec_audit/audit.o")
+	key := make([]byte, 64)
+	copy(key, "/usr/bin/true")
+	if err := coll.Maps["denied"].Update(key, []byte{1}, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	hooks := Hooks{Exec: []*anybpf.Program{coll.Programs["audit"]}}
+	if got := supervised(t, hooks, "exec /usr/bin/true"); got != fmt.Sprintf("err %d", int(syscall.EPERM)) {
+		t.Errorf("exec of a denied binary: %q", got)
+	}
+	if got := supervised(t, hooks, "exec /usr/bin/false"); !strings.HasPrefix(got, "err exit status 1") {
+		t.Errorf("exec of an allowed binary: %q, want it to run (and fail with status 1)", got)
+	}
+}
