@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/internal/supervisor"
 )
 
 // globalFlags are bpftool's global options.
@@ -22,6 +23,8 @@ type globalFlags struct {
 }
 
 func main() {
+	// The process "anybpf run" re-executes to put the command under its filter.
+	supervisor.MaybeChild()
 	if err := newRootCommand(os.Stdin, os.Stdout, os.Stderr).Execute(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -74,6 +77,7 @@ available: hooks (attach), so link commands list nothing until hook providers ex
 		newDisasmCommand(g),
 		newConformancePluginCommand(),
 		newNetCommand(g),
+		newRunCommand(g),
 		newVersionCommand(g),
 		newDaemonCommand(g),
 		newMapCommand(g),

@@ -7,7 +7,9 @@
 package supervisor
 
 import (
+	"encoding/binary"
 	"errors"
+	"net/netip"
 
 	"github.com/anybpf/anybpf"
 )
@@ -41,3 +43,42 @@ var ErrNotSupported = errors.New("supervisor: seccomp user notification is not s
 // childEnv marks the re-executed binary that installs the filter and then executes the
 // command (see MaybeChild).
 const childEnv = "ANYBPF_SUPERVISED_CHILD"
+
+// Judge runs cgroup sock_addr programs (connect4/6, bind4/6) on a call with address to,
+// on a socket of the given type and protocol, as the kernel's cgroup hooks do: each
+// program sees the address the previous one left; the call is allowed only if all
+// return 1. It returns the verdict and the address to use.
+func Judge(progs []*anybpf.Program, to netip.AddrPort, sockType, protocol int) (allow bool, final netip.AddrPort, err error) {
+	ctx := make([]byte, 72) // struct bpf_sock_addr
+	put := binary.LittleEndian.PutUint32
+	family := uint32(2) // AF_INET
+	if to.Addr().Is4() {
+		a := to.Addr().As4()
+		copy(ctx[4:8], a[:])
+	} else {
+		family = 10 // AF_INET6
+		a := to.Addr().As16()
+		copy(ctx[8:24], a[:])
+	}
+	put(ctx[0:], family)
+	binary.BigEndian.PutUint16(ctx[24:], to.Port())
+	put(ctx[28:], family)
+	put(ctx[32:], uint32(sockType))
+	put(ctx[36:], uint32(protocol))
+	for _, p := range progs {
+		opts := &anybpf.RunOptions{Context: ctx}
+		ret, err := p.Run(opts)
+		if err != nil {
+			return false, to, err
+		}
+		if ret&1 == 0 {
+			return false, to, nil
+		}
+		ctx = opts.ContextOut
+	}
+	port := binary.BigEndian.Uint16(ctx[24:26])
+	if family == 2 {
+		return true, netip.AddrPortFrom(netip.AddrFrom4([4]byte(ctx[4:8])), port), nil
+	}
+	return true, netip.AddrPortFrom(netip.AddrFrom16([16]byte(ctx[8:24])).WithZone(to.Addr().Zone()), port), nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -398,9 +399,6 @@ func (s *Supervisor) pidfd(pid uint32) (int, error) {
 	return pfd, nil
 }
 
-// sockAddrSize is the size of struct bpf_sock_addr.
-const sockAddrSize = 72
-
 // sockCall judges a connect or bind of an IPv4 or IPv6 socket.
 func (s *Supervisor) sockCall(n *notif) error {
 	fd, addrPtr, addrLen := int(int32(n.Args[0])), n.Args[1], n.Args[2]
@@ -449,35 +447,24 @@ func (s *Supervisor) sockCall(n *notif) error {
 		s.respond(n, 0, unix.ENOTSOCK, false)
 		return nil
 	}
-	ctx := make([]byte, sockAddrSize)
-	put := binary.LittleEndian.PutUint32
-	put(ctx[0:], uint32(family))
+	var to netip.AddrPort
 	if family == unix.AF_INET {
-		copy(ctx[4:8], raw[4:8])
+		to = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[4:8])), binary.BigEndian.Uint16(raw[2:4]))
 	} else {
-		copy(ctx[8:24], raw[8:24])
+		to = netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[8:24])), binary.BigEndian.Uint16(raw[2:4]))
 	}
-	copy(ctx[24:26], raw[2:4]) // the port, in network byte order
-	put(ctx[28:], uint32(family))
-	put(ctx[32:], uint32(typ))
-	put(ctx[36:], uint32(proto))
-	orig := append([]byte(nil), ctx...)
-	for _, p := range progs {
-		opts := &anybpf.RunOptions{Context: ctx}
-		ret, err := p.Run(opts)
-		if err != nil {
-			return err
-		}
-		if ret&1 == 0 {
-			s.denied.Add(1)
-			s.respond(n, 0, unix.EPERM, false)
-			return nil
-		}
-		ctx = opts.ContextOut
+	allow, final, err := Judge(progs, to, typ, proto)
+	if err != nil {
+		return err
 	}
-	rewritten := !bytes.Equal(ctx[4:28], orig[4:28])
-	sa := sockaddrOf(family, ctx, raw)
-	port := binary.BigEndian.Uint16(ctx[24:26])
+	if !allow {
+		s.denied.Add(1)
+		s.respond(n, 0, unix.EPERM, false)
+		return nil
+	}
+	rewritten := final != to
+	sa := sockaddrOf(final, raw)
+	port := final.Port()
 	if n.Nr == sysBind && !rewritten && port != 0 && port < 1024 {
 		// Binding a privileged port is checked against the caller's capabilities:
 		// let the kernel do it as the caller.
@@ -506,18 +493,13 @@ func (s *Supervisor) sockCall(n *notif) error {
 	return nil
 }
 
-// sockaddrOf builds the socket address in ctx (a bpf_sock_addr); raw is the caller's, for
-// IPv6 flow information and scope.
-func sockaddrOf(family uint16, ctx, raw []byte) unix.Sockaddr {
-	port := int(binary.BigEndian.Uint16(ctx[24:26]))
-	if family == unix.AF_INET {
-		sa := &unix.SockaddrInet4{Port: port}
-		copy(sa.Addr[:], ctx[4:8])
-		return sa
+// sockaddrOf builds the socket address for final; raw is the caller's, for an IPv6
+// address's scope.
+func sockaddrOf(final netip.AddrPort, raw []byte) unix.Sockaddr {
+	if final.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(final.Port()), Addr: final.Addr().As4()}
 	}
-	sa := &unix.SockaddrInet6{Port: port, ZoneId: binary.NativeEndian.Uint32(raw[24:28])}
-	copy(sa.Addr[:], ctx[8:24])
-	return sa
+	return &unix.SockaddrInet6{Port: int(final.Port()), ZoneId: binary.NativeEndian.Uint32(raw[24:28]), Addr: final.Addr().As16()}
 }
 
 // exec judges an execve or execveat with the PROCESS programs.

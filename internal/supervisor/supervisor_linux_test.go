@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,6 +70,33 @@ func client(action string) int {
 	case "exec":
 		err := exec.Command(arg).Run()
 		return report("", err)
+	case "latency":
+		// latency N connect|bind ADDR: time N calls, print the median and p99 in µs.
+		f := strings.Fields(arg)
+		n, _ := strconv.Atoi(f[0])
+		var ts []time.Duration
+		for range n {
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				return report("", err)
+			}
+			ap := netip.MustParseAddrPort(f[2])
+			sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+			start := time.Now()
+			if f[1] == "connect" {
+				err = syscall.Connect(fd, sa)
+			} else {
+				sa.Port = 0
+				err = syscall.Bind(fd, sa)
+			}
+			ts = append(ts, time.Since(start))
+			syscall.Close(fd)
+			if err != nil {
+				return report("", err)
+			}
+		}
+		slices.Sort(ts)
+		return report(fmt.Sprintf("%.1f %.1f", float64(ts[len(ts)/2].Nanoseconds())/1e3, float64(ts[len(ts)*99/100].Nanoseconds())/1e3), nil)
 	case "child":
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
@@ -199,5 +228,68 @@ func TestExec(t *testing.T) {
 	}
 	if got := supervised(t, hooks, "exec /usr/bin/false"); !strings.HasPrefix(got, "err exit status 1") {
 		t.Errorf("exec of an allowed binary: %q, want it to run (and fail with status 1)", got)
+	}
+}
+
+// BenchmarkCallLatency reports the median and p99 latency of connect (to a loopback
+// listener) and bind (to port 0) in a command with and without the supervisor and an
+// allowing program: what supervision adds to each call.
+func BenchmarkCallLatency(b *testing.B) {
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig())
+	defer rt.Close()
+	connect, err := rt.LoadCollection("../../examples/connect_redirect/redirect.o")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bind, err := rt.LoadCollection("../../examples/bind_policy/policy.o")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	hooks := Hooks{Connect4: []*anybpf.Program{connect.Programs["connect4"]}, Bind4: []*anybpf.Program{bind.Programs["bind4"]}}
+	const n = 2000
+	for b.Loop() {
+		for _, call := range []string{"connect", "bind"} {
+			for _, h := range []struct {
+				name  string
+				hooks *Hooks
+			}{{"plain", nil}, {"supervised", &hooks}} {
+				action := fmt.Sprintf("latency %d %s %s", n, call, l.Addr())
+				cmd := exec.Command(os.Args[0])
+				cmd.Env = append(os.Environ(), clientEnv+"="+action)
+				var out []byte
+				if h.hooks == nil {
+					out, err = cmd.Output()
+				} else {
+					var sb strings.Builder
+					cmd.Stdout = &sb
+					s, serr := Start(cmd, *h.hooks)
+					if serr != nil {
+						b.Skip("supervisor: ", serr)
+					}
+					err = s.Wait()
+					out = []byte(sb.String())
+				}
+				var med, p99 float64
+				if _, serr := fmt.Sscanf(string(out), "ok %g %g", &med, &p99); serr != nil || err != nil {
+					b.Fatalf("%s %s: %q %v", h.name, call, out, err)
+				}
+				b.ReportMetric(med, call+"-"+h.name+"-p50-µs")
+				b.ReportMetric(p99, call+"-"+h.name+"-p99-µs")
+			}
+		}
 	}
 }

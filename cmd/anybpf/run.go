@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/internal/supervisor"
+	"github.com/anybpf/anybpf/progtype"
+)
+
+// runAttachTypes are the hooks `anybpf run --attach` offers: the libbpf section name
+// (and its short form) of the programs each takes.
+var runAttachTypes = map[string]struct {
+	section string
+	typ     progtype.Type
+	add     func(h *supervisor.Hooks, p *anybpf.Program)
+}{
+	"connect4": {"cgroup/connect4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Connect4 = append(h.Connect4, p) }},
+	"connect6": {"cgroup/connect6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Connect6 = append(h.Connect6, p) }},
+	"bind4":    {"cgroup/bind4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Bind4 = append(h.Bind4, p) }},
+	"bind6":    {"cgroup/bind6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Bind6 = append(h.Bind6, p) }},
+	"process":  {"process", progtype.Process, func(h *supervisor.Hooks, p *anybpf.Program) { h.Exec = append(h.Exec, p) }},
+}
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	var attaches, mapSets []string
+	var engine string
+	cmd := &cobra.Command{
+		Use:   "run [--attach TYPE=PROG]... [--map-set MAP:KEY=VALUE]... -- COMMAND [ARGS]",
+		Short: "Run a command whose connects, binds and execs eBPF programs decide",
+		Long: `run starts COMMAND under a seccomp user-notification filter (Linux) and runs the
+attached programs on its calls, and on those of its threads and children:
+
+  connect4, connect6  cgroup/connect4|6 programs (struct bpf_sock_addr): 1 allows, 0
+                      refuses (EPERM); a rewritten user_ip4/user_ip6/user_port redirects
+  bind4, bind6        cgroup/bind4|6 programs, the same way
+  process             PROCESS programs (include/anybpf/process.h) on each execve: non-zero
+                      refuses it (EPERM)
+
+PROG is FILE.o (its program of that attach type) or FILE.o:NAME. --map-set fills a map
+of the loaded objects before COMMAND starts: KEY and VALUE are unsigned integers, stored
+little-endian at the map's key and value sizes. anybpf run exits with COMMAND's status.
+Not yet: sendmsg/recvmsg hooks, sock_ops events, the daemon's view of these hooks.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(attaches) == 0 {
+				return errors.New("run: no --attach TYPE=PROG given")
+			}
+			if _, err := anybpf.EngineByName(engine); err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+			rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine(engine))
+			defer rt.Close()
+			hooks, colls, err := loadRunHooks(rt, attaches)
+			if err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+			for _, ms := range mapSets {
+				if err := setRunMap(colls, ms); err != nil {
+					return fmt.Errorf("run: --map-set %s: %w", ms, err)
+				}
+			}
+			command := exec.Command(args[0], args[1:]...)
+			command.Stdin, command.Stdout, command.Stderr = c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr()
+			s, err := supervisor.Start(command, hooks)
+			if err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+			// Signals for the command reach it (same process group); anybpf waits for it.
+			signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
+			err = s.Wait()
+			signal.Reset(syscall.SIGINT, syscall.SIGQUIT)
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code := ee.ExitCode()
+				if code < 0 {
+					code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
+				}
+				return &exitError{code: code, err: err}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringArrayVar(&attaches, "attach", nil, "TYPE=PROG: run PROG (FILE.o or FILE.o:NAME) on the command's TYPE calls (connect4, connect6, bind4, bind6, process)")
+	cmd.Flags().StringArrayVar(&mapSets, "map-set", nil, "MAP:KEY=VALUE: store VALUE at KEY in map MAP before the command starts")
+	cmd.Flags().StringVar(&engine, "engine", "auto", "execution engine: auto, interp or jit")
+	return cmd
+}
+
+// loadRunHooks loads the objects --attach names (each once) and picks their programs.
+func loadRunHooks(rt *anybpf.Runtime, attaches []string) (supervisor.Hooks, map[string]*anybpf.Collection, error) {
+	var hooks supervisor.Hooks
+	colls := map[string]*anybpf.Collection{}
+	for _, a := range attaches {
+		typ, prog, ok := strings.Cut(a, "=")
+		at, known := runAttachTypes[strings.TrimPrefix(typ, "cgroup/")]
+		if !ok || !known {
+			return hooks, nil, fmt.Errorf("--attach %q: want TYPE=PROG with TYPE one of connect4, connect6, bind4, bind6, process", a)
+		}
+		file, name, _ := strings.Cut(prog, ":")
+		coll := colls[file]
+		if coll == nil {
+			var err error
+			if coll, err = rt.LoadCollection(file); err != nil {
+				return hooks, nil, err
+			}
+			colls[file] = coll
+		}
+		p, err := pickHookProgram(coll, file, name, at.section, at.typ)
+		if err != nil {
+			return hooks, nil, fmt.Errorf("--attach %s: %w", a, err)
+		}
+		at.add(&hooks, p)
+	}
+	return hooks, colls, nil
+}
+
+// pickHookProgram returns the program NAME of coll, or its one program of section.
+func pickHookProgram(coll *anybpf.Collection, file, name, section string, typ progtype.Type) (*anybpf.Program, error) {
+	if name != "" {
+		p := coll.Programs[name]
+		if p == nil {
+			return nil, fmt.Errorf("%s has no program %q", file, name)
+		}
+		if p.Type != typ {
+			return nil, fmt.Errorf("program %s is of type %s, not %s", name, p.Type, typ)
+		}
+		return p, nil
+	}
+	var found []*anybpf.Program
+	for _, p := range coll.Programs {
+		if p.Section == section {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%s has no program in section %s", file, section)
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, len(found))
+	for i, p := range found {
+		names[i] = p.Name
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("%s has several programs in section %s (%s): say which with FILE.o:NAME", file, section, strings.Join(names, ", "))
+}
+
+// setRunMap stores one --map-set entry.
+func setRunMap(colls map[string]*anybpf.Collection, arg string) error {
+	name, kv, ok := strings.Cut(arg, ":")
+	k, v, ok2 := strings.Cut(kv, "=")
+	if !ok || !ok2 {
+		return errors.New("want MAP:KEY=VALUE")
+	}
+	var m *anybpf.Map
+	for _, c := range colls {
+		if found := c.Maps[name]; found != nil {
+			if m != nil {
+				return fmt.Errorf("several objects have a map %q", name)
+			}
+			m = found
+		}
+	}
+	if m == nil {
+		return fmt.Errorf("no map %q in the attached objects", name)
+	}
+	spec := m.Spec()
+	key, err := leBytes(k, int(spec.KeySize))
+	if err != nil {
+		return fmt.Errorf("key: %w", err)
+	}
+	value, err := leBytes(v, int(spec.ValueSize))
+	if err != nil {
+		return fmt.Errorf("value: %w", err)
+	}
+	return m.Update(key, value, 0)
+}
+
+// leBytes encodes an unsigned integer little-endian in size bytes.
+func leBytes(s string, size int) ([]byte, error) {
+	n, err := strconv.ParseUint(s, 0, 64)
+	if err != nil {
+		return nil, err
+	}
+	if size < 8 && n >= 1<<(8*size) {
+		return nil, fmt.Errorf("%s does not fit %d bytes", s, size)
+	}
+	b := make([]byte, max(size, 8))
+	binary.LittleEndian.PutUint64(b, n)
+	return b[:size], nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/anybpf/anybpf/internal/supervisor"
+)
+
+func TestMain(m *testing.M) {
+	// "anybpf run" re-executes the running binary, here the test binary.
+	supervisor.MaybeChild()
+	os.Exit(m.Run())
+}
+
+func TestRunCommand(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("anybpf run test: no bash (its /dev/tcp makes the connection)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	connect := fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port)
+	obj := "../../examples/connect_redirect/redirect.o"
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int    // exit status wanted (0: success)
+		errs string // part of the error output wanted
+	}{
+		{"allowed", []string{"run", "--attach", "connect4=" + obj, "--", bash, "-c", connect}, 0, ""},
+		{"denied by a map entry", []string{"run", "--attach", "connect4=" + obj, "--map-set", fmt.Sprintf("denied:%d=1", port), "--", bash, "-c", connect}, 1, "Operation not permitted"},
+		{"the command's exit status", []string{"run", "--attach", "connect4=" + obj, "--", bash, "-c", "exit 7"}, 7, ""},
+		{"by name", []string{"run", "--attach", "connect4=" + obj + ":connect4", "--", bash, "-c", "true"}, 0, ""},
+		{"unknown attach type", []string{"run", "--attach", "sendmsg9=" + obj, "--", "true"}, -1, "want TYPE=PROG"},
+		{"no such program", []string{"run", "--attach", "connect4=" + obj + ":nope", "--", "true"}, -1, `no program "nope"`},
+		{"wrong program type", []string{"run", "--attach", "process=" + obj + ":connect4", "--", "true"}, -1, "not process"},
+		{"no such map", []string{"run", "--attach", "connect4=" + obj, "--map-set", "nope:1=1", "--", "true"}, -1, `no map "nope"`},
+		{"value too large", []string{"run", "--attach", "connect4=" + obj, "--map-set", "denied:70000=1", "--", "true"}, -1, "does not fit 2 bytes"},
+		{"no attach", []string{"run", "--", "true"}, -1, "no --attach"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := run(t, "", tc.args...)
+			var ee *exitError
+			switch {
+			case tc.code == 0 && err != nil:
+				if strings.Contains(err.Error(), "seccomp") && os.Geteuid() != 0 {
+					t.Skip("anybpf run: ", err)
+				}
+				t.Fatalf("%v (%s)", err, stderr)
+			case tc.code > 0 && (!errors.As(err, &ee) || ee.code != tc.code):
+				t.Fatalf("error %v, want exit status %d", err, tc.code)
+			case tc.code < 0 && (err == nil || !strings.Contains(err.Error(), tc.errs)):
+				t.Fatalf("error %v, want one with %q", err, tc.errs)
+			case tc.code > 0 && tc.errs != "" && !strings.Contains(stderr, tc.errs):
+				t.Fatalf("stderr %q, want %q", stderr, tc.errs)
+			}
+		})
+	}
+}
