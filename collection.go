@@ -56,12 +56,27 @@ func (rt *Runtime) LoadCollection(path string) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rt.loadObject(obj, path)
+	return rt.loadObject(obj, path, CollectionOptions{})
 }
 
 // LoadCollectionFromReader is LoadCollection for an object held in memory or another
 // reader; name stands for the object in errors.
 func (rt *Runtime) LoadCollectionFromReader(rd io.ReaderAt, name string) (*Collection, error) {
+	return rt.LoadCollectionWithOptions(rd, name, CollectionOptions{})
+}
+
+// CollectionOptions tune LoadCollectionWithOptions.
+type CollectionOptions struct {
+	// MapFile, when set, is asked for each map of the object: a path makes the map
+	// file-backed (Runtime.OpenMapFile): created there, or reopened with the contents a
+	// previous process left, in which case the object's initial data is not stored into
+	// it (as libbpf reuses a pinned map). "" keeps the map in memory. Only array and
+	// per-CPU array maps can be file-backed.
+	MapFile func(name string, spec maps.Spec) string
+}
+
+// LoadCollectionWithOptions is LoadCollectionFromReader with options.
+func (rt *Runtime) LoadCollectionWithOptions(rd io.ReaderAt, name string, opts CollectionOptions) (*Collection, error) {
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("load %s: runtime %w", name, ErrClosed)
 	}
@@ -69,10 +84,10 @@ func (rt *Runtime) LoadCollectionFromReader(rd io.ReaderAt, name string) (*Colle
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return rt.loadObject(obj, name)
+	return rt.loadObject(obj, name, opts)
 }
 
-func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, err error) {
+func (rt *Runtime) loadObject(obj *elfload.Object, path string, opts CollectionOptions) (_ *Collection, err error) {
 	eng, err := rt.engine()
 	if err != nil {
 		return nil, err
@@ -84,7 +99,11 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, 
 		}
 	}()
 	for _, spec := range obj.Maps {
-		m, err := rt.newMap(mapSpecOf(spec), spec.ReadOnly)
+		file := ""
+		if opts.MapFile != nil {
+			file = opts.MapFile(spec.Name, mapSpecOf(spec))
+		}
+		m, err := rt.newMap(mapSpecOf(spec), spec.ReadOnly, file)
 		if errors.Is(err, maps.ErrNotSupported) {
 			// The programs that use it cannot run; the rest of the object can.
 			coll.Maps[spec.Name] = &Map{name: spec.Name, err: err}
@@ -94,7 +113,7 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, 
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		coll.Maps[spec.Name] = m
-		if spec.Data != nil {
+		if spec.Data != nil && !m.reopened {
 			if err := m.m.Update([]byte{0, 0, 0, 0}, spec.Data, maps.UpdateAny); err != nil {
 				return nil, fmt.Errorf("%s: map %s: initial data: %w", path, spec.Name, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,8 @@ type Map struct {
 	keySize, valueSz uint32
 	// err is set when anybpf cannot provide the map's type; m is nil then.
 	err error
+	// reopened is set for a file-backed map that kept a previous process's contents.
+	reopened bool
 	// region is the map's value memory when it is fixed (arrays, global data), which
 	// checked mode lets programs access directly.
 	region engine.Region
@@ -55,12 +58,24 @@ func (rt *Runtime) NewMap(spec maps.Spec) (*Map, error) {
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("create map %s: runtime %w", spec.Name, ErrClosed)
 	}
-	return rt.newMap(spec, false)
+	return rt.newMap(spec, false, "")
+}
+
+// OpenMapFile creates a map whose values live in the file at path, or reopens the one a
+// previous process left there with its contents (see maps.OpenFile: array and per-CPU
+// array maps; the file must hold a map of the same spec). What programs and user space
+// write is in the file as soon as it is written, so it survives this process, even a
+// SIGKILL.
+func (rt *Runtime) OpenMapFile(spec maps.Spec, path string) (*Map, error) {
+	if rt.closed.Load() {
+		return nil, fmt.Errorf("create map %s: runtime %w", spec.Name, ErrClosed)
+	}
+	return rt.newMap(spec, false, path)
 }
 
 // newMap creates a map, charges it against the memory limit and registers it, with one
 // reference, the caller's.
-func (rt *Runtime) newMap(spec maps.Spec, readOnly bool) (*Map, error) {
+func (rt *Runtime) newMap(spec maps.Spec, readOnly bool, file string) (*Map, error) {
 	ncpu := 1
 	switch spec.Type {
 	case maps.PerCPUArray, maps.PerCPUHash, maps.LRUPerCPUHash:
@@ -70,7 +85,15 @@ func (rt *Runtime) newMap(spec maps.Spec, readOnly bool) (*Map, error) {
 	if err := rt.charge(lm.footprint); err != nil {
 		return nil, fmt.Errorf("map %s: %w", spec.Name, err)
 	}
-	m, err := maps.New(spec, rt.epochs)
+	var m maps.Map
+	var err error
+	if file != "" {
+		var created bool
+		m, created, err = maps.OpenFile(spec, rt.epochs, file)
+		lm.reopened = err == nil && !created
+	} else {
+		m, err = maps.New(spec, rt.epochs)
+	}
 	if err != nil {
 		rt.uncharge(lm.footprint)
 		return nil, fmt.Errorf("map %s: %w", spec.Name, err)
@@ -126,7 +149,13 @@ func (m *Map) release() {
 		}
 	}
 	m.rt.uncharge(m.footprint)
-	m.rt.epochs.Defer(func() { m.rt.unregisterMap(m) })
+	m.rt.epochs.Defer(func() {
+		m.rt.unregisterMap(m)
+		// No program can be using it any more: a file-backed map lets go of its file.
+		if c, ok := m.m.(io.Closer); ok {
+			c.Close()
+		}
+	})
 }
 
 // eachInner calls fn with the id in every slot of a map-of-maps.

@@ -14,9 +14,21 @@ type array struct {
 	stride uintptr // value size rounded up to 8, as the kernel does
 	ncpu   uintptr // values per element: 1, or the CPU count of a per-CPU array
 	values []byte
+	// mapping is the file mapping values lies in, for file-backed arrays (OpenFile).
+	mapping []byte
 }
 
 func newArray(spec Spec, ncpu int) (*array, error) {
+	a, err := newArrayShape(spec, ncpu)
+	if err != nil {
+		return nil, err
+	}
+	a.values = make([]byte, a.dataSize())
+	return a, nil
+}
+
+// newArrayShape checks spec and returns an array without its values.
+func newArrayShape(spec Spec, ncpu int) (*array, error) {
 	if spec.KeySize != 4 {
 		return nil, fmt.Errorf("map %q: %w: array keys are 4 bytes, not %d", spec.Name, ErrInvalid, spec.KeySize)
 	}
@@ -24,8 +36,11 @@ func newArray(spec Spec, ncpu int) (*array, error) {
 	if uint64(stride)*uint64(spec.MaxEntries)*uint64(ncpu) > 1<<32 {
 		return nil, fmt.Errorf("map %q: %w: %d entries of %d bytes is too large", spec.Name, ErrInvalid, spec.MaxEntries, spec.ValueSize)
 	}
-	return &array{spec: spec, stride: stride, ncpu: uintptr(ncpu), values: make([]byte, stride*uintptr(ncpu)*uintptr(spec.MaxEntries))}, nil
+	return &array{spec: spec, stride: stride, ncpu: uintptr(ncpu)}, nil
 }
+
+// dataSize is the size of the array's values.
+func (a *array) dataSize() uintptr { return a.stride * a.ncpu * uintptr(a.spec.MaxEntries) }
 
 // userValueSize is the size of a value as user space reads and writes it: one value, or
 // one 8-byte-aligned value per CPU.
