@@ -3,9 +3,12 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -77,7 +80,7 @@ func (s *Server) LoadObject(ctx context.Context, req *pb.LoadObjectRequest) (*pb
 	if len(data) == 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "load %s: empty object", name)
 	}
-	progs, ms, err := s.loadSource(newSource(data, name), p.UID, p.conn)
+	progs, ms, err := s.loadSource(newSource(data, name), p.UID, p.conn, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +97,9 @@ func (s *Server) LoadObject(ctx context.Context, req *pb.LoadObjectRequest) (*pb
 }
 
 // loadSource loads an ELF object into the runtime and enters its programs and maps.
-func (s *Server) loadSource(src *source, uid uint32, conn uint64) (progs, ms []*object, err error) {
+// files names the map files to reopen by map name (restoring pins); the object's other
+// array maps get new files.
+func (s *Server) loadSource(src *source, uid uint32, conn uint64, files map[string]string) (progs, ms []*object, err error) {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -102,9 +107,26 @@ func (s *Server) loadSource(src *source, uid uint32, conn uint64) (progs, ms []*
 		return nil, nil, status.Error(codes.Unavailable, "the daemon is shutting down")
 	}
 	start := time.Now()
-	coll, err := s.rt.LoadCollectionFromReader(bytes.NewReader(src.data), src.name)
+	used := map[string]string{}
+	opts := anybpf.CollectionOptions{MapFile: func(name string, spec maps.Spec) string {
+		if f := files[name]; f != "" {
+			used[name] = f
+			return f
+		}
+		f := s.newMapFile(spec)
+		if f != "" {
+			used[name] = f
+		}
+		return f
+	}}
+	coll, err := s.rt.LoadCollectionWithOptions(bytes.NewReader(src.data), src.name, opts)
 	s.metrics.loadDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
+		for name, f := range used {
+			if files[name] == "" {
+				os.Remove(f)
+			}
+		}
 		s.metrics.loads.WithLabelValues("error").Inc()
 		return nil, nil, statusOf(err, "load %s", src.name)
 	}
@@ -121,6 +143,9 @@ func (s *Server) loadSource(src *source, uid uint32, conn uint64) (progs, ms []*
 	}
 	s.metrics.loads.WithLabelValues("ok").Inc()
 	progs, ms = s.addCollectionLocked(coll, src, uid, conn)
+	for _, o := range ms {
+		o.file = used[o.name]
+	}
 	return progs, ms, nil
 }
 
@@ -302,13 +327,13 @@ func (s *Server) CreateMap(ctx context.Context, req *pb.CreateMapRequest) (*pb.M
 		return nil, status.Errorf(codes.AlreadyExists, "create map: %s is pinned already", path)
 	}
 	s.mu.Unlock()
-	m, err := s.newMap(spec)
+	m, file, err := s.newMap(spec, "")
 	if err != nil {
 		return nil, statusOf(err, "create map %s", spec.Name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := &object{kind: pb.ObjectKind_OBJECT_KIND_MAP, uid: p.UID, m: m, name: spec.Name, spec: &spec, memlock: mem}
+	o := &object{kind: pb.ObjectKind_OBJECT_KIND_MAP, uid: p.UID, m: m, name: spec.Name, spec: &spec, memlock: mem, file: file}
 	s.addLocked(o)
 	if path != "" {
 		if err := s.pinLocked(o, path); err != nil {
@@ -321,10 +346,42 @@ func (s *Server) CreateMap(ctx context.Context, req *pb.CreateMapRequest) (*pb.M
 	return s.mapInfoLocked(o), nil
 }
 
-// newMap creates a map for CreateMap or for restoring a pinned one. This is where
-// pinned maps will come from file-backed storage (so that their contents survive a
-// kill), once package maps provides it.
-func (s *Server) newMap(spec maps.Spec) (*anybpf.Map, error) { return s.rt.NewMap(spec) }
+// newMap creates a map for CreateMap, or reopens the file of a pinned one (file): array
+// maps live in files of the state directory (newMapFile), so that what is written to
+// them survives a kill; it returns the map and its file.
+func (s *Server) newMap(spec maps.Spec, file string) (*anybpf.Map, string, error) {
+	if file == "" {
+		file = s.newMapFile(spec)
+	}
+	if file == "" {
+		m, err := s.rt.NewMap(spec)
+		return m, "", err
+	}
+	m, err := s.rt.OpenMapFile(spec, file)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, file, nil
+}
+
+// mapFilesDir holds the files of file-backed maps in the state directory.
+const mapFilesDir = "mapfiles"
+
+// newMapFile returns a new file name for a map of spec, or "" when the map stays in
+// memory (no state directory, or a type maps.OpenFile does not take).
+func (s *Server) newMapFile(spec maps.Spec) string {
+	if s.cfg.StateDir == "" || (spec.Type != maps.Array && spec.Type != maps.PerCPUArray) {
+		return ""
+	}
+	dir := filepath.Join(s.cfg.StateDir, mapFilesDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		s.log.Error("map files", "err", err)
+		return ""
+	}
+	var b [12]byte
+	rand.Read(b[:])
+	return filepath.Join(dir, hex.EncodeToString(b[:])+".map")
+}
 
 // checkKey validates a key's size.
 func checkKey(o *object, key []byte, what string) error {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"sort"
 	"time"
 
@@ -40,6 +41,9 @@ type object struct {
 	frozen  bool
 	memlock uint64
 	reading bool // a map has a record reader
+	// file is the file a map's values live in (array maps, when the daemon has a state
+	// directory), so that a pinned map's contents survive a kill; removed with the map.
+	file string
 }
 
 // source is an ELF object loaded into the daemon.
@@ -183,6 +187,9 @@ func (s *Server) maybeDropLocked(o *object) {
 	case pb.ObjectKind_OBJECT_KIND_MAP:
 		delete(s.byRTMap, o.m.ID())
 		o.m.Close()
+		if o.file != "" {
+			os.Remove(o.file) // the mapping, if still in use, keeps the data until unmapped
+		}
 	case pb.ObjectKind_OBJECT_KIND_LINK:
 		if err := o.link.att.Close(); err != nil {
 			s.log.Warn("detach", "link", o.id, "err", err)

@@ -188,6 +188,9 @@ type pinRecord struct {
 	// Map is the spec of a map created with CreateMap.
 	Map    *mapRecord `json:"map,omitempty"`
 	Frozen bool       `json:"frozen,omitempty"`
+	// File is the name of a map's file in the state directory's mapfiles, for maps
+	// whose values live in one.
+	File string `json:"file,omitempty"`
 	// Link is an attachment: its program by object and name, and where it is attached.
 	Link *linkRecord `json:"link,omitempty"`
 }
@@ -224,7 +227,10 @@ func (s *Server) savePinsLocked() error {
 	st := stateFile{Version: 1, Pins: []pinRecord{}}
 	need := map[string]*source{}
 	for p, o := range s.pins {
-		r := pinRecord{Path: p, Kind: kindName(o.kind), Frozen: o.frozen}
+		r := pinRecord{Path: p, Kind: kindName(o.kind), Frozen: o.frozen, File: filepath.Base(o.file)}
+		if o.file == "" {
+			r.File = ""
+		}
 		switch {
 		case o.kind == pb.ObjectKind_OBJECT_KIND_LINK:
 			prog := s.objs[o.link.progID]
@@ -336,6 +342,16 @@ func (s *Server) restore() error {
 	}
 	type loaded struct{ progs, maps map[string]*object }
 	objs := map[string]*loaded{}
+	// The files of pinned maps, by object and map name, to reopen with their contents.
+	files := map[string]map[string]string{}
+	for _, r := range st.Pins {
+		if r.Kind == "map" && r.Object != "" && r.File != "" {
+			if files[r.Object] == nil {
+				files[r.Object] = map[string]string{}
+			}
+			files[r.Object][r.Name] = s.mapFilePath(r.File)
+		}
+	}
 	load := func(sha string) *loaded {
 		if l, ok := objs[sha]; ok {
 			return l
@@ -350,7 +366,7 @@ func (s *Server) restore() error {
 			s.log.Error("restore: object", "object", sha, "err", err)
 			return nil
 		}
-		progs, ms, err := s.loadSource(newSource(data, sha+".o"), 0, 0)
+		progs, ms, err := s.loadSource(newSource(data, sha+".o"), 0, 0, files[sha])
 		if err != nil {
 			s.log.Error("restore: load object", "object", sha, "err", err)
 			return nil
@@ -407,12 +423,16 @@ func (s *Server) restore() error {
 				break
 			}
 			spec := maps.Spec{Name: r.Map.Name, Type: typ, KeySize: r.Map.KeySize, ValueSize: r.Map.ValueSize, MaxEntries: r.Map.MaxEntries, Flags: r.Map.Flags}
-			m, err := s.newMap(spec)
+			file := ""
+			if r.File != "" {
+				file = s.mapFilePath(r.File)
+			}
+			m, file, err := s.newMap(spec, file)
 			if err != nil {
 				s.log.Error("restore: create map", "path", p, "err", err)
 				break
 			}
-			o = &object{kind: pb.ObjectKind_OBJECT_KIND_MAP, uid: r.Map.UID, m: m, name: spec.Name, spec: &spec, memlock: spec.Footprint(s.rt.NumCPU())}
+			o = &object{kind: pb.ObjectKind_OBJECT_KIND_MAP, uid: r.Map.UID, m: m, name: spec.Name, spec: &spec, memlock: spec.Footprint(s.rt.NumCPU()), file: file}
 			s.addLocked(o)
 		}
 		if o == nil {
@@ -440,6 +460,38 @@ func (s *Server) restore() error {
 		}
 	}
 	s.restoreSnapshotsLocked()
+	s.removeStrayMapFilesLocked()
 	s.log.Info("restored pins", "pins", restored, "of", len(st.Pins))
 	return nil
+}
+
+// mapFilePath is the path of the map file name in the state directory (only its base
+// name counts, so that a state file cannot point elsewhere).
+func (s *Server) mapFilePath(name string) string {
+	return filepath.Join(s.cfg.StateDir, mapFilesDir, filepath.Base(name))
+}
+
+// removeStrayMapFilesLocked removes the map files no map uses: those of maps that were
+// not pinned when the daemon was killed. Files of pins kept for the next start stay.
+func (s *Server) removeStrayMapFilesLocked() {
+	keep := map[string]bool{}
+	for _, o := range s.objs {
+		if o.file != "" {
+			keep[filepath.Base(o.file)] = true
+		}
+	}
+	for _, r := range s.pending {
+		if r.File != "" {
+			keep[filepath.Base(r.File)] = true
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(s.cfg.StateDir, mapFilesDir))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".map") && !keep[e.Name()] {
+			os.Remove(filepath.Join(s.cfg.StateDir, mapFilesDir, e.Name()))
+		}
+	}
 }

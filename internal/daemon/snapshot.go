@@ -14,12 +14,11 @@ import (
 	"github.com/anybpf/anybpf/maps"
 )
 
-// Until maps can live in memory-mapped files of the state directory (package maps is
-// getting that storage; pinned maps will then be created on their files through
-// Server.newMap and a map replacement option of the loader, and a kill -9 will lose
-// nothing), the contents of pinned maps survive a graceful stop only: Close writes them
-// to state-dir/maps, and the next start reads them back into the restored maps and
-// removes the files (so that a later kill -9 cannot bring back stale contents).
+// Array maps live in memory-mapped files of the state directory (mapfiles), so a kill
+// loses nothing written to them. The contents of other pinned maps (hashes, LRU hashes,
+// tries) survive a graceful stop only: Close writes them to state-dir/maps, and the next
+// start reads them back into the restored maps and removes the files (so that a later
+// kill -9 cannot bring back stale contents).
 const snapshotDir = "maps"
 
 // snapshotMagic starts a snapshot file; key size, value size and count follow, then the
@@ -51,7 +50,7 @@ func (s *Server) snapshotPinsLocked() error {
 	}
 	var errs []error
 	for p, o := range s.pins {
-		if o.m == nil || !snapshottable(o.m.Spec().Type) {
+		if o.m == nil || o.file != "" || !snapshottable(o.m.Spec().Type) {
 			continue
 		}
 		if err := writeFileSync(snapshotFile(s.cfg.StateDir, p), s.encodeMap(o)); err != nil {
@@ -89,7 +88,7 @@ func (s *Server) encodeMap(o *object) []byte {
 func (s *Server) restoreSnapshotsLocked() {
 	dir := filepath.Join(s.cfg.StateDir, snapshotDir)
 	for p, o := range s.pins {
-		if o.m == nil {
+		if o.m == nil || o.file != "" { // a file-backed map's file is its contents
 			continue
 		}
 		f := snapshotFile(s.cfg.StateDir, p)
