@@ -30,6 +30,7 @@ pinned programs are loaded again at start. SIGINT or SIGTERM stops it gracefully
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			cfg.Providers = daemon.DefaultProviders()
 			srv, err := daemon.New(cfg)
 			if err != nil {
 				return fmt.Errorf("daemon: %w", err)

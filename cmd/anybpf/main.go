@@ -56,8 +56,11 @@ show FILE, prog run FILE, prog dump, prog verify), the bpf_conformance plugin.
 
 Against the daemon (anybpf daemon; --socket): prog show|load|loadall|pin|run|dump|tracelog
 with PROG = id N | pinned PATH | name NAME | tag TAG, map show|create|dump|lookup|update|
-delete|getnext|freeze|pin|event_pipe, link show|detach|pin, pin list|delete. Not yet
-available: hooks (attach), so link commands list nothing until hook providers exist.`,
+delete|getnext|freeze|pin|event_pipe, link show|detach|pin, pin list|delete, net attach
+xdp PROG|show|detach.
+
+Hooks: net attach xdp (the XDP datapath, in-process with FILE or through the daemon with
+PROG), run (a command whose connects, binds and execs programs decide).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

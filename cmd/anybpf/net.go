@@ -24,13 +24,16 @@ func newNetCommand(g *globalFlags) *cobra.Command {
 		Short: "Attach a program to a network interface",
 	}
 	attach.AddCommand(newNetAttachXDPCommand(g))
-	n.AddCommand(attach)
+	n.AddCommand(attach,
+		&cobra.Command{Use: "detach xdp dev IFACE", Short: "Detach the daemon's XDP programs from an interface", RunE: mapRun(g, "net detach", netDetach)},
+		&cobra.Command{Use: "show [dev IFACE]", Aliases: []string{"list"}, Short: "List the daemon's XDP attachments", RunE: mapRun(g, "net show", netShow)},
+	)
 	return n
 }
 
 func newNetAttachXDPCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "xdp FILE [name NAME | section SEC] dev IFACE [peer IFACE2 | tap TAPNAME] [workers N] [priority N] [engine auto|interp|jit]",
+		Use:   "xdp FILE|PROG [name NAME | section SEC] dev IFACE [peer IFACE2 | tap TAPNAME] [workers N] [priority N] [engine auto|interp|jit]",
 		Short: "Run an XDP program on an interface's frames, in the foreground",
 		Long: `Run an XDP program from the object FILE on every frame IFACE receives, in anybpf's
 user-space datapath, until interrupted (SIGINT or SIGTERM); then print what happened to
@@ -54,10 +57,15 @@ the other ends), or "tap", with IFACE's addresses moved to TAPNAME and ARP off o
 (ip link set IFACE arp off), so that the host sees IFACE's traffic only through the
 program.
 
-This is the in-process form: the program and its maps live as long as the command. The
-daemon form (attach through anybpfd, net detach, net show) is coming with the daemon.`,
+With FILE this is the in-process form: the program and its maps live as long as the
+command. With PROG (id N | pinned PATH | name NAME | tag TAG) the daemon attaches its
+program and keeps it attached (a link: link show, link pin, net show, net detach xdp dev
+IFACE), in the daemon's network namespace.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isSelector(args[0]) {
+				return mapRun(g, "net attach xdp", netAttachRemote)(cmd, args)
+			}
 			kw, err := keywordArgs(args[1:], []string{"name", "section", "dev", "peer", "tap", "workers", "priority", "engine"}, nil)
 			if err != nil {
 				return fmt.Errorf("net attach xdp: %w", err)

@@ -13,8 +13,9 @@ func newLinkCommand(g *globalFlags) *cobra.Command {
 	l := &cobra.Command{
 		Use:   "link",
 		Short: "Inspect and detach the daemon's links (programs attached to hooks)",
-		Long: `Inspect and detach the links of the daemon. LINK is id N | pinned PATH. No hook
-provider exists yet, so there are no links to show until the hooks land.`,
+		Long: `Inspect and detach the links of the daemon. LINK is id N | pinned PATH. The daemon's
+hook providers make links for "xdp" (net attach xdp PROG dev IFACE) and "process" (the
+Attach API with target "host").`,
 	}
 	l.AddCommand(
 		&cobra.Command{Use: "show [LINK]", Aliases: []string{"list"}, Short: "List links", RunE: mapRun(g, "link show", linkShow)},
