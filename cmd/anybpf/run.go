@@ -50,7 +50,7 @@ attached programs on its calls, and on those of its threads and children:
 
 PROG is FILE.o (its program of that attach type) or FILE.o:NAME. --map-set fills a map
 of the loaded objects before COMMAND starts: KEY and VALUE are unsigned integers, stored
-little-endian at the map's key and value sizes. anybpf run exits with COMMAND's status.
+little-endian at the map's key and value sizes, or "quoted strings", zero-padded. anybpf run exits with COMMAND's status.
 Not yet: sendmsg/recvmsg hooks, sock_ops events, the daemon's view of these hooks.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -93,7 +93,7 @@ Not yet: sendmsg/recvmsg hooks, sock_ops events, the daemon's view of these hook
 		},
 	}
 	cmd.Flags().StringArrayVar(&attaches, "attach", nil, "TYPE=PROG: run PROG (FILE.o or FILE.o:NAME) on the command's TYPE calls (connect4, connect6, bind4, bind6, process)")
-	cmd.Flags().StringArrayVar(&mapSets, "map-set", nil, "MAP:KEY=VALUE: store VALUE at KEY in map MAP before the command starts")
+	cmd.Flags().StringArrayVar(&mapSets, "map-set", nil, "MAP:KEY=VALUE: store VALUE at KEY in map MAP before the command starts (unsigned integers, or \"strings\")")
 	cmd.Flags().StringVar(&engine, "engine", "auto", "execution engine: auto, interp or jit")
 	return cmd
 }
@@ -189,8 +189,18 @@ func setRunMap(colls map[string]*anybpf.Collection, arg string) error {
 	return m.Update(key, value, 0)
 }
 
-// leBytes encodes an unsigned integer little-endian in size bytes.
+// leBytes encodes an unsigned integer little-endian in size bytes, or a "quoted string"
+// zero-padded to size bytes.
 func leBytes(s string, size int) ([]byte, error) {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		str := s[1 : len(s)-1]
+		if len(str) > size {
+			return nil, fmt.Errorf("%s is longer than %d bytes", s, size)
+		}
+		b := make([]byte, size)
+		copy(b, str)
+		return b, nil
+	}
 	n, err := strconv.ParseUint(s, 0, 64)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ func TestRunCommand(t *testing.T) {
 		{"no such map", []string{"run", "--attach", "connect4=" + obj, "--map-set", "nope:1=1", "--", "true"}, -1, `no map "nope"`},
 		{"value too large", []string{"run", "--attach", "connect4=" + obj, "--map-set", "denied:70000=1", "--", "true"}, -1, "does not fit 2 bytes"},
 		{"no attach", []string{"run", "--", "true"}, -1, "no --attach"},
+		{"string key too long", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"` + strings.Repeat("x", 65) + `"=1`, "--", "true"}, -1, "longer than 64 bytes"},
+		{"exec denied by a string key", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"/usr/bin/true"=1`, "--", bash, "-c", "/usr/bin/true"}, 126, ""},
+		{"exec allowed", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"/usr/bin/true"=1`, "--", bash, "-c", "/usr/bin/false"}, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, err := run(t, "", tc.args...)
