@@ -43,10 +43,17 @@ func TestConcurrentClients(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs SO_PEERCRED")
 	}
-	clients, ops, loads := 8, 2000, 5
+	// ops counts map operations: each round is an update and a lookup.
+	clients, ops, loads := 8, 4000, 5
 	if testing.Short() {
-		clients, ops, loads = 4, 200, 2
+		clients, ops, loads = 4, 400, 2
 	}
+	if os.Getenv("ANYBPF_LOAD_FULL") != "" {
+		// Issue #6's load test: 16 clients, each 100,000 map operations and 50 loads.
+		clients, ops, loads = 16, 100_000, 50
+	}
+	start := time.Now()
+	heapBefore := heapAfterGC()
 	s := newTestServer(t, Config{})
 	sock := serve(t, s)
 	obj := testObject(t)
@@ -74,7 +81,7 @@ func TestConcurrentClients(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				for j := 0; j < ops; j++ {
+				for j := 0; j < ops/2; j++ {
 					k := uint32(j % 1024)
 					if err := m.Update(k, uint64(j), maps.UpdateAny); err != nil {
 						return err
@@ -123,6 +130,23 @@ func TestConcurrentClients(t *testing.T) {
 	if mem := s.rt.MemoryInUse(); mem != 0 {
 		t.Errorf("%d bytes of maps still charged", mem)
 	}
+	heapAfter := heapAfterGC()
+	elapsed := time.Since(start)
+	t.Logf("%d clients × (%d map operations + %d loads) in %v: %.0f map operations/s, %.0f loads/s; heap %d → %d KiB",
+		clients, ops, loads, elapsed.Round(time.Millisecond), float64(clients*ops)/elapsed.Seconds(), float64(clients*loads)/elapsed.Seconds(), heapBefore>>10, heapAfter>>10)
+	// The heap comes back near where it was (within 8 MiB: gRPC keeps buffers pooled).
+	if heapAfter > heapBefore+8<<20 {
+		t.Errorf("heap grew from %d to %d bytes", heapBefore, heapAfter)
+	}
+}
+
+// heapAfterGC is the live heap after a collection.
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
 
 // benchMap returns a client and a hash map of n elements in a daemon.
