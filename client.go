@@ -502,3 +502,52 @@ func (r *RemoteReader) Close() error {
 	r.cancel()
 	return nil
 }
+
+// LookupStream is a stream of single lookups in one map of the daemon, answered in the
+// order they were sent: Send may run ahead of Recv (from another goroutine), so that
+// many lookups are in flight at once instead of one round trip each.
+type LookupStream struct {
+	m      *RemoteMap
+	stream pb.Anybpf_MapLookupStreamClient
+	cancel context.CancelFunc
+}
+
+// NewLookupStream opens a lookup stream on the map.
+func (m *RemoteMap) NewLookupStream() (*LookupStream, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := m.c.api.MapLookupStream(ctx)
+	if err != nil {
+		cancel()
+		return nil, remoteError(err)
+	}
+	return &LookupStream{m: m, stream: st, cancel: cancel}, nil
+}
+
+// Send asks for key's value; Recv returns the answers in order.
+func (ls *LookupStream) Send(key any) error {
+	k, err := encode(key, int(ls.m.spec.KeySize))
+	if err != nil {
+		return fmt.Errorf("map %s: key: %w", ls.m.spec.Name, err)
+	}
+	return remoteError(ls.stream.Send(&pb.MapKeyRequest{Id: ls.m.id, Key: k}))
+}
+
+// Recv returns the value of the oldest lookup not answered yet, or the error it failed
+// with (ErrKeyNotExist for a missing key).
+func (ls *LookupStream) Recv() ([]byte, error) {
+	res, err := ls.stream.Recv()
+	if err != nil {
+		return nil, remoteError(err)
+	}
+	if res.Code != 0 {
+		return nil, remoteError(status.Error(codes.Code(res.Code), res.Message))
+	}
+	return res.Value, nil
+}
+
+// Close ends the stream: lookups not received yet are dropped.
+func (ls *LookupStream) Close() error {
+	err := ls.stream.CloseSend()
+	ls.cancel()
+	return remoteError(err)
+}

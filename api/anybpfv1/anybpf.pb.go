@@ -1300,6 +1300,68 @@ func (x *MapValueResponse) GetValue() []byte {
 	return nil
 }
 
+// MapLookupResult is the answer to one lookup of MapLookupStream: the value, or the gRPC
+// status code and message the unary MapLookup would have failed with.
+type MapLookupResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         []byte                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	Code          uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapLookupResult) Reset() {
+	*x = MapLookupResult{}
+	mi := &file_anybpf_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapLookupResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapLookupResult) ProtoMessage() {}
+
+func (x *MapLookupResult) ProtoReflect() protoreflect.Message {
+	mi := &file_anybpf_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapLookupResult.ProtoReflect.Descriptor instead.
+func (*MapLookupResult) Descriptor() ([]byte, []int) {
+	return file_anybpf_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *MapLookupResult) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *MapLookupResult) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *MapLookupResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type MapUpdateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1312,7 +1374,7 @@ type MapUpdateRequest struct {
 
 func (x *MapUpdateRequest) Reset() {
 	*x = MapUpdateRequest{}
-	mi := &file_anybpf_proto_msgTypes[18]
+	mi := &file_anybpf_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1386,7 @@ func (x *MapUpdateRequest) String() string {
 func (*MapUpdateRequest) ProtoMessage() {}
 
 func (x *MapUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[18]
+	mi := &file_anybpf_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1399,7 @@ func (x *MapUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapUpdateRequest.ProtoReflect.Descriptor instead.
 func (*MapUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{18}
+	return file_anybpf_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MapUpdateRequest) GetId() uint32 {
@@ -1379,7 +1441,7 @@ type MapNextKeyRequest struct {
 
 func (x *MapNextKeyRequest) Reset() {
 	*x = MapNextKeyRequest{}
-	mi := &file_anybpf_proto_msgTypes[19]
+	mi := &file_anybpf_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1453,7 @@ func (x *MapNextKeyRequest) String() string {
 func (*MapNextKeyRequest) ProtoMessage() {}
 
 func (x *MapNextKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[19]
+	mi := &file_anybpf_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1466,7 @@ func (x *MapNextKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapNextKeyRequest.ProtoReflect.Descriptor instead.
 func (*MapNextKeyRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{19}
+	return file_anybpf_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MapNextKeyRequest) GetId() uint32 {
@@ -1430,7 +1492,7 @@ type MapNextKeyResponse struct {
 
 func (x *MapNextKeyResponse) Reset() {
 	*x = MapNextKeyResponse{}
-	mi := &file_anybpf_proto_msgTypes[20]
+	mi := &file_anybpf_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1504,7 @@ func (x *MapNextKeyResponse) String() string {
 func (*MapNextKeyResponse) ProtoMessage() {}
 
 func (x *MapNextKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[20]
+	mi := &file_anybpf_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1517,7 @@ func (x *MapNextKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapNextKeyResponse.ProtoReflect.Descriptor instead.
 func (*MapNextKeyResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{20}
+	return file_anybpf_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MapNextKeyResponse) GetNextKey() []byte {
@@ -1476,7 +1538,7 @@ type MapEntry struct {
 
 func (x *MapEntry) Reset() {
 	*x = MapEntry{}
-	mi := &file_anybpf_proto_msgTypes[21]
+	mi := &file_anybpf_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1550,7 @@ func (x *MapEntry) String() string {
 func (*MapEntry) ProtoMessage() {}
 
 func (x *MapEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[21]
+	mi := &file_anybpf_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1563,7 @@ func (x *MapEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapEntry.ProtoReflect.Descriptor instead.
 func (*MapEntry) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{21}
+	return file_anybpf_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MapEntry) GetKey() []byte {
@@ -1531,7 +1593,7 @@ type MapDumpRequest struct {
 
 func (x *MapDumpRequest) Reset() {
 	*x = MapDumpRequest{}
-	mi := &file_anybpf_proto_msgTypes[22]
+	mi := &file_anybpf_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1605,7 @@ func (x *MapDumpRequest) String() string {
 func (*MapDumpRequest) ProtoMessage() {}
 
 func (x *MapDumpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[22]
+	mi := &file_anybpf_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1618,7 @@ func (x *MapDumpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapDumpRequest.ProtoReflect.Descriptor instead.
 func (*MapDumpRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{22}
+	return file_anybpf_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MapDumpRequest) GetId() uint32 {
@@ -1591,7 +1653,7 @@ type MapDumpResponse struct {
 
 func (x *MapDumpResponse) Reset() {
 	*x = MapDumpResponse{}
-	mi := &file_anybpf_proto_msgTypes[23]
+	mi := &file_anybpf_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1665,7 @@ func (x *MapDumpResponse) String() string {
 func (*MapDumpResponse) ProtoMessage() {}
 
 func (x *MapDumpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[23]
+	mi := &file_anybpf_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1678,7 @@ func (x *MapDumpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapDumpResponse.ProtoReflect.Descriptor instead.
 func (*MapDumpResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{23}
+	return file_anybpf_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MapDumpResponse) GetEntries() []*MapEntry {
@@ -1653,7 +1715,7 @@ type MapBatchRequest struct {
 
 func (x *MapBatchRequest) Reset() {
 	*x = MapBatchRequest{}
-	mi := &file_anybpf_proto_msgTypes[24]
+	mi := &file_anybpf_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1727,7 @@ func (x *MapBatchRequest) String() string {
 func (*MapBatchRequest) ProtoMessage() {}
 
 func (x *MapBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[24]
+	mi := &file_anybpf_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1740,7 @@ func (x *MapBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapBatchRequest.ProtoReflect.Descriptor instead.
 func (*MapBatchRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{24}
+	return file_anybpf_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MapBatchRequest) GetId() uint32 {
@@ -1744,7 +1806,7 @@ type MapBatchResponse struct {
 
 func (x *MapBatchResponse) Reset() {
 	*x = MapBatchResponse{}
-	mi := &file_anybpf_proto_msgTypes[25]
+	mi := &file_anybpf_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1818,7 @@ func (x *MapBatchResponse) String() string {
 func (*MapBatchResponse) ProtoMessage() {}
 
 func (x *MapBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[25]
+	mi := &file_anybpf_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1831,7 @@ func (x *MapBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapBatchResponse.ProtoReflect.Descriptor instead.
 func (*MapBatchResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{25}
+	return file_anybpf_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MapBatchResponse) GetCount() uint32 {
@@ -1817,7 +1879,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_anybpf_proto_msgTypes[26]
+	mi := &file_anybpf_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1891,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[26]
+	mi := &file_anybpf_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1904,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{26}
+	return file_anybpf_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PinRequest) GetId() uint32 {
@@ -1868,7 +1930,7 @@ type PinPath struct {
 
 func (x *PinPath) Reset() {
 	*x = PinPath{}
-	mi := &file_anybpf_proto_msgTypes[27]
+	mi := &file_anybpf_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1942,7 @@ func (x *PinPath) String() string {
 func (*PinPath) ProtoMessage() {}
 
 func (x *PinPath) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[27]
+	mi := &file_anybpf_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +1955,7 @@ func (x *PinPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinPath.ProtoReflect.Descriptor instead.
 func (*PinPath) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{27}
+	return file_anybpf_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PinPath) GetPath() string {
@@ -1914,7 +1976,7 @@ type PinnedObject struct {
 
 func (x *PinnedObject) Reset() {
 	*x = PinnedObject{}
-	mi := &file_anybpf_proto_msgTypes[28]
+	mi := &file_anybpf_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +1988,7 @@ func (x *PinnedObject) String() string {
 func (*PinnedObject) ProtoMessage() {}
 
 func (x *PinnedObject) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[28]
+	mi := &file_anybpf_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2001,7 @@ func (x *PinnedObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinnedObject.ProtoReflect.Descriptor instead.
 func (*PinnedObject) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{28}
+	return file_anybpf_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PinnedObject) GetPath() string {
@@ -1973,7 +2035,7 @@ type ListPinsRequest struct {
 
 func (x *ListPinsRequest) Reset() {
 	*x = ListPinsRequest{}
-	mi := &file_anybpf_proto_msgTypes[29]
+	mi := &file_anybpf_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2047,7 @@ func (x *ListPinsRequest) String() string {
 func (*ListPinsRequest) ProtoMessage() {}
 
 func (x *ListPinsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[29]
+	mi := &file_anybpf_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2060,7 @@ func (x *ListPinsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPinsRequest.ProtoReflect.Descriptor instead.
 func (*ListPinsRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{29}
+	return file_anybpf_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListPinsRequest) GetPrefix() string {
@@ -2017,7 +2079,7 @@ type ListPinsResponse struct {
 
 func (x *ListPinsResponse) Reset() {
 	*x = ListPinsResponse{}
-	mi := &file_anybpf_proto_msgTypes[30]
+	mi := &file_anybpf_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2091,7 @@ func (x *ListPinsResponse) String() string {
 func (*ListPinsResponse) ProtoMessage() {}
 
 func (x *ListPinsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[30]
+	mi := &file_anybpf_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2104,7 @@ func (x *ListPinsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPinsResponse.ProtoReflect.Descriptor instead.
 func (*ListPinsResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{30}
+	return file_anybpf_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListPinsResponse) GetPins() []*PinnedObject {
@@ -2066,7 +2128,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_anybpf_proto_msgTypes[31]
+	mi := &file_anybpf_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2140,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[31]
+	mi := &file_anybpf_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2153,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{31}
+	return file_anybpf_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AttachRequest) GetProgId() uint32 {
@@ -2135,7 +2197,7 @@ type LinkInfo struct {
 
 func (x *LinkInfo) Reset() {
 	*x = LinkInfo{}
-	mi := &file_anybpf_proto_msgTypes[32]
+	mi := &file_anybpf_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2209,7 @@ func (x *LinkInfo) String() string {
 func (*LinkInfo) ProtoMessage() {}
 
 func (x *LinkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[32]
+	mi := &file_anybpf_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2222,7 @@ func (x *LinkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkInfo.ProtoReflect.Descriptor instead.
 func (*LinkInfo) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{32}
+	return file_anybpf_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LinkInfo) GetId() uint32 {
@@ -2207,7 +2269,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_anybpf_proto_msgTypes[33]
+	mi := &file_anybpf_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2281,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[33]
+	mi := &file_anybpf_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2294,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{33}
+	return file_anybpf_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListLinksResponse) GetLinks() []*LinkInfo {
@@ -2253,7 +2315,7 @@ type ReadRecordsRequest struct {
 
 func (x *ReadRecordsRequest) Reset() {
 	*x = ReadRecordsRequest{}
-	mi := &file_anybpf_proto_msgTypes[34]
+	mi := &file_anybpf_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2327,7 @@ func (x *ReadRecordsRequest) String() string {
 func (*ReadRecordsRequest) ProtoMessage() {}
 
 func (x *ReadRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[34]
+	mi := &file_anybpf_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2340,7 @@ func (x *ReadRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ReadRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{34}
+	return file_anybpf_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReadRecordsRequest) GetId() uint32 {
@@ -2306,7 +2368,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_anybpf_proto_msgTypes[35]
+	mi := &file_anybpf_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2380,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[35]
+	mi := &file_anybpf_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2393,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{35}
+	return file_anybpf_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Record) GetSample() []byte {
@@ -2363,7 +2425,7 @@ type TraceLogRequest struct {
 
 func (x *TraceLogRequest) Reset() {
 	*x = TraceLogRequest{}
-	mi := &file_anybpf_proto_msgTypes[36]
+	mi := &file_anybpf_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2375,7 +2437,7 @@ func (x *TraceLogRequest) String() string {
 func (*TraceLogRequest) ProtoMessage() {}
 
 func (x *TraceLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[36]
+	mi := &file_anybpf_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2450,7 @@ func (x *TraceLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceLogRequest.ProtoReflect.Descriptor instead.
 func (*TraceLogRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{36}
+	return file_anybpf_proto_rawDescGZIP(), []int{37}
 }
 
 type TraceLine struct {
@@ -2400,7 +2462,7 @@ type TraceLine struct {
 
 func (x *TraceLine) Reset() {
 	*x = TraceLine{}
-	mi := &file_anybpf_proto_msgTypes[37]
+	mi := &file_anybpf_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2474,7 @@ func (x *TraceLine) String() string {
 func (*TraceLine) ProtoMessage() {}
 
 func (x *TraceLine) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[37]
+	mi := &file_anybpf_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2487,7 @@ func (x *TraceLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceLine.ProtoReflect.Descriptor instead.
 func (*TraceLine) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{37}
+	return file_anybpf_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TraceLine) GetLine() string {
@@ -2444,7 +2506,7 @@ type SetStatsRequest struct {
 
 func (x *SetStatsRequest) Reset() {
 	*x = SetStatsRequest{}
-	mi := &file_anybpf_proto_msgTypes[38]
+	mi := &file_anybpf_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +2518,7 @@ func (x *SetStatsRequest) String() string {
 func (*SetStatsRequest) ProtoMessage() {}
 
 func (x *SetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[38]
+	mi := &file_anybpf_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +2531,7 @@ func (x *SetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatsRequest.ProtoReflect.Descriptor instead.
 func (*SetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{38}
+	return file_anybpf_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SetStatsRequest) GetEnabled() bool {
@@ -2489,7 +2551,7 @@ type SetStatsResponse struct {
 
 func (x *SetStatsResponse) Reset() {
 	*x = SetStatsResponse{}
-	mi := &file_anybpf_proto_msgTypes[39]
+	mi := &file_anybpf_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2563,7 @@ func (x *SetStatsResponse) String() string {
 func (*SetStatsResponse) ProtoMessage() {}
 
 func (x *SetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[39]
+	mi := &file_anybpf_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2576,7 @@ func (x *SetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatsResponse.ProtoReflect.Descriptor instead.
 func (*SetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{39}
+	return file_anybpf_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetStatsResponse) GetWasEnabled() bool {
@@ -2615,7 +2677,11 @@ const file_anybpf_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"(\n" +
 	"\x10MapValueResponse\x12\x14\n" +
-	"\x05value\x18\x01 \x01(\fR\x05value\"w\n" +
+	"\x05value\x18\x01 \x01(\fR\x05value\"U\n" +
+	"\x0fMapLookupResult\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\fR\x05value\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"w\n" +
 	"\x10MapUpdateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
@@ -2708,7 +2774,7 @@ const file_anybpf_proto_rawDesc = "" +
 	"\n" +
 	"UPDATE_ANY\x10\x00\x12\x12\n" +
 	"\x0eUPDATE_NOEXIST\x10\x01\x12\x10\n" +
-	"\fUPDATE_EXIST\x10\x022\xaf\x0f\n" +
+	"\fUPDATE_EXIST\x10\x022\xfc\x0f\n" +
 	"\x06Anybpf\x12I\n" +
 	"\n" +
 	"LoadObject\x12\x1c.anybpf.v1.LoadObjectRequest\x1a\x1d.anybpf.v1.LoadObjectResponse\x12=\n" +
@@ -2721,7 +2787,8 @@ const file_anybpf_proto_rawDesc = "" +
 	"\x06GetMap\x12\x1b.anybpf.v1.GetObjectRequest\x1a\x12.anybpf.v1.MapInfo\x12?\n" +
 	"\bListMaps\x12\x16.anybpf.v1.ListRequest\x1a\x1b.anybpf.v1.ListMapsResponse\x12<\n" +
 	"\tCreateMap\x12\x1b.anybpf.v1.CreateMapRequest\x1a\x12.anybpf.v1.MapInfo\x12B\n" +
-	"\tMapLookup\x12\x18.anybpf.v1.MapKeyRequest\x1a\x1b.anybpf.v1.MapValueResponse\x12:\n" +
+	"\tMapLookup\x12\x18.anybpf.v1.MapKeyRequest\x1a\x1b.anybpf.v1.MapValueResponse\x12K\n" +
+	"\x0fMapLookupStream\x12\x18.anybpf.v1.MapKeyRequest\x1a\x1a.anybpf.v1.MapLookupResult(\x010\x01\x12:\n" +
 	"\tMapUpdate\x12\x1b.anybpf.v1.MapUpdateRequest\x1a\x10.anybpf.v1.Empty\x127\n" +
 	"\tMapDelete\x12\x18.anybpf.v1.MapKeyRequest\x1a\x10.anybpf.v1.Empty\x12L\n" +
 	"\rMapGetNextKey\x12\x1c.anybpf.v1.MapNextKeyRequest\x1a\x1d.anybpf.v1.MapNextKeyResponse\x12@\n" +
@@ -2756,7 +2823,7 @@ func file_anybpf_proto_rawDescGZIP() []byte {
 }
 
 var file_anybpf_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_anybpf_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_anybpf_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_anybpf_proto_goTypes = []any{
 	(ObjectKind)(0),              // 0: anybpf.v1.ObjectKind
 	(UpdateFlag)(0),              // 1: anybpf.v1.UpdateFlag
@@ -2778,28 +2845,29 @@ var file_anybpf_proto_goTypes = []any{
 	(*CreateMapRequest)(nil),     // 17: anybpf.v1.CreateMapRequest
 	(*MapKeyRequest)(nil),        // 18: anybpf.v1.MapKeyRequest
 	(*MapValueResponse)(nil),     // 19: anybpf.v1.MapValueResponse
-	(*MapUpdateRequest)(nil),     // 20: anybpf.v1.MapUpdateRequest
-	(*MapNextKeyRequest)(nil),    // 21: anybpf.v1.MapNextKeyRequest
-	(*MapNextKeyResponse)(nil),   // 22: anybpf.v1.MapNextKeyResponse
-	(*MapEntry)(nil),             // 23: anybpf.v1.MapEntry
-	(*MapDumpRequest)(nil),       // 24: anybpf.v1.MapDumpRequest
-	(*MapDumpResponse)(nil),      // 25: anybpf.v1.MapDumpResponse
-	(*MapBatchRequest)(nil),      // 26: anybpf.v1.MapBatchRequest
-	(*MapBatchResponse)(nil),     // 27: anybpf.v1.MapBatchResponse
-	(*PinRequest)(nil),           // 28: anybpf.v1.PinRequest
-	(*PinPath)(nil),              // 29: anybpf.v1.PinPath
-	(*PinnedObject)(nil),         // 30: anybpf.v1.PinnedObject
-	(*ListPinsRequest)(nil),      // 31: anybpf.v1.ListPinsRequest
-	(*ListPinsResponse)(nil),     // 32: anybpf.v1.ListPinsResponse
-	(*AttachRequest)(nil),        // 33: anybpf.v1.AttachRequest
-	(*LinkInfo)(nil),             // 34: anybpf.v1.LinkInfo
-	(*ListLinksResponse)(nil),    // 35: anybpf.v1.ListLinksResponse
-	(*ReadRecordsRequest)(nil),   // 36: anybpf.v1.ReadRecordsRequest
-	(*Record)(nil),               // 37: anybpf.v1.Record
-	(*TraceLogRequest)(nil),      // 38: anybpf.v1.TraceLogRequest
-	(*TraceLine)(nil),            // 39: anybpf.v1.TraceLine
-	(*SetStatsRequest)(nil),      // 40: anybpf.v1.SetStatsRequest
-	(*SetStatsResponse)(nil),     // 41: anybpf.v1.SetStatsResponse
+	(*MapLookupResult)(nil),      // 20: anybpf.v1.MapLookupResult
+	(*MapUpdateRequest)(nil),     // 21: anybpf.v1.MapUpdateRequest
+	(*MapNextKeyRequest)(nil),    // 22: anybpf.v1.MapNextKeyRequest
+	(*MapNextKeyResponse)(nil),   // 23: anybpf.v1.MapNextKeyResponse
+	(*MapEntry)(nil),             // 24: anybpf.v1.MapEntry
+	(*MapDumpRequest)(nil),       // 25: anybpf.v1.MapDumpRequest
+	(*MapDumpResponse)(nil),      // 26: anybpf.v1.MapDumpResponse
+	(*MapBatchRequest)(nil),      // 27: anybpf.v1.MapBatchRequest
+	(*MapBatchResponse)(nil),     // 28: anybpf.v1.MapBatchResponse
+	(*PinRequest)(nil),           // 29: anybpf.v1.PinRequest
+	(*PinPath)(nil),              // 30: anybpf.v1.PinPath
+	(*PinnedObject)(nil),         // 31: anybpf.v1.PinnedObject
+	(*ListPinsRequest)(nil),      // 32: anybpf.v1.ListPinsRequest
+	(*ListPinsResponse)(nil),     // 33: anybpf.v1.ListPinsResponse
+	(*AttachRequest)(nil),        // 34: anybpf.v1.AttachRequest
+	(*LinkInfo)(nil),             // 35: anybpf.v1.LinkInfo
+	(*ListLinksResponse)(nil),    // 36: anybpf.v1.ListLinksResponse
+	(*ReadRecordsRequest)(nil),   // 37: anybpf.v1.ReadRecordsRequest
+	(*Record)(nil),               // 38: anybpf.v1.Record
+	(*TraceLogRequest)(nil),      // 39: anybpf.v1.TraceLogRequest
+	(*TraceLine)(nil),            // 40: anybpf.v1.TraceLine
+	(*SetStatsRequest)(nil),      // 41: anybpf.v1.SetStatsRequest
+	(*SetStatsResponse)(nil),     // 42: anybpf.v1.SetStatsResponse
 }
 var file_anybpf_proto_depIdxs = []int32{
 	9,  // 0: anybpf.v1.LoadObjectResponse.programs:type_name -> anybpf.v1.ProgramInfo
@@ -2807,11 +2875,11 @@ var file_anybpf_proto_depIdxs = []int32{
 	9,  // 2: anybpf.v1.ListProgramsResponse.programs:type_name -> anybpf.v1.ProgramInfo
 	15, // 3: anybpf.v1.ListMapsResponse.maps:type_name -> anybpf.v1.MapInfo
 	1,  // 4: anybpf.v1.MapUpdateRequest.flags:type_name -> anybpf.v1.UpdateFlag
-	23, // 5: anybpf.v1.MapDumpResponse.entries:type_name -> anybpf.v1.MapEntry
+	24, // 5: anybpf.v1.MapDumpResponse.entries:type_name -> anybpf.v1.MapEntry
 	1,  // 6: anybpf.v1.MapBatchRequest.flags:type_name -> anybpf.v1.UpdateFlag
 	0,  // 7: anybpf.v1.PinnedObject.kind:type_name -> anybpf.v1.ObjectKind
-	30, // 8: anybpf.v1.ListPinsResponse.pins:type_name -> anybpf.v1.PinnedObject
-	34, // 9: anybpf.v1.ListLinksResponse.links:type_name -> anybpf.v1.LinkInfo
+	31, // 8: anybpf.v1.ListPinsResponse.pins:type_name -> anybpf.v1.PinnedObject
+	35, // 9: anybpf.v1.ListLinksResponse.links:type_name -> anybpf.v1.LinkInfo
 	3,  // 10: anybpf.v1.Anybpf.LoadObject:input_type -> anybpf.v1.LoadObjectRequest
 	5,  // 11: anybpf.v1.Anybpf.Unload:input_type -> anybpf.v1.UnloadRequest
 	7,  // 12: anybpf.v1.Anybpf.GetProgram:input_type -> anybpf.v1.GetObjectRequest
@@ -2822,58 +2890,60 @@ var file_anybpf_proto_depIdxs = []int32{
 	8,  // 17: anybpf.v1.Anybpf.ListMaps:input_type -> anybpf.v1.ListRequest
 	17, // 18: anybpf.v1.Anybpf.CreateMap:input_type -> anybpf.v1.CreateMapRequest
 	18, // 19: anybpf.v1.Anybpf.MapLookup:input_type -> anybpf.v1.MapKeyRequest
-	20, // 20: anybpf.v1.Anybpf.MapUpdate:input_type -> anybpf.v1.MapUpdateRequest
-	18, // 21: anybpf.v1.Anybpf.MapDelete:input_type -> anybpf.v1.MapKeyRequest
-	21, // 22: anybpf.v1.Anybpf.MapGetNextKey:input_type -> anybpf.v1.MapNextKeyRequest
-	24, // 23: anybpf.v1.Anybpf.MapDump:input_type -> anybpf.v1.MapDumpRequest
-	26, // 24: anybpf.v1.Anybpf.MapLookupBatch:input_type -> anybpf.v1.MapBatchRequest
-	26, // 25: anybpf.v1.Anybpf.MapUpdateBatch:input_type -> anybpf.v1.MapBatchRequest
-	26, // 26: anybpf.v1.Anybpf.MapDeleteBatch:input_type -> anybpf.v1.MapBatchRequest
-	7,  // 27: anybpf.v1.Anybpf.MapFreeze:input_type -> anybpf.v1.GetObjectRequest
-	28, // 28: anybpf.v1.Anybpf.Pin:input_type -> anybpf.v1.PinRequest
-	29, // 29: anybpf.v1.Anybpf.Unpin:input_type -> anybpf.v1.PinPath
-	29, // 30: anybpf.v1.Anybpf.GetPinned:input_type -> anybpf.v1.PinPath
-	31, // 31: anybpf.v1.Anybpf.ListPins:input_type -> anybpf.v1.ListPinsRequest
-	33, // 32: anybpf.v1.Anybpf.Attach:input_type -> anybpf.v1.AttachRequest
-	7,  // 33: anybpf.v1.Anybpf.Detach:input_type -> anybpf.v1.GetObjectRequest
-	8,  // 34: anybpf.v1.Anybpf.ListLinks:input_type -> anybpf.v1.ListRequest
-	7,  // 35: anybpf.v1.Anybpf.GetLink:input_type -> anybpf.v1.GetObjectRequest
-	36, // 36: anybpf.v1.Anybpf.ReadRingBuffer:input_type -> anybpf.v1.ReadRecordsRequest
-	36, // 37: anybpf.v1.Anybpf.ReadPerfEvents:input_type -> anybpf.v1.ReadRecordsRequest
-	38, // 38: anybpf.v1.Anybpf.TraceLog:input_type -> anybpf.v1.TraceLogRequest
-	40, // 39: anybpf.v1.Anybpf.SetStats:input_type -> anybpf.v1.SetStatsRequest
-	4,  // 40: anybpf.v1.Anybpf.LoadObject:output_type -> anybpf.v1.LoadObjectResponse
-	6,  // 41: anybpf.v1.Anybpf.Unload:output_type -> anybpf.v1.UnloadResponse
-	9,  // 42: anybpf.v1.Anybpf.GetProgram:output_type -> anybpf.v1.ProgramInfo
-	10, // 43: anybpf.v1.Anybpf.ListPrograms:output_type -> anybpf.v1.ListProgramsResponse
-	12, // 44: anybpf.v1.Anybpf.DumpProgram:output_type -> anybpf.v1.DumpProgramResponse
-	14, // 45: anybpf.v1.Anybpf.TestRun:output_type -> anybpf.v1.TestRunResponse
-	15, // 46: anybpf.v1.Anybpf.GetMap:output_type -> anybpf.v1.MapInfo
-	16, // 47: anybpf.v1.Anybpf.ListMaps:output_type -> anybpf.v1.ListMapsResponse
-	15, // 48: anybpf.v1.Anybpf.CreateMap:output_type -> anybpf.v1.MapInfo
-	19, // 49: anybpf.v1.Anybpf.MapLookup:output_type -> anybpf.v1.MapValueResponse
-	2,  // 50: anybpf.v1.Anybpf.MapUpdate:output_type -> anybpf.v1.Empty
-	2,  // 51: anybpf.v1.Anybpf.MapDelete:output_type -> anybpf.v1.Empty
-	22, // 52: anybpf.v1.Anybpf.MapGetNextKey:output_type -> anybpf.v1.MapNextKeyResponse
-	25, // 53: anybpf.v1.Anybpf.MapDump:output_type -> anybpf.v1.MapDumpResponse
-	27, // 54: anybpf.v1.Anybpf.MapLookupBatch:output_type -> anybpf.v1.MapBatchResponse
-	27, // 55: anybpf.v1.Anybpf.MapUpdateBatch:output_type -> anybpf.v1.MapBatchResponse
-	27, // 56: anybpf.v1.Anybpf.MapDeleteBatch:output_type -> anybpf.v1.MapBatchResponse
-	2,  // 57: anybpf.v1.Anybpf.MapFreeze:output_type -> anybpf.v1.Empty
-	2,  // 58: anybpf.v1.Anybpf.Pin:output_type -> anybpf.v1.Empty
-	2,  // 59: anybpf.v1.Anybpf.Unpin:output_type -> anybpf.v1.Empty
-	30, // 60: anybpf.v1.Anybpf.GetPinned:output_type -> anybpf.v1.PinnedObject
-	32, // 61: anybpf.v1.Anybpf.ListPins:output_type -> anybpf.v1.ListPinsResponse
-	34, // 62: anybpf.v1.Anybpf.Attach:output_type -> anybpf.v1.LinkInfo
-	2,  // 63: anybpf.v1.Anybpf.Detach:output_type -> anybpf.v1.Empty
-	35, // 64: anybpf.v1.Anybpf.ListLinks:output_type -> anybpf.v1.ListLinksResponse
-	34, // 65: anybpf.v1.Anybpf.GetLink:output_type -> anybpf.v1.LinkInfo
-	37, // 66: anybpf.v1.Anybpf.ReadRingBuffer:output_type -> anybpf.v1.Record
-	37, // 67: anybpf.v1.Anybpf.ReadPerfEvents:output_type -> anybpf.v1.Record
-	39, // 68: anybpf.v1.Anybpf.TraceLog:output_type -> anybpf.v1.TraceLine
-	41, // 69: anybpf.v1.Anybpf.SetStats:output_type -> anybpf.v1.SetStatsResponse
-	40, // [40:70] is the sub-list for method output_type
-	10, // [10:40] is the sub-list for method input_type
+	18, // 20: anybpf.v1.Anybpf.MapLookupStream:input_type -> anybpf.v1.MapKeyRequest
+	21, // 21: anybpf.v1.Anybpf.MapUpdate:input_type -> anybpf.v1.MapUpdateRequest
+	18, // 22: anybpf.v1.Anybpf.MapDelete:input_type -> anybpf.v1.MapKeyRequest
+	22, // 23: anybpf.v1.Anybpf.MapGetNextKey:input_type -> anybpf.v1.MapNextKeyRequest
+	25, // 24: anybpf.v1.Anybpf.MapDump:input_type -> anybpf.v1.MapDumpRequest
+	27, // 25: anybpf.v1.Anybpf.MapLookupBatch:input_type -> anybpf.v1.MapBatchRequest
+	27, // 26: anybpf.v1.Anybpf.MapUpdateBatch:input_type -> anybpf.v1.MapBatchRequest
+	27, // 27: anybpf.v1.Anybpf.MapDeleteBatch:input_type -> anybpf.v1.MapBatchRequest
+	7,  // 28: anybpf.v1.Anybpf.MapFreeze:input_type -> anybpf.v1.GetObjectRequest
+	29, // 29: anybpf.v1.Anybpf.Pin:input_type -> anybpf.v1.PinRequest
+	30, // 30: anybpf.v1.Anybpf.Unpin:input_type -> anybpf.v1.PinPath
+	30, // 31: anybpf.v1.Anybpf.GetPinned:input_type -> anybpf.v1.PinPath
+	32, // 32: anybpf.v1.Anybpf.ListPins:input_type -> anybpf.v1.ListPinsRequest
+	34, // 33: anybpf.v1.Anybpf.Attach:input_type -> anybpf.v1.AttachRequest
+	7,  // 34: anybpf.v1.Anybpf.Detach:input_type -> anybpf.v1.GetObjectRequest
+	8,  // 35: anybpf.v1.Anybpf.ListLinks:input_type -> anybpf.v1.ListRequest
+	7,  // 36: anybpf.v1.Anybpf.GetLink:input_type -> anybpf.v1.GetObjectRequest
+	37, // 37: anybpf.v1.Anybpf.ReadRingBuffer:input_type -> anybpf.v1.ReadRecordsRequest
+	37, // 38: anybpf.v1.Anybpf.ReadPerfEvents:input_type -> anybpf.v1.ReadRecordsRequest
+	39, // 39: anybpf.v1.Anybpf.TraceLog:input_type -> anybpf.v1.TraceLogRequest
+	41, // 40: anybpf.v1.Anybpf.SetStats:input_type -> anybpf.v1.SetStatsRequest
+	4,  // 41: anybpf.v1.Anybpf.LoadObject:output_type -> anybpf.v1.LoadObjectResponse
+	6,  // 42: anybpf.v1.Anybpf.Unload:output_type -> anybpf.v1.UnloadResponse
+	9,  // 43: anybpf.v1.Anybpf.GetProgram:output_type -> anybpf.v1.ProgramInfo
+	10, // 44: anybpf.v1.Anybpf.ListPrograms:output_type -> anybpf.v1.ListProgramsResponse
+	12, // 45: anybpf.v1.Anybpf.DumpProgram:output_type -> anybpf.v1.DumpProgramResponse
+	14, // 46: anybpf.v1.Anybpf.TestRun:output_type -> anybpf.v1.TestRunResponse
+	15, // 47: anybpf.v1.Anybpf.GetMap:output_type -> anybpf.v1.MapInfo
+	16, // 48: anybpf.v1.Anybpf.ListMaps:output_type -> anybpf.v1.ListMapsResponse
+	15, // 49: anybpf.v1.Anybpf.CreateMap:output_type -> anybpf.v1.MapInfo
+	19, // 50: anybpf.v1.Anybpf.MapLookup:output_type -> anybpf.v1.MapValueResponse
+	20, // 51: anybpf.v1.Anybpf.MapLookupStream:output_type -> anybpf.v1.MapLookupResult
+	2,  // 52: anybpf.v1.Anybpf.MapUpdate:output_type -> anybpf.v1.Empty
+	2,  // 53: anybpf.v1.Anybpf.MapDelete:output_type -> anybpf.v1.Empty
+	23, // 54: anybpf.v1.Anybpf.MapGetNextKey:output_type -> anybpf.v1.MapNextKeyResponse
+	26, // 55: anybpf.v1.Anybpf.MapDump:output_type -> anybpf.v1.MapDumpResponse
+	28, // 56: anybpf.v1.Anybpf.MapLookupBatch:output_type -> anybpf.v1.MapBatchResponse
+	28, // 57: anybpf.v1.Anybpf.MapUpdateBatch:output_type -> anybpf.v1.MapBatchResponse
+	28, // 58: anybpf.v1.Anybpf.MapDeleteBatch:output_type -> anybpf.v1.MapBatchResponse
+	2,  // 59: anybpf.v1.Anybpf.MapFreeze:output_type -> anybpf.v1.Empty
+	2,  // 60: anybpf.v1.Anybpf.Pin:output_type -> anybpf.v1.Empty
+	2,  // 61: anybpf.v1.Anybpf.Unpin:output_type -> anybpf.v1.Empty
+	31, // 62: anybpf.v1.Anybpf.GetPinned:output_type -> anybpf.v1.PinnedObject
+	33, // 63: anybpf.v1.Anybpf.ListPins:output_type -> anybpf.v1.ListPinsResponse
+	35, // 64: anybpf.v1.Anybpf.Attach:output_type -> anybpf.v1.LinkInfo
+	2,  // 65: anybpf.v1.Anybpf.Detach:output_type -> anybpf.v1.Empty
+	36, // 66: anybpf.v1.Anybpf.ListLinks:output_type -> anybpf.v1.ListLinksResponse
+	35, // 67: anybpf.v1.Anybpf.GetLink:output_type -> anybpf.v1.LinkInfo
+	38, // 68: anybpf.v1.Anybpf.ReadRingBuffer:output_type -> anybpf.v1.Record
+	38, // 69: anybpf.v1.Anybpf.ReadPerfEvents:output_type -> anybpf.v1.Record
+	40, // 70: anybpf.v1.Anybpf.TraceLog:output_type -> anybpf.v1.TraceLine
+	42, // 71: anybpf.v1.Anybpf.SetStats:output_type -> anybpf.v1.SetStatsResponse
+	41, // [41:72] is the sub-list for method output_type
+	10, // [10:41] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -2888,15 +2958,15 @@ func file_anybpf_proto_init() {
 		(*LoadObjectRequest_Object)(nil),
 		(*LoadObjectRequest_Path)(nil),
 	}
-	file_anybpf_proto_msgTypes[19].OneofWrappers = []any{}
-	file_anybpf_proto_msgTypes[22].OneofWrappers = []any{}
+	file_anybpf_proto_msgTypes[20].OneofWrappers = []any{}
+	file_anybpf_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anybpf_proto_rawDesc), len(file_anybpf_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,36 +28,37 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Anybpf_LoadObject_FullMethodName     = "/anybpf.v1.Anybpf/LoadObject"
-	Anybpf_Unload_FullMethodName         = "/anybpf.v1.Anybpf/Unload"
-	Anybpf_GetProgram_FullMethodName     = "/anybpf.v1.Anybpf/GetProgram"
-	Anybpf_ListPrograms_FullMethodName   = "/anybpf.v1.Anybpf/ListPrograms"
-	Anybpf_DumpProgram_FullMethodName    = "/anybpf.v1.Anybpf/DumpProgram"
-	Anybpf_TestRun_FullMethodName        = "/anybpf.v1.Anybpf/TestRun"
-	Anybpf_GetMap_FullMethodName         = "/anybpf.v1.Anybpf/GetMap"
-	Anybpf_ListMaps_FullMethodName       = "/anybpf.v1.Anybpf/ListMaps"
-	Anybpf_CreateMap_FullMethodName      = "/anybpf.v1.Anybpf/CreateMap"
-	Anybpf_MapLookup_FullMethodName      = "/anybpf.v1.Anybpf/MapLookup"
-	Anybpf_MapUpdate_FullMethodName      = "/anybpf.v1.Anybpf/MapUpdate"
-	Anybpf_MapDelete_FullMethodName      = "/anybpf.v1.Anybpf/MapDelete"
-	Anybpf_MapGetNextKey_FullMethodName  = "/anybpf.v1.Anybpf/MapGetNextKey"
-	Anybpf_MapDump_FullMethodName        = "/anybpf.v1.Anybpf/MapDump"
-	Anybpf_MapLookupBatch_FullMethodName = "/anybpf.v1.Anybpf/MapLookupBatch"
-	Anybpf_MapUpdateBatch_FullMethodName = "/anybpf.v1.Anybpf/MapUpdateBatch"
-	Anybpf_MapDeleteBatch_FullMethodName = "/anybpf.v1.Anybpf/MapDeleteBatch"
-	Anybpf_MapFreeze_FullMethodName      = "/anybpf.v1.Anybpf/MapFreeze"
-	Anybpf_Pin_FullMethodName            = "/anybpf.v1.Anybpf/Pin"
-	Anybpf_Unpin_FullMethodName          = "/anybpf.v1.Anybpf/Unpin"
-	Anybpf_GetPinned_FullMethodName      = "/anybpf.v1.Anybpf/GetPinned"
-	Anybpf_ListPins_FullMethodName       = "/anybpf.v1.Anybpf/ListPins"
-	Anybpf_Attach_FullMethodName         = "/anybpf.v1.Anybpf/Attach"
-	Anybpf_Detach_FullMethodName         = "/anybpf.v1.Anybpf/Detach"
-	Anybpf_ListLinks_FullMethodName      = "/anybpf.v1.Anybpf/ListLinks"
-	Anybpf_GetLink_FullMethodName        = "/anybpf.v1.Anybpf/GetLink"
-	Anybpf_ReadRingBuffer_FullMethodName = "/anybpf.v1.Anybpf/ReadRingBuffer"
-	Anybpf_ReadPerfEvents_FullMethodName = "/anybpf.v1.Anybpf/ReadPerfEvents"
-	Anybpf_TraceLog_FullMethodName       = "/anybpf.v1.Anybpf/TraceLog"
-	Anybpf_SetStats_FullMethodName       = "/anybpf.v1.Anybpf/SetStats"
+	Anybpf_LoadObject_FullMethodName      = "/anybpf.v1.Anybpf/LoadObject"
+	Anybpf_Unload_FullMethodName          = "/anybpf.v1.Anybpf/Unload"
+	Anybpf_GetProgram_FullMethodName      = "/anybpf.v1.Anybpf/GetProgram"
+	Anybpf_ListPrograms_FullMethodName    = "/anybpf.v1.Anybpf/ListPrograms"
+	Anybpf_DumpProgram_FullMethodName     = "/anybpf.v1.Anybpf/DumpProgram"
+	Anybpf_TestRun_FullMethodName         = "/anybpf.v1.Anybpf/TestRun"
+	Anybpf_GetMap_FullMethodName          = "/anybpf.v1.Anybpf/GetMap"
+	Anybpf_ListMaps_FullMethodName        = "/anybpf.v1.Anybpf/ListMaps"
+	Anybpf_CreateMap_FullMethodName       = "/anybpf.v1.Anybpf/CreateMap"
+	Anybpf_MapLookup_FullMethodName       = "/anybpf.v1.Anybpf/MapLookup"
+	Anybpf_MapLookupStream_FullMethodName = "/anybpf.v1.Anybpf/MapLookupStream"
+	Anybpf_MapUpdate_FullMethodName       = "/anybpf.v1.Anybpf/MapUpdate"
+	Anybpf_MapDelete_FullMethodName       = "/anybpf.v1.Anybpf/MapDelete"
+	Anybpf_MapGetNextKey_FullMethodName   = "/anybpf.v1.Anybpf/MapGetNextKey"
+	Anybpf_MapDump_FullMethodName         = "/anybpf.v1.Anybpf/MapDump"
+	Anybpf_MapLookupBatch_FullMethodName  = "/anybpf.v1.Anybpf/MapLookupBatch"
+	Anybpf_MapUpdateBatch_FullMethodName  = "/anybpf.v1.Anybpf/MapUpdateBatch"
+	Anybpf_MapDeleteBatch_FullMethodName  = "/anybpf.v1.Anybpf/MapDeleteBatch"
+	Anybpf_MapFreeze_FullMethodName       = "/anybpf.v1.Anybpf/MapFreeze"
+	Anybpf_Pin_FullMethodName             = "/anybpf.v1.Anybpf/Pin"
+	Anybpf_Unpin_FullMethodName           = "/anybpf.v1.Anybpf/Unpin"
+	Anybpf_GetPinned_FullMethodName       = "/anybpf.v1.Anybpf/GetPinned"
+	Anybpf_ListPins_FullMethodName        = "/anybpf.v1.Anybpf/ListPins"
+	Anybpf_Attach_FullMethodName          = "/anybpf.v1.Anybpf/Attach"
+	Anybpf_Detach_FullMethodName          = "/anybpf.v1.Anybpf/Detach"
+	Anybpf_ListLinks_FullMethodName       = "/anybpf.v1.Anybpf/ListLinks"
+	Anybpf_GetLink_FullMethodName         = "/anybpf.v1.Anybpf/GetLink"
+	Anybpf_ReadRingBuffer_FullMethodName  = "/anybpf.v1.Anybpf/ReadRingBuffer"
+	Anybpf_ReadPerfEvents_FullMethodName  = "/anybpf.v1.Anybpf/ReadPerfEvents"
+	Anybpf_TraceLog_FullMethodName        = "/anybpf.v1.Anybpf/TraceLog"
+	Anybpf_SetStats_FullMethodName        = "/anybpf.v1.Anybpf/SetStats"
 )
 
 // AnybpfClient is the client API for Anybpf service.
@@ -85,6 +86,9 @@ type AnybpfClient interface {
 	ListMaps(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListMapsResponse, error)
 	CreateMap(ctx context.Context, in *CreateMapRequest, opts ...grpc.CallOption) (*MapInfo, error)
 	MapLookup(ctx context.Context, in *MapKeyRequest, opts ...grpc.CallOption) (*MapValueResponse, error)
+	// MapLookupStream answers a stream of single lookups in order, one result per
+	// request: a client may send the next before the answer to the last has come back.
+	MapLookupStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[MapKeyRequest, MapLookupResult], error)
 	MapUpdate(ctx context.Context, in *MapUpdateRequest, opts ...grpc.CallOption) (*Empty, error)
 	MapDelete(ctx context.Context, in *MapKeyRequest, opts ...grpc.CallOption) (*Empty, error)
 	// MapGetNextKey returns the key after key (the first when key is unset); NotFound at
@@ -230,6 +234,19 @@ func (c *anybpfClient) MapLookup(ctx context.Context, in *MapKeyRequest, opts ..
 	}
 	return out, nil
 }
+
+func (c *anybpfClient) MapLookupStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[MapKeyRequest, MapLookupResult], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[0], Anybpf_MapLookupStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[MapKeyRequest, MapLookupResult]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Anybpf_MapLookupStreamClient = grpc.BidiStreamingClient[MapKeyRequest, MapLookupResult]
 
 func (c *anybpfClient) MapUpdate(ctx context.Context, in *MapUpdateRequest, opts ...grpc.CallOption) (*Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -393,7 +410,7 @@ func (c *anybpfClient) GetLink(ctx context.Context, in *GetObjectRequest, opts .
 
 func (c *anybpfClient) ReadRingBuffer(ctx context.Context, in *ReadRecordsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Record], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[0], Anybpf_ReadRingBuffer_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[1], Anybpf_ReadRingBuffer_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +429,7 @@ type Anybpf_ReadRingBufferClient = grpc.ServerStreamingClient[Record]
 
 func (c *anybpfClient) ReadPerfEvents(ctx context.Context, in *ReadRecordsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Record], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[1], Anybpf_ReadPerfEvents_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[2], Anybpf_ReadPerfEvents_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +448,7 @@ type Anybpf_ReadPerfEventsClient = grpc.ServerStreamingClient[Record]
 
 func (c *anybpfClient) TraceLog(ctx context.Context, in *TraceLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TraceLine], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[2], Anybpf_TraceLog_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Anybpf_ServiceDesc.Streams[3], Anybpf_TraceLog_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -483,6 +500,9 @@ type AnybpfServer interface {
 	ListMaps(context.Context, *ListRequest) (*ListMapsResponse, error)
 	CreateMap(context.Context, *CreateMapRequest) (*MapInfo, error)
 	MapLookup(context.Context, *MapKeyRequest) (*MapValueResponse, error)
+	// MapLookupStream answers a stream of single lookups in order, one result per
+	// request: a client may send the next before the answer to the last has come back.
+	MapLookupStream(grpc.BidiStreamingServer[MapKeyRequest, MapLookupResult]) error
 	MapUpdate(context.Context, *MapUpdateRequest) (*Empty, error)
 	MapDelete(context.Context, *MapKeyRequest) (*Empty, error)
 	// MapGetNextKey returns the key after key (the first when key is unset); NotFound at
@@ -558,6 +578,9 @@ func (UnimplementedAnybpfServer) CreateMap(context.Context, *CreateMapRequest) (
 }
 func (UnimplementedAnybpfServer) MapLookup(context.Context, *MapKeyRequest) (*MapValueResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MapLookup not implemented")
+}
+func (UnimplementedAnybpfServer) MapLookupStream(grpc.BidiStreamingServer[MapKeyRequest, MapLookupResult]) error {
+	return status.Error(codes.Unimplemented, "method MapLookupStream not implemented")
 }
 func (UnimplementedAnybpfServer) MapUpdate(context.Context, *MapUpdateRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method MapUpdate not implemented")
@@ -819,6 +842,13 @@ func _Anybpf_MapLookup_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Anybpf_MapLookupStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AnybpfServer).MapLookupStream(&grpc.GenericServerStream[MapKeyRequest, MapLookupResult]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Anybpf_MapLookupStreamServer = grpc.BidiStreamingServer[MapKeyRequest, MapLookupResult]
 
 func _Anybpf_MapUpdate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MapUpdateRequest)
@@ -1276,6 +1306,12 @@ var Anybpf_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "MapLookupStream",
+			Handler:       _Anybpf_MapLookupStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "ReadRingBuffer",
 			Handler:       _Anybpf_ReadRingBuffer_Handler,

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -655,4 +656,30 @@ func (s *Server) MapDeleteBatch(ctx context.Context, req *pb.MapBatchRequest) (*
 		return nil, statusOf(err, "batch delete from map %d (%d elements deleted)", o.id, n)
 	}
 	return &pb.MapBatchResponse{Count: uint32(n)}, nil
+}
+
+// MapLookupStream implements pb.AnybpfServer: each request is a MapLookup, answered in
+// order on the stream, so that a client can keep many lookups in flight.
+func (s *Server) MapLookupStream(stream pb.Anybpf_MapLookupStreamServer) error {
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res := &pb.MapLookupResult{}
+		v, err := s.MapLookup(ctx, req)
+		if err != nil {
+			st := status.Convert(err)
+			res.Code, res.Message = uint32(st.Code()), st.Message()
+		} else {
+			res.Value = v.Value
+		}
+		if err := stream.Send(res); err != nil {
+			return err
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -303,4 +304,85 @@ func BenchmarkInProcessLookup(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// BenchmarkSocketLookupStream is single map lookups from one client over the socket,
+// pipelined on a MapLookupStream (up to 256 in flight): one request and one answer per
+// lookup, without waiting a round trip for each.
+func BenchmarkSocketLookupStream(b *testing.B) {
+	const n = 1024
+	_, m, _ := benchMap(b, n)
+	ls, err := m.NewLookupStream()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ls.Close()
+	inflight := make(chan struct{}, 256)
+	errs := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for i := 0; i < b.N; i++ {
+			inflight <- struct{}{}
+			if err := ls.Send(uint32(i % n)); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		v, err := ls.Recv()
+		if err != nil || len(v) != 8 {
+			b.Fatalf("lookup %d: %v %v", i, v, err)
+		}
+		<-inflight
+	}
+	b.StopTimer()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// TestLookupStream: a pipelined stream answers every lookup in order, a missing key with
+// ErrKeyNotExist, and goes on after it.
+func TestLookupStream(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs SO_PEERCRED")
+	}
+	s := newTestServer(t, Config{})
+	c, err := anybpf.Connect(serve(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := c.NewMap(maps.Spec{Name: "ls", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := uint32(0); k < 32; k++ {
+		if err := m.Update(k, uint64(k)*10, maps.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls, err := m.NewLookupStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	for k := uint32(0); k < 40; k++ { // 32..39 do not exist
+		if err := ls.Send(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := uint32(0); k < 40; k++ {
+		v, err := ls.Recv()
+		switch {
+		case k >= 32 && !errors.Is(err, anybpf.ErrKeyNotExist):
+			t.Fatalf("lookup %d: %v %v, want ErrKeyNotExist", k, v, err)
+		case k < 32 && (err != nil || binary.LittleEndian.Uint64(v) != uint64(k)*10):
+			t.Fatalf("lookup %d: %v %v", k, v, err)
+		}
+	}
 }
