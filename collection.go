@@ -117,7 +117,7 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string) (_ *Collection, 
 			}
 			verified = res
 		}
-		p, err := rt.loadProgram(eng, ps, coll)
+		p, err := rt.loadProgramAs(eng, ps, coll, verified != nil)
 		if err == nil && verified != nil {
 			p.verifiedInsns = verified.Processed
 		}

@@ -6,8 +6,10 @@
 //	ret, err := coll.Programs["xdp_prog"].Run(&anybpf.RunOptions{Data: pkt})
 //
 // Every program is verified when it is loaded (package verifier); a program the verifier
-// cannot prove safe is not loaded. Programs also run in the interpreter's checked mode,
-// where a bad memory access is an error, as a second line of defence. Test-run
+// cannot prove safe is not loaded. Verified programs run unchecked; programs loaded
+// without the verifier (WithUnverifiedPrograms), or every program with
+// WithCheckedExecution, run in the engine's checked mode, where a bad memory access is
+// an error. Test-run
 // (Program.Run) follows BPF_PROG_TEST_RUN for XDP, socket filter, tc and cgroup skb
 // programs, and runs socket, sock_ops, bind and process programs on a given context.
 package anybpf
@@ -51,6 +53,8 @@ type RuntimeConfig struct {
 	budget     uint64
 	unverified bool
 	memLimit   uint64
+	budgetSet  bool // WithInstructionBudget was called
+	checked    bool // WithCheckedExecution
 }
 
 // NewRuntimeConfig returns the default configuration: engine "auto", trace_printk output
@@ -71,9 +75,22 @@ func (c RuntimeConfig) WithTraceLog(w io.Writer) RuntimeConfig {
 	return c
 }
 
-// WithInstructionBudget limits the instructions one program run may execute.
+// WithInstructionBudget limits the instructions one program run may execute. Without
+// it, programs loaded unverified (WithUnverifiedPrograms) have a budget of 2^32
+// instructions and verified programs, which the verifier has proven bounded, none.
 func (c RuntimeConfig) WithInstructionBudget(n uint64) RuntimeConfig {
 	c.budget = n
+	c.budgetSet = true
+	return c
+}
+
+// WithCheckedExecution compiles every program in the engines' checked mode, where each
+// load and store is checked against the memory the run may use, as a second line of
+// defence behind the verifier. By default only programs loaded unverified
+// (WithUnverifiedPrograms) run checked; verified programs run unchecked, which is
+// faster (with the JIT, several times faster on memory-heavy code).
+func (c RuntimeConfig) WithCheckedExecution() RuntimeConfig {
+	c.checked = true
 	return c
 }
 
