@@ -171,6 +171,39 @@ func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 	return uint64(uintptr(p))
 }
 
+// mapInfo tells engines what they may specialise on the map with the handle: array maps
+// are looked up inline, and other maps that hold plain values get a lookup helper bound
+// to the map, which skips finding the map by its handle. Key pointers are not checked
+// there: Config.Maps is only given for verified programs.
+func (rt *Runtime) mapInfo(handle uint64) (engine.MapInfo, bool) {
+	m, ok := rt.mapByHandle(handle)
+	if !ok {
+		return engine.MapInfo{}, false
+	}
+	if m.isOuter() || m.ncpu > 1 {
+		return engine.MapInfo{}, true
+	}
+	if m.typ == maps.Array && m.region.Size > 0 {
+		return engine.MapInfo{ArrayBase: m.region.Addr, ArrayStride: (m.valueSz + 7) &^ 7, ArrayLen: uint32(m.region.Size / uintptr((m.valueSz+7)&^7))}, true
+	}
+	if m.region.Size > 0 {
+		return engine.MapInfo{}, true
+	}
+	inner := m.m
+	region := engine.Region{Size: uintptr(m.valueSz), Writable: true, Name: m.name}
+	lookup := func(env *engine.Env, _, keyAddr, _, _, _ uint64) uint64 {
+		p := inner.LookupPtr(ptrOf(keyAddr))
+		if p == nil {
+			return 0
+		}
+		r := region
+		r.Addr = uintptr(p)
+		env.AddRegion(r)
+		return uint64(uintptr(p))
+	}
+	return engine.MapInfo{Lookup: lookup}, true
+}
+
 func helperMapUpdate(env *engine.Env, handle, keyAddr, valueAddr, flags, _ uint64) uint64 {
 	m, ok := lookupMap(env, handle)
 	if !ok {

@@ -174,6 +174,7 @@ func (rt *Runtime) loadProgramAs(eng engine.Engine, ps *elfload.ProgramSpec, col
 		if !rt.cfg.budgetSet {
 			cfg.Budget = 0 // verified programs are bounded
 		}
+		cfg.Maps = rt.mapInfo
 	}
 	code, err := eng.Compile(insns, cfg)
 	if err != nil {

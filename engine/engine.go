@@ -58,6 +58,23 @@ type Config struct {
 	Checked bool
 	// Budget limits the instructions one run may execute; 0 means no limit.
 	Budget uint64
+	// Maps, when set, describes the maps the program names with constants (the value a
+	// resolved 64-bit map load puts in a register), so that an engine may specialise
+	// helper calls on them. It returns false for constants that are not maps.
+	Maps func(handle uint64) (MapInfo, bool)
+}
+
+// MapInfo is what an engine may know of a map at compile time.
+type MapInfo struct {
+	// ArrayLen > 0 describes a plain array map whose lookups may be done inline: a
+	// 4-byte key k below ArrayLen names the value at ArrayBase + k*ArrayStride, memory
+	// that stays valid as long as the program; other keys name nothing.
+	ArrayBase   uintptr
+	ArrayStride uint32
+	ArrayLen    uint32
+	// Lookup, if not nil, is bpf_map_lookup_elem specialised to this map: r1 is the
+	// map, r2 the key's address.
+	Lookup HelperFunc
 }
 
 // Engine compiles programs.

@@ -48,7 +48,7 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 		}
 	}
 	offs, bySlot := isa.SlotIndex(insns)
-	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0}
+	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0, maps: cfg.Maps}
 	if err := c.compile(); err != nil {
 		return nil, err
 	}
