@@ -113,7 +113,26 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	return t
 }
 
-func inv(env *engine.Env) *invocation { return env.Context.(*invocation) }
+func inv(env *engine.Env) *invocation {
+	in := env.Context.(*invocation)
+	if env.Tailed != 0 {
+		in.follow(env)
+	}
+	return in
+}
+
+// follow makes the program an engine tail called to within compiled code the running
+// one, as helperTailCall does for the tail calls it takes.
+func (in *invocation) follow(env *engine.Env) {
+	id := env.Tailed
+	env.Tailed = 0
+	if p := in.rt.programByID(id); p != nil {
+		in.prog = p
+		for _, r := range p.regions {
+			env.AddRegion(r)
+		}
+	}
+}
 
 // memory returns the program memory [addr, addr+size) after checking that the program
 // may access it; programs are not verified yet, so helpers check every pointer.
@@ -182,6 +201,10 @@ func (rt *Runtime) mapInfo(handle uint64) (engine.MapInfo, bool) {
 	}
 	if m.isOuter() || m.ncpu > 1 {
 		return engine.MapInfo{}, true
+	}
+	if arr, ok := m.m.(*maps.IDArray); ok && m.typ == maps.ProgArray {
+		addr, n := arr.Slots()
+		return engine.MapInfo{ProgIDs: uintptr(addr), ProgLen: uint32(n)}, true
 	}
 	if m.typ == maps.Array && m.region.Size > 0 {
 		return engine.MapInfo{ArrayBase: m.region.Addr, ArrayStride: (m.valueSz + 7) &^ 7, ArrayLen: uint32(m.region.Size / uintptr((m.valueSz+7)&^7))}, true
@@ -468,14 +491,14 @@ func helperTailCall(env *engine.Env, _, handle, index, _, _ uint64) uint64 {
 		return neg(errnoEINVAL)
 	}
 	in := inv(env)
-	if index > 0xffffffff || in.tails >= MaxTailCalls {
+	if index > 0xffffffff || env.TailCalls >= MaxTailCalls {
 		return neg(errnoENOENT)
 	}
 	next := in.rt.programByID(arr.ID(uint32(index)))
 	if next == nil || next.code == nil || next.Type != in.prog.Type {
 		return neg(errnoENOENT)
 	}
-	in.tails++
+	env.TailCalls++
 	in.prog = next
 	for _, r := range next.regions {
 		env.AddRegion(r)

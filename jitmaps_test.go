@@ -1,11 +1,14 @@
 package anybpf_test
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/engine/jit"
@@ -74,5 +77,68 @@ func TestJITSpecialisedMaps(t *testing.T) {
 		if w, g := dump(interp), dump(native); w != g {
 			t.Fatalf("%+v: maps differ\ninterp: %s\njit:    %s", s, w, g)
 		}
+	}
+}
+
+// TestJITTailCallReplacement changes a program array while runs tail call through it
+// within native code: the slot is pointed at one program, another, a program of another
+// collection that is then closed, and emptied; every run must see one of them whole.
+func TestJITTailCallReplacement(t *testing.T) {
+	if !jit.Supported {
+		t.Skip("no JIT on this platform")
+	}
+	rt := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine("jit"))
+	defer rt.Close()
+	coll, err := rt.LoadCollection("testdata/jitmaps.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	progs := coll.Maps["progs"]
+	pkt := make([]byte, 64)
+	binary.LittleEndian.PutUint32(pkt[4:], 1)
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			ret, err := coll.Programs["tail_entry"].Run(&anybpf.RunOptions{Data: pkt, Repeat: 50})
+			// 7: tail_b; 5: tail_a, which calls slot 1 until the limit; 3: empty slot.
+			if err != nil || ret != 7 && ret != 5 && ret != 3 {
+				errs <- fmt.Errorf("run: %d, %v", ret, err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		switch i % 4 {
+		case 0:
+			err = progs.Update(uint32(1), coll.Programs["tail_a"], 0)
+		case 1:
+			err = progs.Update(uint32(1), coll.Programs["tail_b"], 0)
+		case 2:
+			other, lerr := rt.LoadCollection("testdata/jitmaps.o")
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			err = progs.Update(uint32(1), other.Programs["tail_b"], 0)
+			time.Sleep(100 * time.Microsecond)
+			other.Close()
+			runtime.GC()
+		case 3:
+			err = progs.Delete(uint32(1))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -78,7 +78,8 @@ func (p *Program) releaseMaps() {
 	for _, m := range p.maps {
 		m.release()
 	}
-	p.maps, p.regions = nil, nil
+	// p.maps and p.regions stay: runs under way that tail called the program may still
+	// read them.
 }
 
 // loadProgram prepares a program of the collection that the verifier has not proven safe:
@@ -175,6 +176,7 @@ func (rt *Runtime) loadProgramAs(eng engine.Engine, ps *elfload.ProgramSpec, col
 			cfg.Budget = 0 // verified programs are bounded
 		}
 		cfg.Maps = rt.mapInfo
+		cfg.Tails, cfg.TailClass = rt.tails, uint32(ps.Type)
 	}
 	code, err := eng.Compile(insns, cfg)
 	if err != nil {

@@ -107,6 +107,8 @@ func (c RuntimeConfig) WithMemoryLimit(bytes uint64) RuntimeConfig {
 type Runtime struct {
 	cfg    RuntimeConfig
 	epochs *maps.Epochs
+	// tails is the JIT's table of programs tail calls reach within native code.
+	tails *jit.TailTable
 
 	mu       sync.Mutex
 	maps     atomic.Pointer[[]*Map] // by id - 1, nil once freed; replaced, never changed, so helpers read it without a lock
@@ -125,7 +127,9 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) *Runtime {
 	if cfg.traceLog == nil {
 		cfg.traceLog = io.Discard
 	}
-	return &Runtime{cfg: cfg, epochs: maps.NewEpochs(0)}
+	rt := &Runtime{cfg: cfg, epochs: maps.NewEpochs(0)}
+	rt.tails = jit.NewTailTable(rt.epochs.Defer)
+	return rt
 }
 
 func (rt *Runtime) engine() (engine.Engine, error) { return EngineByName(rt.cfg.engine) }
@@ -261,17 +265,28 @@ func (rt *Runtime) mapByHandle(h uint64) (*Map, bool) {
 // register gives a program its id (from 1).
 func (rt *Runtime) registerProgram(p *Program) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	rt.programs = append(rt.programs, p)
 	p.id = uint32(len(rt.programs))
+	rt.mu.Unlock()
+	// Outside the lock: the table retires its old copy through the epochs, which may
+	// run deferred functions that take it.
+	if p.code != nil {
+		rt.tails.Set(p.id, p.code, uint32(p.Type))
+	}
 }
 
 // unregisterProgram removes a closed program; its id names nothing from now on.
 func (rt *Runtime) unregisterProgram(p *Program) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if p.id != 0 && int(p.id) <= len(rt.programs) && rt.programs[p.id-1] == p {
+	found := p.id != 0 && int(p.id) <= len(rt.programs) && rt.programs[p.id-1] == p
+	if found {
 		rt.programs[p.id-1] = nil
+	}
+	rt.mu.Unlock()
+	if found {
+		// Runs under way may still tail call into the code: the table keeps it until
+		// they have ended.
+		rt.tails.Clear(p.id)
 	}
 }
 

@@ -43,6 +43,8 @@ type compiler struct {
 	aux     []aux
 
 	maps       func(uint64) (engine.MapInfo, bool)
+	tails      *TailTable
+	tailClass  uint32 // the class tail table entries of this program carry (TailClass+1)
 	checked    bool   // check memory accesses
 	counting   bool   // count instructions against a budget
 	blockStart int    // first slot not yet counted

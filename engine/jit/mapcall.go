@@ -4,6 +4,7 @@ package jit
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/isa"
@@ -23,6 +24,20 @@ func (c *compiler) specialised(id int32, slot int) bool {
 		return false
 	}
 	switch id {
+	case helperTailCall:
+		if c.tails == nil || c.counting {
+			return false
+		}
+		handle, ok := c.constantAt(2, c.bySlot[slot])
+		if !ok {
+			return false
+		}
+		info, ok := c.maps(handle)
+		if !ok || info.ProgLen == 0 {
+			return false
+		}
+		c.nativeTailCall(info)
+		return true
 	case helperMapLookup:
 		handle, ok := c.constantAt(1, c.bySlot[slot])
 		if !ok {
@@ -68,6 +83,45 @@ func (c *compiler) inlineArrayLookup(info engine.MapInfo) {
 	a.bind(miss)
 	a.aluRR(s32, aluXor, rax, rax)
 	a.bind(done)
+}
+
+// maxTailCalls is the number of tail calls one run may take, as in Linux
+// (MAX_TAIL_CALL_CNT) and the runtime's bpf_tail_call.
+const maxTailCalls = 33
+
+// nativeTailCall emits bpf_tail_call through a program array known at compile time: when
+// the index in r3 is in range, the slot holds a program of the tail table with this
+// program's class and fewer than maxTailCalls tail calls were taken, it jumps to that
+// program's native entry with r1 kept, a fresh stack and no call frames; otherwise it
+// sets r0 to -ENOENT and goes on, as the helper does.
+func (c *compiler) nativeTailCall(info engine.MapInfo) {
+	a := &c.a
+	fail := a.newLabel()
+	idx := regMap[3]
+	a.movRI(r11, uint64(info.ProgLen))
+	a.aluRR(s64, aluCmp, idx, r11)
+	a.jcc(ccAE, fail)
+	a.load(s64, r10, at(r9, offTails))
+	a.aluRI(s64, aluCmp, r10, maxTailCalls)
+	a.jcc(ccAE, fail)
+	a.movRI(r11, uint64(info.ProgIDs))
+	a.load(s32, r11, mem{base: r11, index: idx, scale: 4}) // the program id
+	a.movRI(r10, uint64(uintptr(unsafe.Pointer(&c.tails.cur))))
+	a.load(s64, r10, at(r10, 0))          // *tailEntries
+	a.aluRM(s64, aluCmp, r11, at(r10, 8)) // id < len(e)
+	a.jcc(ccAE, fail)
+	a.load(s64, r10, at(r10, 0))
+	a.shiftRI(s64, shShl, r11, tailEntrySizeLog)
+	a.aluRR(s64, aluAdd, r10, r11) // &e[id]
+	a.aluMI(aluCmp, at(r10, offTailClass), int32(c.tailClass))
+	a.jcc(ccNE, fail) // an empty entry has class 0, never a program's
+	a.aluMI(aluAdd, at(r9, offTails), 1)
+	a.store(s64, at(r9, offTailed), r10)
+	a.load(s64, regMap[10], at(r9, offStackTop))
+	a.storeImm(s64, at(r9, offDepth), 0)
+	a.jmpMem(at(r10, 0))
+	a.bind(fail)
+	a.movRI(rax, ^uint64(1)) // -ENOENT
 }
 
 func log2(v uint32) uint8 {
