@@ -136,11 +136,15 @@ func (rt *Runtime) engine() (engine.Engine, error) { return EngineByName(rt.cfg.
 
 // EngineByName returns an execution engine: "interp", the interpreter; "jit", the
 // native-code compiler (linux/amd64; elsewhere it fails with ErrNotSupported); "auto"
-// or "", the interpreter for now (it becomes the JIT where one exists once the JIT has
-// been differentially fuzzed for long enough).
+// or "", the JIT where it exists and the interpreter elsewhere.
 func EngineByName(name string) (engine.Engine, error) {
 	switch name {
-	case "auto", "interp", "":
+	case "auto", "":
+		if jit.Supported {
+			return jit.New(), nil
+		}
+		return interp.New(), nil
+	case "interp":
 		return interp.New(), nil
 	case "jit":
 		if !jit.Supported {
