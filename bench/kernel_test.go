@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,8 @@ const kernelPacketMax = 3456
 // the benchmark's input, in the same run, after checking that both return the same
 // value. The native build (clang -O2) is run by native/harness when it has been built
 // (make -C bench native) and reported as native/NAME. The metric is ns/run.
+// ANYBPF_BENCH_PROGRAMS (comma-separated) names the benchmarks to run; programs that
+// either verifier refuses are logged and left out.
 func BenchmarkKernelCompute(b *testing.B) {
 	if !jit.Supported {
 		b.Skip("no JIT on this platform")
@@ -43,8 +47,16 @@ func BenchmarkKernelCompute(b *testing.B) {
 			defer os.WriteFile(stats, old, 0)
 		}
 	}
+	v := os.Getenv("ANYBPF_BENCH_PROGRAMS")
+	if v == "" {
+		// In their XDP form, log2, primes, switch64 (and crc32, after minutes) exceed
+		// the kernel verifier's complexity limit and anybpf's verifier refuses memcpy,
+		// strcmp and crc32: nothing is compared yet (docs/benchmarks.md).
+		b.Skip("set ANYBPF_BENCH_PROGRAMS=NAME,...: no compute program passes both verifiers in its XDP form yet")
+	}
+	names := strings.Split(v, ",")
 	native := nativeTimes(b)
-	for _, name := range programs {
+	for _, name := range names {
 		obj := filepath.Join("programs", name+".xdp.o")
 		pkt, err := os.ReadFile(filepath.Join("programs", name+".in"))
 		if err != nil {
@@ -53,12 +65,18 @@ func BenchmarkKernelCompute(b *testing.B) {
 		pkt = pkt[:min(len(pkt), kernelPacketMax)]
 		kc, err := ebpf.LoadCollection(obj)
 		if err != nil {
-			b.Skipf("kernel load of %s: %v", obj, err)
+			var ve *ebpf.VerifierError
+			if errors.As(err, &ve) {
+				err = fmt.Errorf("the kernel's verifier refuses it: %s", ve.Cause)
+			}
+			b.Logf("%s: not compared with the kernel: %v", name, err)
+			continue
 		}
 		defer kc.Close()
 		oc, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine("jit")).LoadCollection(obj)
 		if err != nil {
-			b.Fatal(err)
+			b.Logf("%s: not compared with the kernel: anybpf's verifier refuses it: %v", name, err)
+			continue
 		}
 		want, err := kc.Programs["bench"].Run(&ebpf.RunOptions{Data: pkt})
 		if err != nil {
