@@ -136,7 +136,7 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string, opts CollectionO
 			}
 			verified = res
 		}
-		p, err := rt.loadProgram(eng, ps, coll)
+		p, err := rt.loadProgramAs(eng, ps, coll, verified != nil)
 		if err == nil && verified != nil {
 			p.verifiedInsns = verified.Processed
 		}

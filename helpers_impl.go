@@ -113,7 +113,26 @@ func (rt *Runtime) helperTable() map[int32]engine.HelperFunc {
 	return t
 }
 
-func inv(env *engine.Env) *invocation { return env.Context.(*invocation) }
+func inv(env *engine.Env) *invocation {
+	in := env.Context.(*invocation)
+	if env.Tailed != 0 {
+		in.follow(env)
+	}
+	return in
+}
+
+// follow makes the program an engine tail called to within compiled code the running
+// one, as helperTailCall does for the tail calls it takes.
+func (in *invocation) follow(env *engine.Env) {
+	id := env.Tailed
+	env.Tailed = 0
+	if p := in.rt.programByID(id); p != nil {
+		in.prog = p
+		for _, r := range p.regions {
+			env.AddRegion(r)
+		}
+	}
+}
 
 // memory returns the program memory [addr, addr+size) after checking that the program
 // may access it; programs are not verified yet, so helpers check every pointer.
@@ -169,6 +188,43 @@ func helperMapLookup(env *engine.Env, handle, keyAddr, _, _, _ uint64) uint64 {
 		env.AddRegion(engine.Region{Addr: uintptr(p), Size: uintptr(m.valueSz), Writable: m.region.Size == 0 || m.region.Writable, Name: m.name})
 	}
 	return uint64(uintptr(p))
+}
+
+// mapInfo tells engines what they may specialise on the map with the handle: array maps
+// are looked up inline, and other maps that hold plain values get a lookup helper bound
+// to the map, which skips finding the map by its handle. Key pointers are not checked
+// there: Config.Maps is only given for verified programs.
+func (rt *Runtime) mapInfo(handle uint64) (engine.MapInfo, bool) {
+	m, ok := rt.mapByHandle(handle)
+	if !ok {
+		return engine.MapInfo{}, false
+	}
+	if m.isOuter() || m.ncpu > 1 {
+		return engine.MapInfo{}, true
+	}
+	if arr, ok := m.m.(*maps.IDArray); ok && m.typ == maps.ProgArray {
+		addr, n := arr.Slots()
+		return engine.MapInfo{ProgIDs: uintptr(addr), ProgLen: uint32(n)}, true
+	}
+	if m.typ == maps.Array && m.region.Size > 0 {
+		return engine.MapInfo{ArrayBase: m.region.Addr, ArrayStride: (m.valueSz + 7) &^ 7, ArrayLen: uint32(m.region.Size / uintptr((m.valueSz+7)&^7))}, true
+	}
+	if m.region.Size > 0 {
+		return engine.MapInfo{}, true
+	}
+	inner := m.m
+	region := engine.Region{Size: uintptr(m.valueSz), Writable: true, Name: m.name}
+	lookup := func(env *engine.Env, _, keyAddr, _, _, _ uint64) uint64 {
+		p := inner.LookupPtr(ptrOf(keyAddr))
+		if p == nil {
+			return 0
+		}
+		r := region
+		r.Addr = uintptr(p)
+		env.AddRegion(r)
+		return uint64(uintptr(p))
+	}
+	return engine.MapInfo{Lookup: lookup}, true
 }
 
 func helperMapUpdate(env *engine.Env, handle, keyAddr, valueAddr, flags, _ uint64) uint64 {
@@ -435,14 +491,14 @@ func helperTailCall(env *engine.Env, _, handle, index, _, _ uint64) uint64 {
 		return neg(errnoEINVAL)
 	}
 	in := inv(env)
-	if index > 0xffffffff || in.tails >= MaxTailCalls {
+	if index > 0xffffffff || env.TailCalls >= MaxTailCalls {
 		return neg(errnoENOENT)
 	}
 	next := in.rt.programByID(arr.ID(uint32(index)))
 	if next == nil || next.code == nil || next.Type != in.prog.Type {
 		return neg(errnoENOENT)
 	}
-	in.tails++
+	env.TailCalls++
 	in.prog = next
 	for _, r := range next.regions {
 		env.AddRegion(r)

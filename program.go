@@ -78,12 +78,21 @@ func (p *Program) releaseMaps() {
 	for _, m := range p.maps {
 		m.release()
 	}
-	p.maps, p.regions = nil, nil
+	// p.maps and p.regions stay: runs under way that tail called the program may still
+	// read them.
 }
 
-// loadProgram prepares a program of the collection. On failure it lets go of the maps it
-// took.
-func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll *Collection) (_ *Program, err error) {
+// loadProgram prepares a program of the collection that the verifier has not proven safe:
+// it is compiled in checked mode. On failure it lets go of the maps it took.
+func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll *Collection) (*Program, error) {
+	return rt.loadProgramAs(eng, ps, coll, false)
+}
+
+// loadProgramAs prepares a program of the collection. A verified program is compiled
+// unchecked (no memory-access checks, no instruction counting unless the configuration
+// sets a budget), unless the configuration forces checked execution. On failure it lets
+// go of the maps it took.
+func (rt *Runtime) loadProgramAs(eng engine.Engine, ps *elfload.ProgramSpec, coll *Collection, verified bool) (_ *Program, err error) {
 	p := &Program{Name: ps.Name, Section: ps.Section, Type: ps.Type, rt: rt}
 	defer func() {
 		if err != nil {
@@ -160,7 +169,16 @@ func (rt *Runtime) loadProgram(eng engine.Engine, ps *elfload.ProgramSpec, coll 
 			}
 		}
 	}
-	code, err := eng.Compile(insns, engine.Config{Helpers: table, Checked: true, Budget: rt.cfg.budget})
+	cfg := engine.Config{Helpers: table, Checked: true, Budget: rt.cfg.budget}
+	if verified && !rt.cfg.checked {
+		cfg.Checked = false
+		if !rt.cfg.budgetSet {
+			cfg.Budget = 0 // verified programs are bounded
+		}
+		cfg.Maps = rt.mapInfo
+		cfg.Tails, cfg.TailClass = rt.tails, uint32(ps.Type)
+	}
+	code, err := eng.Compile(insns, cfg)
 	if err != nil {
 		return nil, err
 	}

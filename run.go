@@ -52,7 +52,6 @@ type RunOptions struct {
 type invocation struct {
 	rt       *Runtime
 	prog     *Program // the program running now (changes with tail calls)
-	tails    int      // tail calls taken in this run
 	depth    int      // callbacks running
 	cpu      int
 	cookie   uint64 // the socket cookie of the run's socket (bpf_get_socket_cookie)
@@ -303,9 +302,13 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 // map values an earlier run looked up. Test runs and the XDP datapath (RunXDP) share it.
 func (inv *invocation) invoke(p *Program, fixed, cpu int, r1, r2 uint64) (uint64, error) {
 	inv.env.TruncateRegions(fixed)
-	inv.cpu, inv.prog, inv.tails, inv.redirect = cpu, p, 0, nil
+	inv.cpu, inv.prog, inv.redirect = cpu, p, nil
+	inv.env.TailCalls, inv.env.Tailed = 0, 0
 	for {
 		ret, err := inv.prog.code.Run(inv.env, r1, r2)
+		if inv.env.Tailed != 0 {
+			inv.follow(inv.env)
+		}
 		// An engine that could not switch to the tail call's target returns; the helper
 		// has made it inv.prog already.
 		if err != nil || inv.env.TakeTailCall() == nil {

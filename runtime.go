@@ -6,8 +6,10 @@
 //	ret, err := coll.Programs["xdp_prog"].Run(&anybpf.RunOptions{Data: pkt})
 //
 // Every program is verified when it is loaded (package verifier); a program the verifier
-// cannot prove safe is not loaded. Programs also run in the interpreter's checked mode,
-// where a bad memory access is an error, as a second line of defence. Test-run
+// cannot prove safe is not loaded. Verified programs run unchecked; programs loaded
+// without the verifier (WithUnverifiedPrograms), or every program with
+// WithCheckedExecution, run in the engine's checked mode, where a bad memory access is
+// an error. Test-run
 // (Program.Run) follows BPF_PROG_TEST_RUN for XDP, socket filter, tc and cgroup skb
 // programs, and runs socket, sock_ops, bind and process programs on a given context.
 package anybpf
@@ -51,6 +53,8 @@ type RuntimeConfig struct {
 	budget     uint64
 	unverified bool
 	memLimit   uint64
+	budgetSet  bool // WithInstructionBudget was called
+	checked    bool // WithCheckedExecution
 }
 
 // NewRuntimeConfig returns the default configuration: engine "auto", trace_printk output
@@ -71,9 +75,22 @@ func (c RuntimeConfig) WithTraceLog(w io.Writer) RuntimeConfig {
 	return c
 }
 
-// WithInstructionBudget limits the instructions one program run may execute.
+// WithInstructionBudget limits the instructions one program run may execute. Without
+// it, programs loaded unverified (WithUnverifiedPrograms) have a budget of 2^32
+// instructions and verified programs, which the verifier has proven bounded, none.
 func (c RuntimeConfig) WithInstructionBudget(n uint64) RuntimeConfig {
 	c.budget = n
+	c.budgetSet = true
+	return c
+}
+
+// WithCheckedExecution compiles every program in the engines' checked mode, where each
+// load and store is checked against the memory the run may use, as a second line of
+// defence behind the verifier. By default only programs loaded unverified
+// (WithUnverifiedPrograms) run checked; verified programs run unchecked, which is
+// faster (with the JIT, several times faster on memory-heavy code).
+func (c RuntimeConfig) WithCheckedExecution() RuntimeConfig {
+	c.checked = true
 	return c
 }
 
@@ -90,6 +107,8 @@ func (c RuntimeConfig) WithMemoryLimit(bytes uint64) RuntimeConfig {
 type Runtime struct {
 	cfg    RuntimeConfig
 	epochs *maps.Epochs
+	// tails is the JIT's table of programs tail calls reach within native code.
+	tails *jit.TailTable
 
 	mu       sync.Mutex
 	maps     atomic.Pointer[[]*Map] // by id - 1, nil once freed; replaced, never changed, so helpers read it without a lock
@@ -108,18 +127,24 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) *Runtime {
 	if cfg.traceLog == nil {
 		cfg.traceLog = io.Discard
 	}
-	return &Runtime{cfg: cfg, epochs: maps.NewEpochs(0)}
+	rt := &Runtime{cfg: cfg, epochs: maps.NewEpochs(0)}
+	rt.tails = jit.NewTailTable(rt.epochs.Defer)
+	return rt
 }
 
 func (rt *Runtime) engine() (engine.Engine, error) { return EngineByName(rt.cfg.engine) }
 
 // EngineByName returns an execution engine: "interp", the interpreter; "jit", the
 // native-code compiler (linux/amd64; elsewhere it fails with ErrNotSupported); "auto"
-// or "", the interpreter for now (it becomes the JIT where one exists once the JIT has
-// been differentially fuzzed for long enough).
+// or "", the JIT where it exists and the interpreter elsewhere.
 func EngineByName(name string) (engine.Engine, error) {
 	switch name {
-	case "auto", "interp", "":
+	case "auto", "":
+		if jit.Supported {
+			return jit.New(), nil
+		}
+		return interp.New(), nil
+	case "interp":
 		return interp.New(), nil
 	case "jit":
 		if !jit.Supported {
@@ -244,17 +269,28 @@ func (rt *Runtime) mapByHandle(h uint64) (*Map, bool) {
 // register gives a program its id (from 1).
 func (rt *Runtime) registerProgram(p *Program) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	rt.programs = append(rt.programs, p)
 	p.id = uint32(len(rt.programs))
+	rt.mu.Unlock()
+	// Outside the lock: the table retires its old copy through the epochs, which may
+	// run deferred functions that take it.
+	if p.code != nil {
+		rt.tails.Set(p.id, p.code, uint32(p.Type))
+	}
 }
 
 // unregisterProgram removes a closed program; its id names nothing from now on.
 func (rt *Runtime) unregisterProgram(p *Program) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if p.id != 0 && int(p.id) <= len(rt.programs) && rt.programs[p.id-1] == p {
+	found := p.id != 0 && int(p.id) <= len(rt.programs) && rt.programs[p.id-1] == p
+	if found {
 		rt.programs[p.id-1] = nil
+	}
+	rt.mu.Unlock()
+	if found {
+		// Runs under way may still tail call into the code: the table keeps it until
+		// they have ended.
+		rt.tails.Clear(p.id)
 	}
 }
 

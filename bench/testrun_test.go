@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -13,18 +14,34 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/engine/jit"
 )
 
-// BenchmarkTestRun compares one program invocation in anybpf (interpreter) with the Linux
-// kernel (its JIT, through BPF_PROG_TEST_RUN), both test-running the same object
-// (ops/ops.o) on the same 64-byte frame, one invocation per iteration. The metric is
-// ns/run; the kernel side is skipped where bpf() is not available.
+// testRunEngines are the anybpf engines BenchmarkTestRun measures: the
+// ANYBPF_BENCH_ENGINES environment variable (comma-separated, e.g. "jit"), or the
+// interpreter and, where it exists, the JIT.
+func testRunEngines() []string {
+	if v := os.Getenv("ANYBPF_BENCH_ENGINES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	if jit.Supported {
+		return []string{"interp", "jit"}
+	}
+	return []string{"interp"}
+}
+
+// BenchmarkTestRun compares one program invocation in anybpf (each engine of
+// testRunEngines, programs verified and so compiled unchecked) with the Linux kernel
+// (its JIT, through BPF_PROG_TEST_RUN), all test-running the same object (ops/ops.o) on
+// the same 64-byte frame in the same run. The metric is ns/run; the kernel side is
+// skipped where bpf() is not available.
 func BenchmarkTestRun(b *testing.B) {
 	pkt := make([]byte, 64)
 	pkt[12], pkt[13] = 0x08, 0x00
 	ops := []string{"empty", "array_lookup", "hash_lookup", "hash_update", "lru_update", "lpm_lookup/1K", "lpm_lookup/1M", "tail_call", "ringbuf_output", "prandom"}
 
-	ours := map[int]*anybpf.Collection{}
+	engines := testRunEngines()
+	ours := map[string]*anybpf.Collection{}
 	kernel := map[int]*ebpf.Collection{}
 	kernelOK := rlimit.RemoveMemlock() == nil
 	// With kernel.bpf_stats_enabled the kernel times every program run, which adds
@@ -38,13 +55,15 @@ func BenchmarkTestRun(b *testing.B) {
 		}
 	}
 	for _, routes := range []int{1 << 10, 1 << 20} {
-		oc, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig()).LoadCollection("ops/ops.o")
-		if err != nil {
-			b.Fatal(err)
+		for _, eng := range engines {
+			oc, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine(eng)).LoadCollection("ops/ops.o")
+			if err != nil {
+				b.Fatal(err)
+			}
+			fill(b, routes, func(k, v []byte) error { return oc.Maps["lpm"].Update(k, v, 0) })
+			oc.Maps["hash"].Update(uint32(7), uint64(1), 0)
+			ours[fmt.Sprint(eng, routes)] = oc
 		}
-		fill(b, routes, func(k, v []byte) error { return oc.Maps["lpm"].Update(k, v, 0) })
-		oc.Maps["hash"].Update(uint32(7), uint64(1), 0)
-		ours[routes] = oc
 		if !kernelOK {
 			continue
 		}
@@ -78,14 +97,16 @@ func BenchmarkTestRun(b *testing.B) {
 				b.ReportMetric(float64(d.Nanoseconds()), "ns/run")
 			})
 		}
-		b.Run("anybpf/"+op, func(b *testing.B) {
-			runtime.GC() // the 1M-route maps leave the collector work that would land here
-			opts := &anybpf.RunOptions{Data: pkt, Repeat: uint32(b.N)}
-			if _, err := ours[routes].Programs[prog].Run(opts); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(opts.Duration)/float64(time.Nanosecond), "ns/run")
-		})
+		for _, eng := range engines {
+			b.Run(eng+"/"+op, func(b *testing.B) {
+				runtime.GC() // the 1M-route maps leave the collector work that would land here
+				opts := &anybpf.RunOptions{Data: pkt, Repeat: uint32(b.N)}
+				if _, err := ours[fmt.Sprint(eng, routes)].Programs[prog].Run(opts); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(opts.Duration)/float64(time.Nanosecond), "ns/run")
+			})
+		}
 	}
 }
 

@@ -58,6 +58,33 @@ type Config struct {
 	Checked bool
 	// Budget limits the instructions one run may execute; 0 means no limit.
 	Budget uint64
+	// Maps, when set, describes the maps the program names with constants (the value a
+	// resolved 64-bit map load puts in a register), so that an engine may specialise
+	// helper calls on them. It returns false for constants that are not maps.
+	Maps func(handle uint64) (MapInfo, bool)
+	// Tails, when set, is an engine's table of the programs that tail calls may reach
+	// without leaving compiled code (for the JIT, a *jit.TailTable), and TailClass the
+	// class of this program: a tail call reaches only programs of the same class (the
+	// runtime uses the program type). nil means tail calls go through the helper.
+	Tails     any
+	TailClass uint32
+}
+
+// MapInfo is what an engine may know of a map at compile time.
+type MapInfo struct {
+	// ArrayLen > 0 describes a plain array map whose lookups may be done inline: a
+	// 4-byte key k below ArrayLen names the value at ArrayBase + k*ArrayStride, memory
+	// that stays valid as long as the program; other keys name nothing.
+	ArrayBase   uintptr
+	ArrayStride uint32
+	ArrayLen    uint32
+	// ProgLen > 0 describes a program array: ProgLen 4-byte program ids (0: empty) at
+	// ProgIDs, read atomically, valid as long as the program.
+	ProgIDs uintptr
+	ProgLen uint32
+	// Lookup, if not nil, is bpf_map_lookup_elem specialised to this map: r1 is the
+	// map, r2 the key's address.
+	Lookup HelperFunc
 }
 
 // Engine compiles programs.
@@ -122,6 +149,14 @@ type Env struct {
 	err     error
 	tail    any
 	child   *Env
+	// TailCalls counts the tail calls the current run has taken; the runtime's
+	// bpf_tail_call and engines that tail call within compiled code both count here, so
+	// that the limit holds across both.
+	TailCalls uint64
+	// Tailed is set by an engine that has tail called, within compiled code, the
+	// program its tail table knows by that id (see Config.Tails), before it runs a
+	// helper; the runtime takes it to follow the running program.
+	Tailed uint32
 	// Executed is the number of instructions the last run executed. Engines count in
 	// checked mode and when a budget is set; otherwise it may stay 0.
 	Executed uint64

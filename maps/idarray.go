@@ -35,6 +35,13 @@ func (a *IDArray) ID(index uint32) uint32 {
 	return a.ids[index].Load()
 }
 
+// Slots returns the address of the array's ids (len 4-byte words, each written and read
+// atomically) for compiled code that reads them directly, as the JIT's tail calls do.
+// The memory lives as long as the array.
+func (a *IDArray) Slots() (addr unsafe.Pointer, n int) {
+	return unsafe.Pointer(unsafe.SliceData(a.ids)), len(a.ids)
+}
+
 func (a *IDArray) index(key []byte) (uint32, error) {
 	if len(key) != 4 {
 		return 0, fmt.Errorf("%w: key is %d bytes", ErrInvalid, len(key))

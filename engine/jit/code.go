@@ -48,7 +48,8 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 		}
 	}
 	offs, bySlot := isa.SlotIndex(insns)
-	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0}
+	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0, maps: cfg.Maps, tailClass: cfg.TailClass + 1}
+	c.tails, _ = cfg.Tails.(*TailTable)
 	if err := c.compile(); err != nil {
 		return nil, err
 	}
@@ -119,6 +120,15 @@ func mapExecutable(text []byte) ([]byte, error) {
 	return m, nil
 }
 
+// tailEntry returns the address a tail call within native code enters the program at,
+// if it can: the code must be unchecked and without a budget, as its callers are.
+func (c *Code) tailEntry() (uint64, bool) {
+	if c == nil || c.checked || c.budget != 0 || c.text.closed.Load() {
+		return 0, false
+	}
+	return uint64(c.base) + uint64(c.slots[0]), true
+}
+
 // Native returns a copy of the program's machine code and, for each 8-byte slot of the
 // program, the offset in it of the slot's first native instruction, or -1 for the second
 // slot of an lddw. The code before the first slot's offset is the entry sequence, and
@@ -167,9 +177,18 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 	}
 	code := c
 	cx.resume = uint64(code.base) + uint64(code.slots[entry])
-	defer func() { env.Executed = cx.executed }()
+	cx.stackTop = top
+	cx.tails = env.TailCalls
+	defer func() { env.Executed, env.TailCalls = cx.executed, cx.tails }()
 	for {
 		enter(&cx, code.base)
+		if cx.tailed != 0 {
+			// Native code tail called: what it exited from is the target's code.
+			e := (*tailEntry)(ptrOf(cx.tailed))
+			code, cx.tailed = e.code.Load(), 0
+			env.Tailed = uint32(e.id.Load())
+		}
+		env.TailCalls = cx.tails
 		switch cx.exit {
 		case exitDone:
 			runtime.KeepAlive(code)
@@ -219,6 +238,7 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 		default:
 			return 0, fmt.Errorf("jit: internal error: exit code %d", cx.exit)
 		}
+		cx.tails = env.TailCalls
 		if env.Stopped() {
 			if next, ok := env.TailTarget().(*Code); ok {
 				// A tail call to JIT code: switch programs here, keeping r1 (the
@@ -247,6 +267,9 @@ func (c *Code) run(env *engine.Env, entry int, r1, r2, r3, r4, r5 uint64) (uint6
 		}
 	}
 }
+
+// ptrOf turns an address that native code stored into a pointer.
+func ptrOf(addr uint64) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&addr)) }
 
 func loadPacket(pkt []byte, off int64, size int) (uint64, bool) {
 	if off < 0 || off+int64(size) > int64(len(pkt)) {

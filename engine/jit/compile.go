@@ -42,6 +42,9 @@ type compiler struct {
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
 
+	maps       func(uint64) (engine.MapInfo, bool)
+	tails      *TailTable
+	tailClass  uint32 // the class tail table entries of this program carry (TailClass+1)
 	checked    bool   // check memory accesses
 	counting   bool   // count instructions against a budget
 	blockStart int    // first slot not yet counted
@@ -340,6 +343,9 @@ func (c *compiler) call(ins isa.Instruction, slot, target int) error {
 		fn, ok := c.byID[id]
 		if !ok || fn == nil {
 			return fmt.Errorf("%w: helper %d", engine.ErrUnknownHelper, id)
+		}
+		if c.specialised(id, slot) {
+			return nil
 		}
 		idx, ok := c.index[id]
 		if !ok {

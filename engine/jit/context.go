@@ -29,6 +29,13 @@ type context struct {
 	executed uint64
 	budget   uint64
 	frames   [engine.MaxCallDepth]frame
+	// tails counts the run's tail calls (Env.TailCalls while native code runs);
+	// stackTop is r10 at the start of the run, which a tail call starts over from;
+	// tailed is the address of the tail table entry native code last tail called to,
+	// until Go takes it.
+	tails    uint64
+	stackTop uint64
+	tailed   uint64
 
 	// Checked mode: an access of n bytes at a is allowed at once if a-stackBase <=
 	// StackSize-n, or a-hotBase <= hotLim[log2 n] (hotW* for stores); otherwise native
@@ -64,6 +71,9 @@ const (
 	offHotLim    = int32(unsafe.Offsetof(context{}.hotLim))
 	offHotWLim   = int32(unsafe.Offsetof(context{}.hotWLim))
 	offFrames    = int32(unsafe.Offsetof(context{}.frames))
+	offTails     = int32(unsafe.Offsetof(context{}.tails))
+	offStackTop  = int32(unsafe.Offsetof(context{}.stackTop))
+	offTailed    = int32(unsafe.Offsetof(context{}.tailed))
 	offFrameRet  = int32(unsafe.Offsetof(frame{}.ret))
 	frameSizeLog = 6
 )

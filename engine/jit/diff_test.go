@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/engine/interp"
@@ -52,6 +53,12 @@ func sanitizeMode(in []isa.Instruction, checked bool) ([]isa.Instruction, bool) 
 		insns = append(insns, isa.Instruction{OpCode: isa.OpExit})
 	}
 	offs, total := isa.SlotOffsets(insns)
+	second := make([]bool, total+1) // the second slots of lddw, where no jump may land
+	for i, ins := range insns {
+		if ins.IsLDDW() {
+			second[offs[i]+1] = true
+		}
+	}
 	for i := range insns {
 		ins := &insns[i]
 		switch ins.Class() {
@@ -75,6 +82,9 @@ func sanitizeMode(in []isa.Instruction, checked bool) ([]isa.Instruction, bool) 
 				continue
 			}
 			off := int(uint(ins.JumpOffset()) % uint(remaining))
+			if second[offs[i]+1+off] {
+				off--
+			}
 			if ins.OpCode == isa.OpJA32 || ins.IsLocalCall() {
 				ins.Constant = int64(off)
 			} else {
@@ -89,10 +99,32 @@ func sanitizeMode(in []isa.Instruction, checked bool) ([]isa.Instruction, bool) 
 			}
 		}
 	}
+	if !checked {
+		// The JIT trusts unchecked code, as it trusts the verifier: an array lookup it
+		// inlines must have its key on the stack. A load of the array's handle not
+		// followed by exactly "r2 = r10; r2 += -4k; call 1" loads something else.
+		for i := range insns {
+			if insns[i].IsLDDW() && uint64(insns[i].Constant) == diffArrayHandle && !safeLookup(insns[i:]) {
+				insns[i].Constant++
+			}
+		}
+	}
 	if isa.Validate(insns) != nil {
 		return nil, false
 	}
 	return insns, true
+}
+
+// safeLookup reports whether insns starts with a lookup of diffArray whose key pointer is
+// inside the stack frame.
+func safeLookup(insns []isa.Instruction) bool {
+	if len(insns) < 4 || insns[0].Dst != isa.R1 {
+		return false
+	}
+	mov, add, call := insns[1], insns[2], insns[3]
+	return mov.OpCode == uint8(isa.ClassALU64)|isa.AluMov|isa.SrcX && mov.Dst == isa.R2 && mov.Src == isa.R10 && mov.Offset == 0 &&
+		add.OpCode == uint8(isa.ClassALU64)|isa.AluAdd && add.Dst == isa.R2 && add.Constant <= -4 && add.Constant >= -engine.StackFrameSize && add.Constant%4 == 0 &&
+		call.OpCode == isa.OpCall && call.Src == 0 && call.Constant == 1
 }
 
 // stackOffset maps any offset to an aligned one inside the 512-byte frame below r10.
@@ -135,14 +167,82 @@ func (rs *regions) reset() {
 	}
 }
 
+// Map references in differential programs: an array of diffArrayLen values diffStride
+// bytes apart, which the JIT looks up inline in unchecked code, and a program array whose
+// slot 0 holds the program itself (id 1 in the tail table) and slot 1 nothing, which the
+// JIT tail calls through within native code.
+const (
+	diffArrayHandle = 0xffff_a000_0000_0001
+	diffProgHandle  = 0xffff_a000_0000_0002
+	diffArrayLen    = 5
+	diffStride      = 24
+)
+
+var (
+	diffArray = engine.Memory(diffArrayLen * diffStride)
+	diffProgs = []uint32{1, 0}
+)
+
+func diffMaps(h uint64) (engine.MapInfo, bool) {
+	switch h {
+	case diffArrayHandle:
+		return engine.MapInfo{ArrayBase: uintptr(unsafe.Pointer(&diffArray[0])), ArrayStride: diffStride, ArrayLen: diffArrayLen}, true
+	case diffProgHandle:
+		return engine.MapInfo{ProgIDs: uintptr(unsafe.Pointer(&diffProgs[0])), ProgLen: uint32(len(diffProgs))}, true
+	}
+	return engine.MapInfo{}, false
+}
+
+// engineHelpers are diffHelpers with helper 1 also looking diffArray up (when r1 is its
+// handle and r2 points into the stack) and helper 12 tail calling self through the
+// program array, as the runtime's bpf_map_lookup_elem and bpf_tail_call do.
+func engineHelpers(self *engine.Code) map[int32]engine.HelperFunc {
+	h := diffHelpers()
+	mix := h[1]
+	h[1] = func(env *engine.Env, r1, r2, r3, r4, r5 uint64) uint64 {
+		if r1 != diffArrayHandle || !env.Check(r2, 4, false) {
+			return mix(env, r1, r2, r3, r4, r5)
+		}
+		k := *(*uint32)(*(*unsafe.Pointer)(unsafe.Pointer(&r2)))
+		if k >= diffArrayLen {
+			return 0
+		}
+		return uint64(uintptr(unsafe.Pointer(&diffArray[0]))) + uint64(k)*diffStride
+	}
+	h[12] = func(env *engine.Env, _, r2, r3, _, _ uint64) uint64 {
+		if r2 != diffProgHandle {
+			return ^uint64(21) // -EINVAL
+		}
+		if r3 >= uint64(len(diffProgs)) || diffProgs[r3] == 0 || env.TailCalls >= 33 {
+			return ^uint64(1) // -ENOENT
+		}
+		env.TailCalls++
+		env.TailCall(*self)
+		return 0
+	}
+	return h
+}
+
 func runEngine(eng engine.Engine, insns []isa.Instruction, env *engine.Env, rs *regions, r1, r2 uint64, m mode) outcome {
-	code, err := eng.Compile(insns, engine.Config{Helpers: diffHelpers(), Budget: m.budget, Checked: m.checked})
+	var self engine.Code
+	cfg := engine.Config{Helpers: engineHelpers(&self), Budget: m.budget, Checked: m.checked}
+	var table *jit.TailTable
+	if !m.checked {
+		table = jit.NewTailTable(nil)
+		cfg.Maps, cfg.Tails = diffMaps, table
+	}
+	code, err := eng.Compile(insns, cfg)
 	if err != nil {
 		return outcome{err: "compile: " + err.Error()}
+	}
+	self = code
+	if table != nil {
+		table.Set(1, code, 0)
 	}
 	clear(env.Stack())
 	rs.reset()
 	env.Packet = packet
+	env.TailCalls = 0
 	r0, err := code.Run(env, r1, r2)
 	o := outcome{r0: r0, stack: append([]byte(nil), env.Stack()...), mem: append(append([]byte(nil), rs.mem...), rs.ro...)}
 	if m.budget != 0 || m.checked {
@@ -310,6 +410,24 @@ func randomProgram(r *rand.Rand, n int) []isa.Instruction {
 		insns = append(insns, isa.Instruction{OpCode: isa.OpLDDW, Dst: reg, Constant: interesting(r)})
 	}
 	for range n {
+		switch r.IntN(100) {
+		case 0:
+			// An array lookup the JIT inlines: the key is on the stack.
+			insns = append(insns,
+				isa.Instruction{OpCode: isa.OpLDDW, Dst: isa.R1, Constant: asInt64(diffArrayHandle)},
+				isa.Instruction{OpCode: uint8(isa.ClassALU64) | isa.AluMov | isa.SrcX, Dst: isa.R2, Src: isa.R10},
+				isa.Instruction{OpCode: uint8(isa.ClassALU64) | isa.AluAdd, Dst: isa.R2, Constant: -int64(4 * (1 + r.IntN(8)))},
+				isa.Instruction{OpCode: isa.OpCall, Constant: 1})
+			continue
+		case 1:
+			// A tail call the JIT takes within native code: slot 0 is the program itself,
+			// slot 1 is empty, others are out of range.
+			insns = append(insns,
+				isa.Instruction{OpCode: isa.OpLDDW, Dst: isa.R2, Constant: asInt64(diffProgHandle)},
+				isa.Instruction{OpCode: uint8(isa.ClassALU64) | isa.AluMov, Dst: isa.R3, Constant: []int64{0, 0, 1, 2, -1}[r.IntN(5)]},
+				isa.Instruction{OpCode: isa.OpCall, Constant: 12})
+			continue
+		}
 		ins := randomInstruction(r)
 		if ins.IsJump() && ins.OpCode&0xf0 != isa.JmpJA && r.IntN(3) == 0 {
 			// "if cond goto +1; goto L", which the interpreter fuses.
@@ -432,3 +550,6 @@ func FuzzDifferential(f *testing.F) {
 		}
 	})
 }
+
+// asInt64 reinterprets a 64-bit constant as an instruction's signed constant.
+func asInt64(v uint64) int64 { return int64(v) }

@@ -21,6 +21,15 @@
 // to Go from any depth. Native code uses 8 bytes of the goroutine stack, for the
 // trampoline's call.
 //
+// # Specialised helper calls
+//
+// In unchecked code without a budget, calls on maps the program names with a constant
+// (Config.Maps) are specialised: bpf_map_lookup_elem on an array becomes a bounds check
+// and an address computation with no exit, other lookups call the map's own lookup
+// (MapInfo.Lookup), and bpf_tail_call through a program array jumps to the target's
+// native entry through a TailTable (Config.Tails), counting in the run's context
+// against the 33-call limit, without returning to Go.
+//
 // # Modes
 //
 // Config.Checked and Config.Budget mean what they mean for the interpreter, the

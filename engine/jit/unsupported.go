@@ -33,3 +33,5 @@ func (c *Code) Close() error { return nil }
 
 // Native returns nil.
 func (c *Code) Native() (text []byte, slots []int) { return nil, nil }
+
+func (c *Code) tailEntry() (uint64, bool) { return 0, false }
