@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/anybpf/anybpf/internal/testutil"
+
 	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/link"
 	"github.com/anybpf/anybpf/maps"
@@ -19,32 +21,15 @@ import (
 func TestDialAndListenControl(t *testing.T) {
 	coll, _ := loadProgram(t, "../examples/connect_redirect/redirect.o", "connect4")
 	bindColl, _ := loadProgram(t, "../examples/bind_policy/policy.o", "bind4")
-	serve := func(id string) *net.TCPAddr {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Write([]byte(id))
-				c.Close()
-			}
-		}()
-		return l.Addr().(*net.TCPAddr)
-	}
-	backend, denied := serve("B"), serve("D")
+	backend, denied := testutil.TCPServer(t, "B"), testutil.TCPServer(t, "D")
 	b := make([]byte, 8)
-	copy(b, backend.IP.To4())
-	binary.LittleEndian.PutUint32(b[4:], uint32(backend.Port))
+	a := backend.Addr().As4()
+	copy(b, a[:])
+	binary.LittleEndian.PutUint32(b[4:], uint32(backend.Port()))
 	if err := coll.Maps["backends"].Update(uint32(0), b, maps.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
-	if err := coll.Maps["denied"].Update(uint16(denied.Port), []byte{1}, maps.UpdateAny); err != nil {
+	if err := coll.Maps["denied"].Update(denied.Port(), []byte{1}, maps.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
 	d := net.Dialer{Control: link.DialControl([]*anybpf.Program{coll.Programs["connect4"]}, nil)}

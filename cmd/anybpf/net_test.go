@@ -3,14 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anybpf/anybpf/internal/testutil"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,20 +37,7 @@ func TestNetAttachXDPErrors(t *testing.T) {
 // TestNetAttachXDP runs the command on a veth in a namespace of its own, sends it frames
 // and interrupts it: the drop program saw and dropped each.
 func TestNetAttachXDP(t *testing.T) {
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		t.Skip("needs Linux and root for network namespaces and AF_PACKET")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) (iproute2) for network namespaces")
-	}
-	ns := fmt.Sprintf("axdpcli-%d", os.Getpid())
-	ip := func(args ...string) {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	ip("netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ns, ip := testutil.NetNS(t, "axdpcli")
 	ip("netns", "exec", ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")
 	ip("-n", ns, "link", "add", "x0", "type", "veth", "peer", "name", "x1")
 	ip("-n", ns, "link", "set", "x0", "up")

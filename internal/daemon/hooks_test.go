@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anybpf/anybpf/internal/testutil"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/anybpf/anybpf"
@@ -80,21 +82,7 @@ func TestProcessLinkThroughDaemon(t *testing.T) {
 // the program's count over the daemon; `net show` lists the attachment and `net detach`
 // removes it.
 func TestXDPLinkThroughDaemon(t *testing.T) {
-	skipUnlessLinux(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and AF_PACKET")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) (iproute2) for network namespaces")
-	}
-	ns := fmt.Sprintf("axdpd-%d", os.Getpid())
-	ip := func(args ...string) {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	ip("netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ns, ip := testutil.NetNS(t, "axdpd")
 	ip("-n", ns, "link", "add", "x0", "type", "veth", "peer", "name", "x1")
 	ip("-n", ns, "link", "set", "x0", "up")
 	ip("-n", ns, "link", "set", "x1", "up")

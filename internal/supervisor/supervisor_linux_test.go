@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anybpf/anybpf/internal/testutil"
+
 	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/maps"
 )
@@ -138,30 +140,9 @@ func load(t *testing.T, path string) *anybpf.Collection {
 	return coll
 }
 
-// server listens on loopback and writes id to every connection.
-func server(t *testing.T, id string) netip.AddrPort {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(id))
-			c.Close()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).AddrPort()
-}
-
 func TestConnect(t *testing.T) {
 	coll := load(t, "examples/connect_redirect/redirect.o")
-	backend, other, denied := server(t, "B"), server(t, "O"), server(t, "D")
+	backend, other, denied := testutil.TCPServer(t, "B"), testutil.TCPServer(t, "O"), testutil.TCPServer(t, "D")
 	b := make([]byte, 8)
 	a := backend.Addr().As4()
 	copy(b, a[:])
