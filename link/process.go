@@ -136,7 +136,7 @@ func (pl *ProcessLink) handle(procs map[uint32]*process, ev procevents.Event) {
 		p := procs[ev.PID]
 		if p == nil {
 			// Forked before the hook was attached (or beyond maxTracked).
-			p = &process{parent: parentOf(ev.PID)}
+			p = &process{parent: procevents.ParentOf(ev.PID)}
 			p.creatorTID = p.parent
 			if len(procs) < maxTracked {
 				procs[ev.PID] = p
@@ -194,24 +194,4 @@ func imagePath(pid uint32) []byte {
 		return nil
 	}
 	return []byte(s)
-}
-
-// parentOf reads a process's parent from /proc/PID/stat (0 when it is gone).
-func parentOf(pid uint32) uint32 {
-	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses, so start
-	// after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.ParseUint(string(f[1]), 10, 32)
-	return uint32(ppid)
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/anybpf/anybpf/internal/testutil"
 
 	"github.com/anybpf/anybpf/internal/supervisor"
 )
@@ -23,21 +24,7 @@ func TestRunCommand(t *testing.T) {
 	if err != nil {
 		t.Skip("anybpf run test: no bash (its /dev/tcp makes the connection)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := l.Addr().(*net.TCPAddr).Port
+	port := testutil.TCPServer(t, "").Port()
 	connect := fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port)
 	obj := "../../examples/connect_redirect/redirect.o"
 	for _, tc := range []struct {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/internal/procevents"
 	"github.com/anybpf/anybpf/progtype"
 )
 
@@ -545,7 +546,7 @@ func (s *Supervisor) exec(n *notif) error {
 	md := make([]byte, progtype.ProcessContext.RealSize)
 	tgid := tgidOf(n.Pid)
 	binary.LittleEndian.PutUint64(md[16:], uint64(tgid))
-	binary.LittleEndian.PutUint64(md[24:], uint64(parentOf(tgid)))
+	binary.LittleEndian.PutUint64(md[24:], uint64(procevents.ParentOf(tgid)))
 	binary.LittleEndian.PutUint64(md[32:], uint64(tgid))
 	binary.LittleEndian.PutUint64(md[40:], uint64(n.Pid))
 	binary.LittleEndian.PutUint64(md[48:], uint64(monotonic()))
@@ -599,24 +600,6 @@ func tgidOf(tid uint32) uint32 {
 		}
 	}
 	return tid
-}
-
-// parentOf returns a process's parent.
-func parentOf(pid uint32) uint32 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(string(f[1]))
-	return uint32(n)
 }
 
 func monotonic() time.Duration {
