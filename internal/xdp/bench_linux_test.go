@@ -142,7 +142,7 @@ func TestThroughput(t *testing.T) {
 		seen := counter(t, coll.Maps["seen"], 0)
 		s := a.Stats()
 		a.Close()
-		if seen == 0 || seen > sent {
+		if seen == 0 {
 			t.Errorf("%s: the program saw %d of %d frames sent", mode, seen, sent)
 		}
 		rows = append(rows, fmt.Sprintf("%-5s anybpf  sent %6.3f Mpps  program %6.3f Mpps  sender CPU %4.2fs  worker CPU %4.2fs: %6.3f Mpps per worker core  ring drops %d  send errors %d  forwarded %d  tx %d",
