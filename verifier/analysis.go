@@ -357,6 +357,12 @@ func distance(a, b *state) int {
 	for r := range a.regs {
 		if !sameShape(a.regs[r], b.regs[r]) {
 			d += 8
+		} else if a.regs[r].k == kNum {
+			x, okx := a.regs[r].num.Const()
+			y, oky := b.regs[r].num.Const()
+			if okx && oky && x != y {
+				d++
+			}
 		}
 	}
 	if len(a.frames) != len(b.frames) {
