@@ -45,6 +45,15 @@ func TestVerify(t *testing.T) {
 		{"return constant", "mov %r0, 2\nexit", ""},
 		{"uninitialized r0", "exit", "r0 is read before it is written"},
 		{"uninitialized register", "mov %r0, %r5\nexit", "r5 is read before it is written"},
+		// Path sensitivity: a register goes with the stack bytes its own path wrote.
+		{"size chosen with the bytes written on its path", pathSize(8, 4), ""},
+		{"size larger than the bytes written on its path", pathSize(8, 8), "uninitialized stack byte"},
+		{"pointer to the buffer its path wrote", pathBuffer(-8), ""},
+		{"pointer to the buffer the other path wrote", pathBuffer(-16), "uninitialized stack byte"},
+		{"number or checked packet pointer", pathPacket(13), ""},
+		{"number or packet pointer read past the check", pathPacket(14), "may run past the packet's end"},
+		{"more paths than states kept apart, all bytes written", pathMany(6, false), ""},
+		{"more paths than states kept apart, one byte missing", pathMany(6, true), "uninitialized stack byte"},
 		{"packet read after bounds check", `
 			ldxw %r2, [%r1+0]
 			ldxw %r3, [%r1+4]
@@ -460,4 +469,79 @@ func TestPacketWrites(t *testing.T) {
 			})
 		}
 	}
+}
+
+// pathSize writes 8 bytes on one path and 4 on the other, and passes trace_printk the
+// size that goes with each path (the short path's size is short).
+func pathSize(long, short int) string {
+	return fmt.Sprintf(`
+		call 7
+		jeq %%r0, 0, short
+		stdw [%%r10-8], 0
+		mov %%r2, %d
+		ja print
+	short:
+		stw [%%r10-8], 0
+		mov %%r2, %d
+	print:
+		mov %%r1, %%r10
+		add %%r1, -8
+		call 6
+		mov %%r0, 0
+		exit`, long, short)
+}
+
+// pathBuffer points r6 at the buffer each path writes (the second path's pointer is off).
+func pathBuffer(second int) string {
+	return fmt.Sprintf(`
+		call 7
+		jeq %%r0, 0, b
+		stdw [%%r10-16], 1
+		mov %%r6, %%r10
+		add %%r6, -16
+		ja use
+	b:
+		stdw [%%r10-8], 2
+		mov %%r6, %%r10
+		add %%r6, %d
+	use:
+		ldxdw %%r0, [%%r6+0]
+		exit`, second)
+}
+
+// pathPacket leaves r7 0, or the packet's start when 14 bytes are there, and reads it
+// when it is not 0.
+func pathPacket(off int) string {
+	return fmt.Sprintf(`
+		mov %%r7, 0
+		ldxw %%r2, [%%r1+0]
+		ldxw %%r3, [%%r1+4]
+		mov %%r4, %%r2
+		add %%r4, 14
+		jgt %%r4, %%r3, skip
+		mov %%r7, %%r2
+	skip:
+		jeq %%r7, 0, out
+		ldxb %%r0, [%%r7+%d]
+		exit
+	out:
+		mov %%r0, 1
+		exit`, off)
+}
+
+// pathMany chains n diamonds, the k-th writing stack byte -k-1 on one arm and -k-1 and
+// -n-k-1 on the other (2^n paths, more than the verifier keeps apart), then reads bytes
+// -n..-1, all written on every path, or, when missing, byte -n-1 too, which one arm
+// skips.
+func pathMany(n int, missing bool) string {
+	var b strings.Builder
+	for k := 0; k < n; k++ {
+		fmt.Fprintf(&b, "call 7\njeq %%r0, 0, a%d\nstb [%%r10-%d], 1\nja j%d\na%d:\nstb [%%r10-%d], 2\nstb [%%r10-%d], 3\nj%d:\n", k, k+1, k, k, k+1, n+k+1, k)
+	}
+	lo := n
+	if missing {
+		lo = n + 1
+	}
+	fmt.Fprintf(&b, "mov %%r1, %%r10\nadd %%r1, -%d\nmov %%r2, %d\ncall 6\nmov %%r0, 0\nexit", lo, lo)
+	return b.String()
 }
