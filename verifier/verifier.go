@@ -9,8 +9,11 @@
 // product of a register type domain, numeric intervals
 // (signed and unsigned, 64 and 32 bits, with known bits) and a zone domain relating
 // packet offsets to the packet's size, so that bounds checks through copies and offsets
-// are understood. Program types supply their context descriptors (progtype) and helpers
-// their prototypes (helpers): the runtime uses the same tables.
+// are understood. Where paths meet outside loops, their states are kept apart (up to 8
+// per program point) when joining them would lose register kinds, stack initialization
+// or constants, so that a value stays with the facts of its own path. Program types
+// supply their context descriptors (progtype) and helpers their prototypes (helpers):
+// the runtime uses the same tables.
 //
 // Termination: every loop head carries a counter of its visits, which no widening
 // touches, so a loop's fixpoint is reached only when the analysis has proven the loop
