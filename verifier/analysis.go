@@ -286,7 +286,7 @@ func (fa *funcAnalysis) incoming(i int) []*state {
 			if len(ds) == 0 {
 				ds = []*state{s.clone()}
 			} else {
-				ds[0] = joinState(ds[0], s, false)
+				ds[0].joinWith(s, false)
 			}
 			return
 		}
@@ -320,7 +320,7 @@ func addDisjunct(ds []*state, s *state) []*state {
 	for j, d := range ds {
 		dist := distance(d, s)
 		if dist == 0 {
-			ds[j] = joinState(d, s, false)
+			d.joinWith(s, false)
 			return ds
 		}
 		if best < 0 || dist < bestDist {
@@ -330,7 +330,7 @@ func addDisjunct(ds []*state, s *state) []*state {
 	if len(ds) < maxDisjuncts {
 		return append(ds, s.clone())
 	}
-	ds[best] = joinState(ds[best], s, false)
+	ds[best].joinWith(s, false)
 	return ds
 }
 
@@ -344,7 +344,7 @@ func joinAll(ds []*state) *state {
 	}
 	s := ds[0]
 	for _, d := range ds[1:] {
-		s = joinState(s, d, false)
+		s.joinWith(d, false)
 	}
 	return s
 }
@@ -446,7 +446,11 @@ func (fa *funcAnalysis) loop(el cfg.Element) error {
 			}
 			return fa.checkBound(h)
 		}
-		head = joinState(head, in, head != nil && iter > wideningDelay)
+		if head == nil || head.bottom {
+			head = in
+		} else {
+			head.joinWith(in, iter > wideningDelay)
+		}
 		if err := fa.visit(h, []*state{head}, false); err != nil {
 			return err
 		}
