@@ -423,41 +423,141 @@ func (fa *funcAnalysis) elements(els []cfg.Element) error {
 	return nil
 }
 
-// wideningDelay is how many times a loop head is joined before widening: until then
-// loops are iterated exactly, which proves loops bounded by a constant compared with !=,
-// as Linux does by walking them.
+// wideningDelay is how many rounds of a loop are walked exactly, each from the state
+// the previous round left at the head (Linux walks loops the same way), before the
+// rounds are joined and widened. Exact rounds prove loops bounded by a constant compared
+// with != or through a truncation, where a join of the rounds loses the link between the
+// counter and the exit test.
 const wideningDelay = 1024
 
-// loop iterates a component to a fixpoint: the head joins the states reaching it (widening
-// after wideningDelay rounds) and counts its visits; once stable, the counter on the back
-// edges must be bounded (see the package documentation on termination).
+// loopExit is an edge leaving a component, and the states that left along it in every
+// round so far.
+type loopExit struct {
+	from  int
+	taken bool
+	acc   []*state
+}
+
+// loop analyzes a component. The first rounds are walked exactly: the head is visited
+// with the state reaching it from the previous round alone, so a loop that ends within
+// wideningDelay rounds is analyzed as if unrolled. After that, the head joins the
+// states reaching it with all earlier ones (widening) until they are stable, and the
+// counter on the back edges must be bounded (see the package documentation on
+// termination). The states leaving the loop are those of every round.
 func (fa *funcAnalysis) loop(el cfg.Element) error {
 	h := el.Vertex
 	a := fa.a
-	var head *state
-	for iter := 0; ; iter++ {
+	var exits []*loopExit
+	for _, v := range fa.f.WTO.Component(h) {
+		for _, e := range fa.f.Succs(v) {
+			if !fa.f.WTO.InComponent(e.To, h) {
+				exits = append(exits, &loopExit{from: v, taken: e.Kind == cfg.Taken})
+			}
+		}
+	}
+	// gather adds the states leaving the loop in the round just walked.
+	gather := func() {
+		for _, x := range exits {
+			ds := fa.out[x.from-fa.f.Start]
+			if x.taken {
+				ds = fa.taken[x.from-fa.f.Start]
+			}
+			for _, s := range ds {
+				if s != nil && !s.bottom {
+					x.acc = addDisjunct(x.acc, s)
+				}
+			}
+		}
+	}
+	// leave makes the states of every round those on the loop's exit edges.
+	leave := func() {
+		for _, x := range exits {
+			if x.taken {
+				fa.taken[x.from-fa.f.Start] = x.acc
+			} else {
+				fa.out[x.from-fa.f.Start] = x.acc
+			}
+		}
+	}
+	var head *state // exact rounds: the join of the states the head was visited with
+	for iter := 0; iter < wideningDelay; iter++ {
+		// The first round enters the loop; the others come from the round before.
+		in := fa.joinPreds(h, iter > 0)
+		if in == nil || in.bottom {
+			// Every path has left the loop, within iter rounds.
+			leave()
+			if !a.opts.SkipTermination && iter > a.opts.MaxLoopIterations {
+				return a.errorf(h, nil, nil, "the loop starting here may run %d times, more than the limit of %d", iter, a.opts.MaxLoopIterations)
+			}
+			return nil
+		}
+		in.z.Increment(a.loopVar(h), 1)
+		if head == nil {
+			head = in.clone()
+		} else {
+			head.joinWith(in, false)
+		}
+		if err := fa.visit(h, []*state{in}, true); err != nil {
+			return err
+		}
+		if err := fa.elements(el.Body); err != nil {
+			return err
+		}
+		gather()
+	}
+	for iter := wideningDelay; ; iter++ {
 		in := joinAll(fa.incoming(h))
 		if in != nil && !in.bottom {
 			in.z.Increment(a.loopVar(h), 1)
 		}
-		if head != nil && leqState(in, head) {
+		if leqState(in, head) {
+			leave()
 			if a.opts.SkipTermination {
 				return nil
 			}
 			return fa.checkBound(h)
 		}
-		if head == nil || head.bottom {
-			head = in
-		} else {
-			head.joinWith(in, iter > wideningDelay)
-		}
+		head.joinWith(in, iter > wideningDelay)
 		if err := fa.visit(h, []*state{head}, false); err != nil {
 			return err
 		}
 		if err := fa.elements(el.Body); err != nil {
 			return err
 		}
+		gather()
 	}
+}
+
+// joinPreds joins the states reaching loop head h from inside its loop (back edges),
+// or from outside it (with the function's entry state when h is the entry); nil when
+// none does.
+func (fa *funcAnalysis) joinPreds(h int, inside bool) *state {
+	var s *state
+	add := func(d *state) {
+		switch {
+		case d == nil || d.bottom:
+		case s == nil:
+			s = d.clone()
+		default:
+			s.joinWith(d, false)
+		}
+	}
+	if !inside && h == fa.f.Entry() {
+		add(fa.entry)
+	}
+	for _, e := range fa.f.Preds(h) {
+		if fa.f.WTO.InComponent(e.From, h) != inside {
+			continue
+		}
+		ds := fa.out[e.From-fa.f.Start]
+		if e.Kind == cfg.Taken {
+			ds = fa.taken[e.From-fa.f.Start]
+		}
+		for _, d := range ds {
+			add(d)
+		}
+	}
+	return s
 }
 
 // checkBound proves that loop head h is reached a bounded number of times: on every back
@@ -479,10 +579,11 @@ func (fa *funcAnalysis) checkBound(h int) error {
 			}
 			z := s.z.Clone()
 			z.Close()
-			if _, hi := z.Bounds(v); hi > int64(a.opts.MaxLoopIterations) {
+			// A back edge taken hi times reaches the head hi+1 times.
+			if _, hi := z.Bounds(v); hi == zone.Inf || hi+1 > int64(a.opts.MaxLoopIterations) {
 				what := "is not proven to end"
 				if hi != zone.Inf {
-					what = fmt.Sprintf("may run %d times, more than the limit of %d", hi, a.opts.MaxLoopIterations)
+					what = fmt.Sprintf("may run %d times, more than the limit of %d", hi+1, a.opts.MaxLoopIterations)
 				}
 				return a.errorf(h, nil, nil, "the loop starting here %s", what)
 			}

@@ -300,6 +300,16 @@ func TestVerify(t *testing.T) {
 		{"callx of an unknown id", "ldxw %r2, [%r1+12]\ncall %r2\nmov %r0, 0\nexit", "not one known helper id"},
 		{"callx of a pointer", "mov %r2, %r10\ncall %r2\nmov %r0, 0\nexit", "not a helper id"},
 		{"callx checks the helper's arguments", "mov %r2, 1\ncall %r2\nmov %r0, 0\nexit", "argument 1 of bpf_map_lookup_elem"},
+		{"loop bounded through a 32-bit truncation", `
+			mov %r6, 0
+		loop:
+			add %r6, 1
+			mov %r1, %r6
+			lsh %r1, 32
+			rsh %r1, 32
+			jne %r1, 1000, loop
+			mov %r0, 0
+			exit`, ""},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
@@ -544,4 +554,38 @@ func pathMany(n int, missing bool) string {
 	}
 	fmt.Fprintf(&b, "mov %%r1, %%r10\nadd %%r1, -%d\nmov %%r2, %d\ncall 6\nmov %%r0, 0\nexit", lo, lo)
 	return b.String()
+}
+
+// Loops are walked round by round: what leaves the loop in any round reaches the code
+// after it, and the number of rounds is checked against MaxLoopIterations.
+func TestLoopRounds(t *testing.T) {
+	src := `
+		mov %r6, 0
+	loop:
+		add %r6, 1
+		jeq %r6, 5, out
+		call 7
+		jeq %r0, 0, out
+		ja loop
+	out:
+		mov %r0, %r6
+		exit`
+	res, err := verifier.Verify(assemble(t, src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x := uint64(0); x <= 6; x++ {
+		if want := x >= 1 && x <= 5; res.MayReturn(x) != want {
+			t.Errorf("MayReturn(%d) = %v, want %v (returns %s)", x, !want, want, res.Returns())
+		}
+	}
+	for _, tc := range []struct {
+		limit int
+		want  string
+	}{{5, ""}, {4, "may run 5 times, more than the limit of 4"}} {
+		_, err := verifier.Verify(assemble(t, src), &verifier.Options{MaxLoopIterations: tc.limit})
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("limit %d: %v, want %q", tc.limit, err, tc.want)
+		}
+	}
 }
