@@ -310,6 +310,28 @@ func TestVerify(t *testing.T) {
 			jne %r1, 1000, loop
 			mov %r0, 0
 			exit`, ""},
+		{"stack read after a loop that may leave before writing it", `
+			mov %r6, 0
+		loop:
+			add %r6, 1
+			call 7
+			jeq %r0, 0, out
+			stdw [%r10-8], 1
+			jlt %r6, 4, loop
+		out:
+			ldxdw %r0, [%r10-8]
+			exit`, "uninitialized stack byte"},
+		{"stack read after a loop that writes it before leaving", `
+			mov %r6, 0
+		loop:
+			add %r6, 1
+			stdw [%r10-8], 1
+			call 7
+			jeq %r0, 0, out
+			jlt %r6, 4, loop
+		out:
+			ldxdw %r0, [%r10-8]
+			exit`, ""},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
