@@ -15,12 +15,14 @@
 // supply their context descriptors (progtype) and helpers their prototypes (helpers):
 // the runtime uses the same tables.
 //
-// Termination: every loop head carries a counter of its visits, which no widening
-// touches, so a loop's fixpoint is reached only when the analysis has proven the loop
-// exits; the counter's bound is then the loop's bound (checked against
-// Options.MaxLoopIterations). A loop that cannot be proven to exit makes the analysis
-// run into Options.MaxInstructions, as Linux's verifier runs into its 1 million
-// instructions.
+// Termination: loops are first walked round by round (up to 1024 rounds), each round
+// from the state the previous one left at the loop head, as Linux walks them; the states
+// leaving the loop in every round flow on. A loop all of whose paths leave within those
+// rounds is proven to end in that many rounds. Otherwise the rounds are joined and
+// widened: every loop head carries a counter of its visits, which no widening touches,
+// so the fixpoint bounds the counter only when the analysis has proven the loop exits.
+// Either bound is checked against Options.MaxLoopIterations; a loop with no bound is
+// refused as not proven to end (unless Options.SkipTermination).
 package verifier
 
 import (

@@ -332,6 +332,46 @@ func TestVerify(t *testing.T) {
 		out:
 			ldxdw %r0, [%r10-8]
 			exit`, ""},
+		{"loop over the packet bounded by data_end - data", `
+			ldxw %r2, [%r1+4]
+			ldxw %r1, [%r1+0]
+			mov %r0, 0
+			jeq %r2, %r1, out
+			sub %r2, %r1
+			mov %r3, 0
+		loop:
+			mov %r4, %r3
+			add %r4, %r1
+			ldxb %r4, [%r4+0]
+			add %r0, %r4
+			add %r3, 1
+			jle %r2, %r3, out
+			ja loop
+		out:
+			exit`, ""},
+		{"loop over the packet one byte too far", `
+			ldxw %r2, [%r1+4]
+			ldxw %r1, [%r1+0]
+			mov %r0, 0
+			jeq %r2, %r1, out
+			sub %r2, %r1
+			mov %r3, 0
+		loop:
+			mov %r4, %r3
+			add %r4, %r1
+			ldxb %r4, [%r4+0]
+			add %r0, %r4
+			add %r3, 1
+			jlt %r2, %r3, out
+			ja loop
+		out:
+			exit`, "may run past the packet's end"},
+		{"pointer compared with 0", `
+			mov %r2, %r10
+			jeq %r2, 0, out
+			mov %r0, 0
+		out:
+			exit`, ""},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
