@@ -28,7 +28,7 @@ const (
 	zTmp3 = zTmp + 2 // holds an operand across assignSum
 	// zLoop0 is the first of the loop counters: how many times a loop head has been
 	// reached. Loops past the last counter share them (a shared counter bounds the sum).
-	zLoop0 = zTmp + 3
+	zLoop0          = zTmp + 3
 	numLoopCounters = 4
 )
 
