@@ -192,6 +192,7 @@ func (a *analysis) entry() *state {
 		s.regs[i] = uninit
 	}
 	s.regs[10] = reg{k: kStack, num: interval.Const(0), frame: 0}
+	s.z.AssignRange(zPktSize, 0, maxPacket)
 	if a.ctx != nil {
 		s.regs[1] = reg{k: kCtx, num: interval.Const(0)}
 	} else {
@@ -201,7 +202,6 @@ func (a *analysis) entry() *state {
 		s.setReg(2, number(interval.UnsignedRange(0, maxPacket)))
 		s.z.Assign(zNum0+2, zPktSize, 0)
 	}
-	s.z.AssignRange(zPktSize, 0, maxPacket)
 	s.z.AssignRange(zMeta, -4096, 0)
 	for i := 0; i < numLoopCounters; i++ {
 		s.z.AssignConst(zLoop0+zone.Var(i), 0)
