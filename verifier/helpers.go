@@ -27,9 +27,6 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 	var mapReg reg             // the map argument
 	var argKey, argValue int64 // the largest key and value sizes of the map argument's maps
 	var allocSize int64
-	// A lookup in an array with a constant key below its size cannot fail (Linux 6.x
-	// knows this too).
-	inRange := id == 1 && a.constArrayKey(s)
 	for n := 0; n < proto.NumArgs(); n++ {
 		r := isa.Register(n + 1)
 		kind := proto.Args[n]
@@ -186,7 +183,7 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 		if (m.Type == maps.ArrayOfMaps || m.Type == maps.HashOfMaps) && m.Inner >= 0 {
 			s.setReg(0, reg{k: kMapPtr, m: m.Inner, nullable: true, nullID: a.nextID, num: interval.Const(0)})
 		} else {
-			s.setReg(0, reg{k: kMapValue, m: mapReg.m, ms: mapReg.ms, nullable: !inRange, nullID: a.nextID, num: interval.Const(0)})
+			s.setReg(0, reg{k: kMapValue, m: mapReg.m, ms: mapReg.ms, nullable: true, nullID: a.nextID, num: interval.Const(0)})
 		}
 	case helpers.RetPtrToMemOrNull:
 		a.nextID++
@@ -373,29 +370,4 @@ func (a *analysis) callback(i int, s *state, id helpers.ID, fn, mapArg int) erro
 	}
 	s.frames = append(joinFrames(s.frames, in.frames[:n], false), s.frames[n:]...)
 	return nil
-}
-
-// constArrayKey reports whether r1 is an array map (one loaded by the program, not a
-// map-of-maps template whose inner maps may differ) and r2 points to a 4-byte key on
-// the stack that holds a constant below the map's size.
-func (a *analysis) constArrayKey(s *state) bool {
-	m, k := s.regs[1], s.regs[2]
-	if m.k != kMapPtr || m.nullable || m.m < 0 || k.k != kStack {
-		return false
-	}
-	info := a.p.Maps[m.m]
-	if info.Type != maps.Array && info.Type != maps.PerCPUArray || info.KeySize != 4 {
-		return false
-	}
-	for _, other := range a.p.Maps {
-		if (other.Type == maps.ArrayOfMaps || other.Type == maps.HashOfMaps) && other.Inner == m.m {
-			return false
-		}
-	}
-	off, ok := k.num.Const()
-	if !ok || k.frame < 0 || k.frame >= len(s.frames) {
-		return false
-	}
-	v, ok := s.frames[k.frame].knownWord(int64(off))
-	return ok && v < info.MaxEntries
 }

@@ -318,15 +318,6 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 	for b := lo; b < hi; b++ {
 		f.init[b+stackSize] = true
 	}
-	if c, ok := val.num.Const(); ok && val.k == kNum && !atomic && lo%4 == 0 {
-		switch size {
-		case 4:
-			f.setWord(lo, uint32(c))
-		case 8:
-			f.setWord(lo, uint32(c))
-			f.setWord(lo+4, uint32(c>>32))
-		}
-	}
 	if size == 8 && lo%8 == 0 && !atomic {
 		v := val
 		f.spill[(lo+stackSize)/8] = &v

@@ -3,7 +3,6 @@ package verifier
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"strings"
 
 	"github.com/anybpf/anybpf/verifier/internal/interval"
@@ -294,37 +293,14 @@ const stackSize = 512
 type frame struct {
 	init  [stackSize]bool
 	spill [stackSize / 8]*reg
-	// word holds the 4-byte aligned words (by (offset+stackSize)/4) that a store of a
-	// constant left known, where the bit of known says so: map keys, for lookups that
-	// cannot fail.
-	word  [stackSize / 4]uint32
-	known [stackSize / 4 / 64]uint64
 }
 
-// dropSpills forgets the registers spilled to slots, and the constants of words, that
-// bytes [lo, hi) (offsets from the frame's top) overlap.
+// dropSpills forgets the registers spilled to slots that bytes [lo, hi) (offsets from
+// the frame's top) overlap.
 func (f *frame) dropSpills(lo, hi int64) {
 	for b := lo; b < hi; b++ {
 		f.spill[(b+stackSize)/8] = nil
-		w := (b + stackSize) / 4
-		f.known[w/64] &^= 1 << (w % 64)
 	}
-}
-
-// setWord records that the 4-byte word at offset off (aligned) holds v.
-func (f *frame) setWord(off int64, v uint32) {
-	w := (off + stackSize) / 4
-	f.word[w] = v
-	f.known[w/64] |= 1 << (w % 64)
-}
-
-// knownWord returns the constant the 4-byte word at offset off holds, if known.
-func (f *frame) knownWord(off int64) (uint32, bool) {
-	if off < -stackSize || off > -4 || off%4 != 0 {
-		return 0, false
-	}
-	w := (off + stackSize) / 4
-	return f.word[w], f.known[w/64]&(1<<(w%64)) != 0
 }
 
 func (f *frame) clone() *frame {
@@ -455,16 +431,6 @@ func joinFrameInto(fr, fb *frame, widening bool) {
 	for i := range fr.init {
 		fr.init[i] = fr.init[i] && fb.init[i]
 	}
-	for i := range fr.known {
-		m := fr.known[i] & fb.known[i]
-		for bits := m; bits != 0; bits &= bits - 1 {
-			w := i*64 + trailingZeros(bits)
-			if fr.word[w] != fb.word[w] {
-				m &^= 1 << (w % 64)
-			}
-		}
-		fr.known[i] = m
-	}
 	for i := range fr.spill {
 		switch {
 		case fr.spill[i] == nil:
@@ -494,18 +460,6 @@ func framesLeq(a, b []*frame) bool {
 				return false
 			}
 		}
-		for i := range fb.known {
-			if fb.known[i]&^fa.known[i] != 0 {
-				return false
-			}
-			for bits := fb.known[i]; bits != 0; bits &= bits - 1 {
-				if w := i*64 + trailingZeros(bits); fa.word[w] != fb.word[w] {
-					return false
-				}
-			}
-		}
 	}
 	return true
 }
-
-func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }

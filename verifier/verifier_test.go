@@ -372,52 +372,6 @@ func TestVerify(t *testing.T) {
 			mov %r0, 0
 		out:
 			exit`, ""},
-		{"array lookup with a constant key in range needs no NULL check", `
-			stw [%r10-4], 0
-			lddw %r1, 0xabcd0200
-			mov %r2, %r10
-			add %r2, -4
-			call 1
-			ldxdw %r0, [%r0+8]
-			exit`, ""},
-		{"array lookup with a key past the end may be NULL", `
-			stw [%r10-4], 1
-			lddw %r1, 0xabcd0200
-			mov %r2, %r10
-			add %r2, -4
-			call 1
-			ldxdw %r0, [%r0+8]
-			exit`, "may be NULL"},
-		{"array lookup with a key partly overwritten may be NULL", `
-			stw [%r10-4], 0
-			stb [%r10-3], 1
-			lddw %r1, 0xabcd0200
-			mov %r2, %r10
-			add %r2, -4
-			call 1
-			ldxdw %r0, [%r0+8]
-			exit`, "may be NULL"},
-		{"array lookup with a key known on one path only may be NULL", `
-			ldxw %r3, [%r1+0]
-			stw [%r10-4], 0
-			call 7
-			jeq %r0, 0, skip
-			stxw [%r10-4], %r0
-		skip:
-			lddw %r1, 0xabcd0200
-			mov %r2, %r10
-			add %r2, -4
-			call 1
-			ldxdw %r0, [%r0+8]
-			exit`, "may be NULL"},
-		{"hash lookup with a constant key may be NULL", `
-			stw [%r10-4], 0
-			lddw %r1, 0xabcd0000
-			mov %r2, %r10
-			add %r2, -4
-			call 1
-			ldxdw %r0, [%r0+0]
-			exit`, "may be NULL"},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
