@@ -28,9 +28,13 @@ func kernelAccepts(path string) map[string]bool {
 				delete(one.Programs, other)
 			}
 		}
+		// cilium/ebpf loads no program whose type it cannot tell (UnspecifiedProgram)
+		// and reports no error for it: only a program in the collection was accepted.
 		if coll, err := ebpf.NewCollection(one); err == nil {
+			if coll.Programs[name] != nil {
+				accepted[name] = true
+			}
 			coll.Close()
-			accepted[name] = true
 		}
 	}
 	return accepted
@@ -89,10 +93,8 @@ func TestKernelAccepted(t *testing.T) {
 	t.Logf("%d programs the kernel accepts: anybpf accepts %d", n, n-len(refused))
 }
 
-// TestKernelAcceptedCorpus reports, for the sample corpus's objects that cilium/ebpf can
-// read, how many of the programs the kernel accepts anybpf accepts: some are ones PREVAIL
-// also fails (its expected_failure list), where the kernel's path-sensitive analysis is
-// more precise than an abstract interpreter's joins.
+// TestKernelAcceptedCorpus: of the sample corpus's objects that cilium/ebpf can read
+// and load, every program the kernel accepts anybpf accepts too.
 func TestKernelAcceptedCorpus(t *testing.T) {
 	kernelAvailable(t)
 	if m, _ := filepath.Glob("../shared/corpus/ebpf-samples/*/*.o"); len(m) == 0 {
@@ -100,11 +102,10 @@ func TestKernelAcceptedCorpus(t *testing.T) {
 	}
 	n, refused := compareWithKernel(t, "../shared/corpus/ebpf-samples/*/*.o")
 	for _, r := range refused {
-		t.Logf("the kernel accepts it, anybpf refuses: %.200s", r)
+		t.Errorf("the kernel accepts it, anybpf refuses: %.200s", r)
 	}
 	t.Logf("%d corpus programs the kernel accepts: anybpf accepts %d", n, n-len(refused))
-	// Floors: what anybpf accepts today (docs/verifier.md).
-	if n < 30 || len(refused) > 6 {
-		t.Errorf("anybpf accepts %d of the %d corpus programs the kernel accepts; the floor is all but 6", n-len(refused), n)
+	if n < 30 {
+		t.Errorf("only %d corpus programs loaded into the kernel; 34 did", n)
 	}
 }

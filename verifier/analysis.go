@@ -28,7 +28,7 @@ const (
 	zTmp3 = zTmp + 2 // holds an operand across assignSum
 	// zLoop0 is the first of the loop counters: how many times a loop head has been
 	// reached. Loops past the last counter share them (a shared counter bounds the sum).
-	zLoop0
+	zLoop0          = zTmp + 3
 	numLoopCounters = 4
 )
 
@@ -192,6 +192,7 @@ func (a *analysis) entry() *state {
 		s.regs[i] = uninit
 	}
 	s.regs[10] = reg{k: kStack, num: interval.Const(0), frame: 0}
+	s.z.AssignRange(zPktSize, 0, maxPacket)
 	if a.ctx != nil {
 		s.regs[1] = reg{k: kCtx, num: interval.Const(0)}
 	} else {
@@ -201,7 +202,6 @@ func (a *analysis) entry() *state {
 		s.setReg(2, number(interval.UnsignedRange(0, maxPacket)))
 		s.z.Assign(zNum0+2, zPktSize, 0)
 	}
-	s.z.AssignRange(zPktSize, 0, maxPacket)
 	s.z.AssignRange(zMeta, -4096, 0)
 	for i := 0; i < numLoopCounters; i++ {
 		s.z.AssignConst(zLoop0+zone.Var(i), 0)
@@ -217,61 +217,195 @@ func (a *analysis) run() (*state, error) {
 // function analyzes f from the entry state and returns the join of its exit states.
 func (a *analysis) function(f *cfg.Function, in *state) (*state, error) {
 	n := f.End - f.Start
-	fa := &funcAnalysis{a: a, f: f, entry: in, out: make([]*state, n), taken: make([]*state, n)}
+	fa := &funcAnalysis{a: a, f: f, entry: in, out: make([][]*state, n), taken: make([][]*state, n)}
 	if err := fa.elements(f.WTO.Elements); err != nil {
 		return nil, err
 	}
 	var exit *state
 	for _, x := range f.Exits {
-		exit = joinState(exit, fa.out[x-f.Start], false)
+		for _, s := range fa.out[x-f.Start] {
+			exit = joinState(exit, s, false)
+		}
 	}
 	return exit, nil
 }
 
 // funcAnalysis holds the states of one analysis of one function.
+//
+// A program point holds a short list of states, a disjunction: the paths reaching it are
+// in one of them. Paths that meet are joined into one state when that loses nothing the
+// checks depend on (the same kinds in every register and spill slot, the same stack bytes
+// initialized); otherwise they are kept apart, up to maxDisjuncts states, so that a
+// register still goes with the stack bytes its path initialized (a size computed on a
+// branch, a pointer to one of two buffers). Inside loops every point holds one state, as
+// widening needs.
 type funcAnalysis struct {
 	a *analysis
 	f *cfg.Function
-	// entry is the state the function starts in; out the state after each instruction
+	// entry is the state the function starts in; out the states after each instruction
 	// on its fall-through (or only) edge, taken on a conditional jump's taken edge, both
-	// indexed by instruction - f.Start.
+	// indexed by instruction - f.Start. A nil list means unreachable.
 	entry      *state
-	out, taken []*state
+	out, taken [][]*state
 }
 
-// incoming joins the states flowing into instruction i from its predecessors (and the
-// function's entry state into its first instruction). The result is the caller's to
-// change.
-func (fa *funcAnalysis) incoming(i int) *state {
+// maxDisjuncts bounds the states kept apart at one program point.
+const maxDisjuncts = 8
+
+// incoming gathers the states flowing into instruction i from its predecessors (and the
+// function's entry state into its first instruction), keeping them apart where joining
+// would lose precision (see funcAnalysis). The result is the caller's to change.
+func (fa *funcAnalysis) incoming(i int) []*state {
 	preds := fa.f.Preds(i)
 	if i != fa.f.Entry() && len(preds) == 1 {
-		// The only edge in: nothing else reads the state it carries, so take it
-		// instead of copying it.
+		// The only edge in: nothing else reads the states it carries, so take them
+		// instead of copying them.
 		m, from := fa.out, preds[0].From-fa.f.Start
 		if preds[0].Kind == cfg.Taken {
 			m = fa.taken
 		}
-		s := m[from]
+		ds := m[from]
 		m[from] = nil
-		if s != nil && preds[0].Kind != cfg.Taken && fa.taken[from] == s {
-			s = s.clone() // a ja's state is also its taken state
+		if len(ds) > 0 && preds[0].Kind != cfg.Taken && len(fa.taken[from]) > 0 && &fa.taken[from][0] == &ds[0] {
+			// A ja's states are also its taken states.
+			c := make([]*state, len(ds))
+			for j, s := range ds {
+				c[j] = s.clone()
+			}
+			ds = c
 		}
-		return s
+		return ds
 	}
-	var s *state
+	single := fa.inLoop(i)
+	var ds []*state
+	add := func(s *state) {
+		if s == nil || s.bottom {
+			return
+		}
+		if single {
+			if len(ds) == 0 {
+				ds = []*state{s.clone()}
+			} else {
+				ds[0].joinWith(s, false)
+			}
+			return
+		}
+		ds = addDisjunct(ds, s)
+	}
 	if i == fa.f.Entry() {
-		s = joinState(nil, fa.entry, false)
+		add(fa.entry)
 	}
 	for _, e := range preds {
-		var from *state
+		from := fa.out[e.From-fa.f.Start]
 		if e.Kind == cfg.Taken {
 			from = fa.taken[e.From-fa.f.Start]
-		} else {
-			from = fa.out[e.From-fa.f.Start]
 		}
-		s = joinState(s, from, false)
+		for _, s := range from {
+			add(s)
+		}
+	}
+	return ds
+}
+
+// inLoop reports whether instruction i is a loop head or inside a loop.
+func (fa *funcAnalysis) inLoop(i int) bool {
+	return fa.f.WTO.IsHead(i) || fa.f.WTO.Parent(i) >= 0
+}
+
+// addDisjunct adds s (not changed) to the disjunction ds: joined into a state it differs
+// from only in numbers, else kept apart, else (ds is full) joined into the state it
+// differs from least.
+func addDisjunct(ds []*state, s *state) []*state {
+	best, bestDist := -1, 0
+	for j, d := range ds {
+		dist := distance(d, s)
+		if dist == 0 {
+			d.joinWith(s, false)
+			return ds
+		}
+		if best < 0 || dist < bestDist {
+			best, bestDist = j, dist
+		}
+	}
+	if len(ds) < maxDisjuncts {
+		return append(ds, s.clone())
+	}
+	ds[best].joinWith(s, false)
+	return ds
+}
+
+// joinAll joins a disjunction into one state (nil when empty).
+func joinAll(ds []*state) *state {
+	switch len(ds) {
+	case 0:
+		return nil
+	case 1:
+		return ds[0]
+	}
+	s := ds[0]
+	for _, d := range ds[1:] {
+		s.joinWith(d, false)
 	}
 	return s
+}
+
+// distance counts what a join of a and b loses beyond numbers: registers and spill slots
+// whose kinds (or nullness, frame, map, reference) differ, and stack bytes initialized
+// in one but not the other. 0 means they can be joined.
+func distance(a, b *state) int {
+	d := 0
+	for r := range a.regs {
+		if !sameShape(a.regs[r], b.regs[r]) {
+			d += 8
+		} else if a.regs[r].k == kNum {
+			x, okx := a.regs[r].num.Const()
+			y, oky := b.regs[r].num.Const()
+			if okx && oky && x != y {
+				d++
+			}
+		}
+	}
+	if len(a.frames) != len(b.frames) {
+		return d + 1<<20
+	}
+	for fi, fa := range a.frames {
+		fb := b.frames[fi]
+		if fa == fb {
+			continue
+		}
+		if fa.init != fb.init {
+			for k := range fa.init {
+				if fa.init[k] != fb.init[k] {
+					d++
+				}
+			}
+		}
+		for k := range fa.spill {
+			x, y := fa.spill[k], fb.spill[k]
+			if (x == nil) != (y == nil) || x != nil && !sameShape(*x, *y) {
+				d += 8
+			}
+		}
+	}
+	if a.locked != b.locked || a.pktGen != b.pktGen || len(a.refs) != len(b.refs) {
+		d += 8
+	}
+	return d
+}
+
+// sameShape reports whether x and y are the same kind of value, so that their join
+// loses only numeric precision.
+func sameShape(x, y reg) bool {
+	if x.k != y.k {
+		return false
+	}
+	switch x.k {
+	case kUninit, kNum, kMixed:
+		return true
+	case kUnion:
+		return x.leq(y) && y.leq(x)
+	}
+	return x.nullable == y.nullable && x.m == y.m && x.ms == y.ms && x.frame == y.frame && x.size == y.size && x.ref == y.ref && x.fn == y.fn
 }
 
 func (fa *funcAnalysis) elements(els []cfg.Element) error {
@@ -289,37 +423,141 @@ func (fa *funcAnalysis) elements(els []cfg.Element) error {
 	return nil
 }
 
-// wideningDelay is how many times a loop head is joined before widening: until then
-// loops are iterated exactly, which proves loops bounded by a constant compared with !=,
-// as Linux does by walking them.
+// wideningDelay is how many rounds of a loop are walked exactly, each from the state
+// the previous round left at the head (Linux walks loops the same way), before the
+// rounds are joined and widened. Exact rounds prove loops bounded by a constant compared
+// with != or through a truncation, where a join of the rounds loses the link between the
+// counter and the exit test.
 const wideningDelay = 1024
 
-// loop iterates a component to a fixpoint: the head joins the states reaching it (widening
-// after wideningDelay rounds) and counts its visits; once stable, the counter on the back
-// edges must be bounded (see the package documentation on termination).
+// loopExit is an edge leaving a component, and the states that left along it in every
+// round so far.
+type loopExit struct {
+	from  int
+	taken bool
+	acc   []*state
+}
+
+// loop analyzes a component. The first rounds are walked exactly: the head is visited
+// with the state reaching it from the previous round alone, so a loop that ends within
+// wideningDelay rounds is analyzed as if unrolled. After that, the head joins the
+// states reaching it with all earlier ones (widening) until they are stable, and the
+// counter on the back edges must be bounded (see the package documentation on
+// termination). The states leaving the loop are those of every round.
 func (fa *funcAnalysis) loop(el cfg.Element) error {
 	h := el.Vertex
 	a := fa.a
-	var head *state
-	for iter := 0; ; iter++ {
-		in := fa.incoming(h)
-		if in != nil && !in.bottom {
-			in.z.Increment(a.loopVar(h), 1)
-		}
-		if head != nil && leqState(in, head) {
-			if a.opts.SkipTermination {
-				return nil
+	var exits []*loopExit
+	for _, v := range fa.f.WTO.Component(h) {
+		for _, e := range fa.f.Succs(v) {
+			if !fa.f.WTO.InComponent(e.To, h) {
+				exits = append(exits, &loopExit{from: v, taken: e.Kind == cfg.Taken})
 			}
-			return fa.checkBound(h)
 		}
-		head = joinState(head, in, head != nil && iter > wideningDelay)
-		if err := fa.visit(h, head, false); err != nil {
+	}
+	// gather adds the states leaving the loop in the round just walked.
+	gather := func() {
+		for _, x := range exits {
+			ds := fa.out[x.from-fa.f.Start]
+			if x.taken {
+				ds = fa.taken[x.from-fa.f.Start]
+			}
+			for _, s := range ds {
+				if s != nil && !s.bottom {
+					x.acc = addDisjunct(x.acc, s)
+				}
+			}
+		}
+	}
+	// leave makes the states of every round those on the loop's exit edges.
+	leave := func() {
+		for _, x := range exits {
+			if x.taken {
+				fa.taken[x.from-fa.f.Start] = x.acc
+			} else {
+				fa.out[x.from-fa.f.Start] = x.acc
+			}
+		}
+	}
+	var head *state // exact rounds: the join of the states the head was visited with
+	for iter := 0; iter < wideningDelay; iter++ {
+		// The first round enters the loop; the others come from the round before.
+		in := fa.joinPreds(h, iter > 0)
+		if in == nil || in.bottom {
+			// Every path has left the loop, within iter rounds.
+			leave()
+			if !a.opts.SkipTermination && iter > a.opts.MaxLoopIterations {
+				return a.errorf(h, nil, nil, "the loop starting here may run %d times, more than the limit of %d", iter, a.opts.MaxLoopIterations)
+			}
+			return nil
+		}
+		in.z.Increment(a.loopVar(h), 1)
+		if head == nil {
+			head = in.clone()
+		} else {
+			head.joinWith(in, false)
+		}
+		if err := fa.visit(h, []*state{in}, true); err != nil {
 			return err
 		}
 		if err := fa.elements(el.Body); err != nil {
 			return err
 		}
+		gather()
 	}
+	for iter := wideningDelay; ; iter++ {
+		in := joinAll(fa.incoming(h))
+		if in != nil && !in.bottom {
+			in.z.Increment(a.loopVar(h), 1)
+		}
+		if leqState(in, head) {
+			leave()
+			if a.opts.SkipTermination {
+				return nil
+			}
+			return fa.checkBound(h)
+		}
+		head.joinWith(in, iter > wideningDelay)
+		if err := fa.visit(h, []*state{head}, false); err != nil {
+			return err
+		}
+		if err := fa.elements(el.Body); err != nil {
+			return err
+		}
+		gather()
+	}
+}
+
+// joinPreds joins the states reaching loop head h from inside its loop (back edges),
+// or from outside it (with the function's entry state when h is the entry); nil when
+// none does.
+func (fa *funcAnalysis) joinPreds(h int, inside bool) *state {
+	var s *state
+	add := func(d *state) {
+		switch {
+		case d == nil || d.bottom:
+		case s == nil:
+			s = d.clone()
+		default:
+			s.joinWith(d, false)
+		}
+	}
+	if !inside && h == fa.f.Entry() {
+		add(fa.entry)
+	}
+	for _, e := range fa.f.Preds(h) {
+		if fa.f.WTO.InComponent(e.From, h) != inside {
+			continue
+		}
+		ds := fa.out[e.From-fa.f.Start]
+		if e.Kind == cfg.Taken {
+			ds = fa.taken[e.From-fa.f.Start]
+		}
+		for _, d := range ds {
+			add(d)
+		}
+	}
+	return s
 }
 
 // checkBound proves that loop head h is reached a bounded number of times: on every back
@@ -331,68 +569,84 @@ func (fa *funcAnalysis) checkBound(h int) error {
 		if e.From != h && !fa.f.WTO.InComponent(e.From, h) {
 			continue // an edge entering the loop
 		}
-		s := fa.out[e.From-fa.f.Start]
+		ds := fa.out[e.From-fa.f.Start]
 		if e.Kind == cfg.Taken {
-			s = fa.taken[e.From-fa.f.Start]
+			ds = fa.taken[e.From-fa.f.Start]
 		}
-		if s == nil || s.bottom {
-			continue
-		}
-		z := s.z.Clone()
-		z.Close()
-		if _, hi := z.Bounds(v); hi > int64(a.opts.MaxLoopIterations) {
-			what := "is not proven to end"
-			if hi != zone.Inf {
-				what = fmt.Sprintf("may run %d times, more than the limit of %d", hi, a.opts.MaxLoopIterations)
+		for _, s := range ds {
+			if s == nil || s.bottom {
+				continue
 			}
-			return a.errorf(h, nil, nil, "the loop starting here %s", what)
+			z := s.z.Clone()
+			z.Close()
+			// A back edge taken hi times reaches the head hi+1 times.
+			if _, hi := z.Bounds(v); hi == zone.Inf || hi+1 > int64(a.opts.MaxLoopIterations) {
+				what := "is not proven to end"
+				if hi != zone.Inf {
+					what = fmt.Sprintf("may run %d times, more than the limit of %d", hi+1, a.opts.MaxLoopIterations)
+				}
+				return a.errorf(h, nil, nil, "the loop starting here %s", what)
+			}
 		}
 	}
 	return nil
 }
 
-// visit applies instruction i's transfer function to s, which it may change when owned.
-func (fa *funcAnalysis) visit(i int, s *state, owned bool) error {
+// visit applies instruction i's transfer function to each state of ds, which it may
+// change when owned.
+func (fa *funcAnalysis) visit(i int, ds []*state, owned bool) error {
+	var outs, takens []*state
+	k := i - fa.f.Start
+	for _, s := range ds {
+		out, taken, err := fa.visitOne(i, s, owned)
+		if err != nil {
+			return err
+		}
+		if out != nil && !out.bottom {
+			outs = append(outs, out)
+		}
+		if taken != nil && !taken.bottom {
+			takens = append(takens, taken)
+		}
+	}
+	ins := fa.a.p.Instructions[i]
+	if ins.OpCode&0xf0 == isa.JmpJA && ins.Class().IsJump() {
+		takens = outs
+	}
+	fa.out[k], fa.taken[k] = outs, takens
+	return nil
+}
+
+// visitOne applies instruction i's transfer function to s and returns the states on
+// its fall-through and taken edges.
+func (fa *funcAnalysis) visitOne(i int, s *state, owned bool) (out, taken *state, err error) {
 	a := fa.a
 	if s == nil || s.bottom {
-		fa.out[i-fa.f.Start], fa.taken[i-fa.f.Start] = nil, nil
-		return nil
+		return nil, nil, nil
 	}
 	a.processed++
 	if a.processed > a.opts.MaxInstructions {
-		return a.errorf(i, nil, nil, "the program is too complex: more than %d instructions processed", a.opts.MaxInstructions)
+		return nil, nil, a.errorf(i, nil, nil, "the program is too complex: more than %d instructions processed", a.opts.MaxInstructions)
 	}
 	if !owned {
 		s = s.clone()
 	}
 	ins := a.p.Instructions[i]
 	if r, ok := isa.WrittenRegister(ins); ok && r == isa.R10 {
-		return a.errorf(i, nil, nil, "r10, the frame pointer, is read-only")
+		return nil, nil, a.errorf(i, nil, nil, "r10, the frame pointer, is read-only")
 	}
 	if ins.IsJump() && ins.OpCode&0xf0 != isa.JmpJA {
 		taken, fall, err := a.branch(i, ins, s)
-		if err != nil {
-			return err
-		}
-		fa.out[i-fa.f.Start], fa.taken[i-fa.f.Start] = fall, taken
-		return nil
+		return fall, taken, err
 	}
 	if ins.IsLocalCall() {
 		out, err := fa.call(i, ins, s)
-		if err != nil {
-			return err
-		}
-		fa.out[i-fa.f.Start] = out
-		return nil
+		return out, nil, err
 	}
 	if err := a.step(i, ins, s); err != nil {
-		return err
+		return nil, nil, err
 	}
-	if ins.OpCode&0xf0 == isa.JmpJA && ins.Class().IsJump() {
-		fa.taken[i-fa.f.Start] = s
-	}
-	fa.out[i-fa.f.Start] = s
-	return nil
+	return s, nil, nil
 }
 
 // call analyzes a bpf-to-bpf call: the callee runs on a new stack frame with r1-r5 as

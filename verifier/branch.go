@@ -3,6 +3,7 @@ package verifier
 import (
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/verifier/internal/interval"
+	"github.com/anybpf/anybpf/verifier/internal/zone"
 )
 
 var conds = map[uint8]interval.Cond{
@@ -48,9 +49,24 @@ func (a *analysis) branch(i int, ins isa.Instruction, s *state) (taken, fall *st
 			return taken, fall, nil
 		}
 	}
+	// A pointer that cannot be NULL is not 0 (the regions anybpf gives programs never
+	// start at address 0; Linux decides these branches the same way).
+	if nonNull(d) && src.k == kNum && !jmp32 {
+		if z, ok := src.num.Const(); ok && z == 0 {
+			switch c {
+			case interval.JEQ, interval.JLE, interval.JLT:
+				return nil, fall, nil
+			case interval.JNE, interval.JGT:
+				return taken, nil, nil
+			}
+		}
+	}
 	switch {
 	case d.k == kNum && src.k == kNum:
 		tp, fp := interval.Refine(c, jmp32, d.num, src.num)
+		if isReg && !jmp32 && ins.Dst != ins.Src {
+			numberCompare(c, taken, fall, ins, d.num, src.num)
+		}
 		if !apply(taken, ins, isReg, tp) {
 			taken = nil
 		}
@@ -108,9 +124,75 @@ func packetCompare(c interval.Cond, taken, fall *state, ins isa.Instruction) {
 		lt(fall, ins.Src, ins.Dst, true)
 	case interval.JEQ:
 		taken.z.AddEqual(d, o, 0)
+		notEqual(fall, d, o)
 	case interval.JNE:
 		fall.z.AddEqual(d, o, 0)
+		notEqual(taken, d, o)
 	}
+}
+
+// numberCompare adds to each edge the order of two number registers the jump implies,
+// for signed comparisons, and for unsigned ones when both are non-negative as signed
+// numbers (the zone holds values as signed numbers).
+func numberCompare(c interval.Cond, taken, fall *state, ins isa.Instruction, dv, sv interval.Value) {
+	switch c {
+	case interval.JGT, interval.JGE, interval.JLT, interval.JLE:
+		if dv.SMin() < 0 || sv.SMin() < 0 {
+			return
+		}
+	case interval.JSET:
+		return
+	}
+	d, o := numVar(ins.Dst), numVar(ins.Src)
+	switch c {
+	case interval.JGT, interval.JSGT:
+		taken.z.AddConstraint(o, d, -1)
+		fall.z.AddConstraint(d, o, 0)
+	case interval.JGE, interval.JSGE:
+		taken.z.AddConstraint(o, d, 0)
+		fall.z.AddConstraint(d, o, -1)
+	case interval.JLT, interval.JSLT:
+		taken.z.AddConstraint(d, o, -1)
+		fall.z.AddConstraint(o, d, 0)
+	case interval.JLE, interval.JSLE:
+		taken.z.AddConstraint(d, o, 0)
+		fall.z.AddConstraint(o, d, -1)
+	case interval.JEQ:
+		taken.z.AddEqual(d, o, 0)
+		notEqual(fall, d, o)
+	case interval.JNE:
+		fall.z.AddEqual(d, o, 0)
+		notEqual(taken, d, o)
+	}
+}
+
+// notEqual adds x ≠ y to s where the zone already orders x and y: x ≤ y becomes x < y
+// (as data ≠ data_end means the packet is not empty).
+func notEqual(s *state, x, y zone.Var) {
+	switch {
+	case s.z.Upper(x, y) <= 0:
+		s.z.AddConstraint(x, y, -1)
+	case s.z.Upper(y, x) <= 0:
+		s.z.AddConstraint(y, x, -1)
+	}
+}
+
+// nonNull reports whether r is a pointer that is never NULL.
+func nonNull(r reg) bool {
+	switch r.k {
+	case kCtx, kStack, kPacket:
+		return true
+	case kMapValue, kMem:
+		return !r.nullable
+	case kUnion:
+		for _, x := range r.alts {
+			if !nonNull(x) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // markNull sets every register and spill with p's null id to NULL (a number 0) or to

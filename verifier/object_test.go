@@ -124,6 +124,9 @@ func TestCorpus(t *testing.T) {
 					otherOK++
 				} else {
 					otherRefused++
+					if testing.Verbose() && os.Getenv("VERIFIER_CORPUS_DETAIL") != "" {
+						t.Logf("%s %s (PREVAIL: %s): %v", rel, ps.Name, want, err)
+					}
 				}
 			case err == nil && want == "pass":
 				passOK++
@@ -161,11 +164,18 @@ func TestCorpus(t *testing.T) {
 	t.Logf("with termination checked: %d of the programs PREVAIL verifies", withTermination)
 	t.Logf("time: %v for all programs, slowest %v (%s); most allocated by one program: %d KiB", total, slowest, slowestName, mostAlloc>>10)
 	// Floors: what this verifier achieved when the test was last tightened.
-	if withTermination < 278 {
-		t.Errorf("only %d programs PREVAIL verifies were verified with termination checked; 278 were", withTermination)
+	if withTermination < 291 {
+		t.Errorf("only %d programs PREVAIL verifies were verified with termination checked; 291 were", withTermination)
 	}
-	if passOK < 279 {
-		t.Errorf("only %d programs PREVAIL verifies were verified; 279 were", passOK)
+	// The two left, bpf2bpf add1/add2, write __sk_buff's read-only len field (PREVAIL's
+	// generic context lets them).
+	if passOK < 291 {
+		t.Errorf("only %d programs PREVAIL verifies were verified; 291 were", passOK)
+	}
+	// PREVAIL's known failures anybpf verifies: 6 of 22 (the others are unsafe, or need
+	// facts anybpf does not have, see docs/verifier.md).
+	if otherOK < 6 {
+		t.Errorf("only %d of PREVAIL's known failures were verified; 6 were", otherOK)
 	}
 	// The one: invalid/dac31099... (BindMonitor) reads bind_md.operation as the 4-byte
 	// field at offset 44 of current ebpf-for-windows; PREVAIL's older bind_md ends at 43.

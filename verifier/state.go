@@ -349,15 +349,28 @@ func joinState(a, b *state, widening bool) *state {
 		return a.clone()
 	}
 	r := a.clone()
+	r.joinWith(b, widening)
+	return r
+}
+
+// joinWith sets r, which must not be bottom, to the join of r and b (not changed; nil
+// or bottom leave r as it is).
+func (r *state) joinWith(b *state, widening bool) {
+	if b == nil || b.bottom {
+		return
+	}
 	for i := range r.regs {
 		if widening {
-			r.regs[i] = widen(a.regs[i], b.regs[i])
+			r.regs[i] = widen(r.regs[i], b.regs[i])
 		} else {
-			r.regs[i] = join(a.regs[i], b.regs[i])
+			r.regs[i] = join(r.regs[i], b.regs[i])
 		}
 	}
-	n := min(len(a.frames), len(b.frames))
-	r.frames = joinFrames(a.frames[:n], b.frames[:n], widening)
+	n := min(len(r.frames), len(b.frames))
+	r.frames = r.frames[:n]
+	for fi := range r.frames {
+		joinFrameInto(r.frames[fi], b.frames[fi], widening)
+	}
 	if widening {
 		r.z.Widen(b.z)
 	} else {
@@ -371,9 +384,8 @@ func joinState(a, b *state, widening bool) *state {
 		}
 		r.refs[k] = true
 	}
-	r.locked = a.locked || b.locked
-	r.pktGen = max(a.pktGen, b.pktGen)
-	return r
+	r.locked = r.locked || b.locked
+	r.pktGen = max(r.pktGen, b.pktGen)
 }
 
 // leqState reports whether a is included in b (a fixpoint has been reached when the new
@@ -408,26 +420,30 @@ func leqState(a, b *state) bool {
 func joinFrames(a, b []*frame, widening bool) []*frame {
 	out := make([]*frame, len(a))
 	for fi := range a {
-		fa, fb := a[fi], b[fi]
-		fr := fa.clone()
-		for i := range fr.init {
-			fr.init[i] = fa.init[i] && fb.init[i]
-		}
-		for i := range fr.spill {
-			switch {
-			case fa.spill[i] == nil || fb.spill[i] == nil:
-				fr.spill[i] = nil
-			case widening:
-				j := widen(*fa.spill[i], *fb.spill[i])
-				fr.spill[i] = &j
-			default:
-				j := join(*fa.spill[i], *fb.spill[i])
-				fr.spill[i] = &j
-			}
-		}
-		out[fi] = fr
+		out[fi] = a[fi].clone()
+		joinFrameInto(out[fi], b[fi], widening)
 	}
 	return out
+}
+
+// joinFrameInto sets fr to the join of fr and fb, byte by byte.
+func joinFrameInto(fr, fb *frame, widening bool) {
+	for i := range fr.init {
+		fr.init[i] = fr.init[i] && fb.init[i]
+	}
+	for i := range fr.spill {
+		switch {
+		case fr.spill[i] == nil:
+		case fb.spill[i] == nil:
+			fr.spill[i] = nil
+		case widening:
+			j := widen(*fr.spill[i], *fb.spill[i])
+			fr.spill[i] = &j
+		default:
+			j := join(*fr.spill[i], *fb.spill[i])
+			fr.spill[i] = &j
+		}
+	}
 }
 
 // framesLeq reports whether every frame of a is included in b's.

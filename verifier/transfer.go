@@ -344,6 +344,16 @@ func (a *analysis) pointerDiff(i int, s *state, dst, src isa.Register) error {
 	case d.k == kPacket:
 		lo, hi := s.z.DiffBounds(pktVar(dst), pktVar(src))
 		v = signedRange(lo, hi)
+		// The difference is dst's offset minus src's: keep its relation to dst's
+		// offset (to the packet's size, for data_end − data), within src's bounds.
+		slo, shi := s.z.Bounds(pktVar(src))
+		s.z.Assign(zTmp3, pktVar(dst), 0)
+		s.setReg(dst, number(v))
+		if slo != zone.NegInf && shi != zone.Inf && !v.IsBottom() {
+			addDiffRange(s.z, numVar(dst), zTmp3, -shi, -slo)
+		}
+		s.z.Forget(zTmp3)
+		return nil
 	case (d.k == kStack || d.k == kCtx) && d.frame == o.frame:
 		// One region: the difference of the offsets is the difference of the pointers.
 		// (Two map values or records may be different allocations, whose difference

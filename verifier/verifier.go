@@ -9,15 +9,20 @@
 // product of a register type domain, numeric intervals
 // (signed and unsigned, 64 and 32 bits, with known bits) and a zone domain relating
 // packet offsets to the packet's size, so that bounds checks through copies and offsets
-// are understood. Program types supply their context descriptors (progtype) and helpers
-// their prototypes (helpers): the runtime uses the same tables.
+// are understood. Where paths meet outside loops, their states are kept apart (up to 8
+// per program point) when joining them would lose register kinds, stack initialization
+// or constants, so that a value stays with the facts of its own path. Program types
+// supply their context descriptors (progtype) and helpers their prototypes (helpers):
+// the runtime uses the same tables.
 //
-// Termination: every loop head carries a counter of its visits, which no widening
-// touches, so a loop's fixpoint is reached only when the analysis has proven the loop
-// exits; the counter's bound is then the loop's bound (checked against
-// Options.MaxLoopIterations). A loop that cannot be proven to exit makes the analysis
-// run into Options.MaxInstructions, as Linux's verifier runs into its 1 million
-// instructions.
+// Termination: loops are first walked round by round (up to 1024 rounds), each round
+// from the state the previous one left at the loop head, as Linux walks them; the states
+// leaving the loop in every round flow on. A loop all of whose paths leave within those
+// rounds is proven to end in that many rounds. Otherwise the rounds are joined and
+// widened: every loop head carries a counter of its visits, which no widening touches,
+// so the fixpoint bounds the counter only when the analysis has proven the loop exits.
+// Either bound is checked against Options.MaxLoopIterations; a loop with no bound is
+// refused as not proven to end (unless Options.SkipTermination).
 package verifier
 
 import (

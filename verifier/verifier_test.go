@@ -45,6 +45,15 @@ func TestVerify(t *testing.T) {
 		{"return constant", "mov %r0, 2\nexit", ""},
 		{"uninitialized r0", "exit", "r0 is read before it is written"},
 		{"uninitialized register", "mov %r0, %r5\nexit", "r5 is read before it is written"},
+		// Path sensitivity: a register goes with the stack bytes its own path wrote.
+		{"size chosen with the bytes written on its path", pathSize(8, 4), ""},
+		{"size larger than the bytes written on its path", pathSize(8, 8), "uninitialized stack byte"},
+		{"pointer to the buffer its path wrote", pathBuffer(-8), ""},
+		{"pointer to the buffer the other path wrote", pathBuffer(-16), "uninitialized stack byte"},
+		{"number or checked packet pointer", pathPacket(13), ""},
+		{"number or packet pointer read past the check", pathPacket(14), "may run past the packet's end"},
+		{"more paths than states kept apart, all bytes written", pathMany(6, false), ""},
+		{"more paths than states kept apart, one byte missing", pathMany(6, true), "uninitialized stack byte"},
 		{"packet read after bounds check", `
 			ldxw %r2, [%r1+0]
 			ldxw %r3, [%r1+4]
@@ -291,6 +300,78 @@ func TestVerify(t *testing.T) {
 		{"callx of an unknown id", "ldxw %r2, [%r1+12]\ncall %r2\nmov %r0, 0\nexit", "not one known helper id"},
 		{"callx of a pointer", "mov %r2, %r10\ncall %r2\nmov %r0, 0\nexit", "not a helper id"},
 		{"callx checks the helper's arguments", "mov %r2, 1\ncall %r2\nmov %r0, 0\nexit", "argument 1 of bpf_map_lookup_elem"},
+		{"loop bounded through a 32-bit truncation", `
+			mov %r6, 0
+		loop:
+			add %r6, 1
+			mov %r1, %r6
+			lsh %r1, 32
+			rsh %r1, 32
+			jne %r1, 1000, loop
+			mov %r0, 0
+			exit`, ""},
+		{"stack read after a loop that may leave before writing it", `
+			mov %r6, 0
+		loop:
+			add %r6, 1
+			call 7
+			jeq %r0, 0, out
+			stdw [%r10-8], 1
+			jlt %r6, 4, loop
+		out:
+			ldxdw %r0, [%r10-8]
+			exit`, "uninitialized stack byte"},
+		{"stack read after a loop that writes it before leaving", `
+			mov %r6, 0
+		loop:
+			add %r6, 1
+			stdw [%r10-8], 1
+			call 7
+			jeq %r0, 0, out
+			jlt %r6, 4, loop
+		out:
+			ldxdw %r0, [%r10-8]
+			exit`, ""},
+		{"loop over the packet bounded by data_end - data", `
+			ldxw %r2, [%r1+4]
+			ldxw %r1, [%r1+0]
+			mov %r0, 0
+			jeq %r2, %r1, out
+			sub %r2, %r1
+			mov %r3, 0
+		loop:
+			mov %r4, %r3
+			add %r4, %r1
+			ldxb %r4, [%r4+0]
+			add %r0, %r4
+			add %r3, 1
+			jle %r2, %r3, out
+			ja loop
+		out:
+			exit`, ""},
+		{"loop over the packet one byte too far", `
+			ldxw %r2, [%r1+4]
+			ldxw %r1, [%r1+0]
+			mov %r0, 0
+			jeq %r2, %r1, out
+			sub %r2, %r1
+			mov %r3, 0
+		loop:
+			mov %r4, %r3
+			add %r4, %r1
+			ldxb %r4, [%r4+0]
+			add %r0, %r4
+			add %r3, 1
+			jlt %r2, %r3, out
+			ja loop
+		out:
+			exit`, "may run past the packet's end"},
+		{"pointer compared with 0", `
+			mov %r2, %r10
+			jeq %r2, 0, out
+			mov %r0, 0
+		out:
+			exit`, ""},
 		{"loop bounded by !=", `
 			mov %r0, 0
 			mov %r1, 0
@@ -458,6 +539,115 @@ func TestPacketWrites(t *testing.T) {
 					t.Fatalf("refused: %v", err)
 				}
 			})
+		}
+	}
+}
+
+// pathSize writes 8 bytes on one path and 4 on the other, and passes trace_printk the
+// size that goes with each path (the short path's size is short).
+func pathSize(long, short int) string {
+	return fmt.Sprintf(`
+		call 7
+		jeq %%r0, 0, short
+		stdw [%%r10-8], 0
+		mov %%r2, %d
+		ja print
+	short:
+		stw [%%r10-8], 0
+		mov %%r2, %d
+	print:
+		mov %%r1, %%r10
+		add %%r1, -8
+		call 6
+		mov %%r0, 0
+		exit`, long, short)
+}
+
+// pathBuffer points r6 at the buffer each path writes (the second path's pointer is off).
+func pathBuffer(second int) string {
+	return fmt.Sprintf(`
+		call 7
+		jeq %%r0, 0, b
+		stdw [%%r10-16], 1
+		mov %%r6, %%r10
+		add %%r6, -16
+		ja use
+	b:
+		stdw [%%r10-8], 2
+		mov %%r6, %%r10
+		add %%r6, %d
+	use:
+		ldxdw %%r0, [%%r6+0]
+		exit`, second)
+}
+
+// pathPacket leaves r7 0, or the packet's start when 14 bytes are there, and reads it
+// when it is not 0.
+func pathPacket(off int) string {
+	return fmt.Sprintf(`
+		mov %%r7, 0
+		ldxw %%r2, [%%r1+0]
+		ldxw %%r3, [%%r1+4]
+		mov %%r4, %%r2
+		add %%r4, 14
+		jgt %%r4, %%r3, skip
+		mov %%r7, %%r2
+	skip:
+		jeq %%r7, 0, out
+		ldxb %%r0, [%%r7+%d]
+		exit
+	out:
+		mov %%r0, 1
+		exit`, off)
+}
+
+// pathMany chains n diamonds, the k-th writing stack byte -k-1 on one arm and -k-1 and
+// -n-k-1 on the other (2^n paths, more than the verifier keeps apart), then reads bytes
+// -n..-1, all written on every path, or, when missing, byte -n-1 too, which one arm
+// skips.
+func pathMany(n int, missing bool) string {
+	var b strings.Builder
+	for k := 0; k < n; k++ {
+		fmt.Fprintf(&b, "call 7\njeq %%r0, 0, a%d\nstb [%%r10-%d], 1\nja j%d\na%d:\nstb [%%r10-%d], 2\nstb [%%r10-%d], 3\nj%d:\n", k, k+1, k, k, k+1, n+k+1, k)
+	}
+	lo := n
+	if missing {
+		lo = n + 1
+	}
+	fmt.Fprintf(&b, "mov %%r1, %%r10\nadd %%r1, -%d\nmov %%r2, %d\ncall 6\nmov %%r0, 0\nexit", lo, lo)
+	return b.String()
+}
+
+// Loops are walked round by round: what leaves the loop in any round reaches the code
+// after it, and the number of rounds is checked against MaxLoopIterations.
+func TestLoopRounds(t *testing.T) {
+	src := `
+		mov %r6, 0
+	loop:
+		add %r6, 1
+		jeq %r6, 5, out
+		call 7
+		jeq %r0, 0, out
+		ja loop
+	out:
+		mov %r0, %r6
+		exit`
+	res, err := verifier.Verify(assemble(t, src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x := uint64(0); x <= 6; x++ {
+		if want := x >= 1 && x <= 5; res.MayReturn(x) != want {
+			t.Errorf("MayReturn(%d) = %v, want %v (returns %s)", x, !want, want, res.Returns())
+		}
+	}
+	for _, tc := range []struct {
+		limit int
+		want  string
+	}{{5, ""}, {4, "may run 5 times, more than the limit of 4"}} {
+		_, err := verifier.Verify(assemble(t, src), &verifier.Options{MaxLoopIterations: tc.limit})
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("limit %d: %v, want %q", tc.limit, err, tc.want)
 		}
 	}
 }
