@@ -530,7 +530,7 @@ func skbContextOut(skb *progtype.SKBuff) []byte {
 // when both spans are.
 func spans(first, second []byte) []byte {
 	longest := max(len(first), len(second), 1)
-	buf := make([]byte, len(first)+longest)
+	buf := engine.Memory(len(first) + longest)
 	copy(buf, first)
 	copy(buf[len(first):], second)
 	return buf

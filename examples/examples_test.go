@@ -4,6 +4,7 @@ package examples_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestXDPFirewall(t *testing.T) {
 		}
 		src := netip.AddrFrom4([4]byte(rec.RawSample[0:4]))
 		rule := binary.LittleEndian.Uint32(rec.RawSample[8:])
-		got = append(got, src.String()+"/"+string(rune('0'+rule)))
+		got = append(got, fmt.Sprintf("%s/%d", src, rule))
 	}
 	want := []string{"198.18.0.5/7", "198.18.0.200/9", "198.18.0.6/7"}
 	for i := range want {

@@ -2,7 +2,6 @@ package link
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -99,7 +98,7 @@ func (pl *ProcessLink) Close() error {
 
 // process is what the hook remembers of a process between its creation and its exit.
 type process struct {
-	md         []byte
+	md         progtype.ProcessMD
 	command    []byte
 	image      []byte
 	created    bool
@@ -144,36 +143,23 @@ func (pl *ProcessLink) handle(procs map[uint32]*process, ev procevents.Event) {
 		}
 		p.command, p.image = commandLine(ev.PID), imagePath(ev.PID)
 		p.created = true
-		if p.md == nil {
-			p.md = make([]byte, progtype.ProcessContext.RealSize)
-		}
-		md := p.md
-		clear(md)
-		put := binary.LittleEndian.PutUint64
-		put(md[16:], uint64(ev.PID))
-		put(md[24:], uint64(p.parent))
-		put(md[32:], uint64(p.parent))
-		put(md[40:], uint64(p.creatorTID))
-		put(md[48:], uint64(ev.Time))
-		md[68] = ProcessCreate
-		pl.run(p, md)
+		p.md = progtype.ProcessMD{ProcessID: uint64(ev.PID), ParentProcessID: uint64(p.parent), CreatingProcessID: uint64(p.parent),
+			CreatingThreadID: uint64(p.creatorTID), CreationTime: uint64(ev.Time), Operation: ProcessCreate}
+		pl.run(p)
 	case procevents.Exit:
 		p := procs[ev.PID]
 		delete(procs, ev.PID)
 		if p == nil || !p.created {
 			return
 		}
-		md := p.md
-		binary.LittleEndian.PutUint64(md[56:], uint64(ev.Time))
-		binary.LittleEndian.PutUint32(md[64:], ev.ExitCode)
-		md[68] = ProcessDelete
-		pl.run(p, md)
+		p.md.ExitTime, p.md.ExitCode, p.md.Operation = uint64(ev.Time), ev.ExitCode, ProcessDelete
+		pl.run(p)
 	}
 }
 
-func (pl *ProcessLink) run(p *process, md []byte) {
+func (pl *ProcessLink) run(p *process) {
 	pl.runs.Add(1)
-	if _, err := pl.prog.Run(&anybpf.RunOptions{Data: p.command, ImagePath: p.image, Context: md}); err != nil {
+	if _, err := pl.prog.Run(&anybpf.RunOptions{Data: p.command, ImagePath: p.image, Context: p.md.Encode()}); err != nil {
 		pl.errs.Add(1)
 	}
 }

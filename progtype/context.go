@@ -1,6 +1,7 @@
 package progtype
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -412,4 +413,29 @@ func PacketWritable(t Type) bool {
 		return false
 	}
 	return true
+}
+
+// ProcessMD holds the fields of a process_md that the hook reporting a process fills in;
+// the runtime sets the span pointers (command line, image path) when it runs the program.
+type ProcessMD struct {
+	ProcessID, ParentProcessID, CreatingProcessID, CreatingThreadID uint64
+	CreationTime, ExitTime                                          uint64 // CLOCK_MONOTONIC ns
+	ExitCode                                                        uint32
+	Operation                                                       uint8 // 0 create, 1 delete
+}
+
+// Encode returns m as a process_md (ProcessContext.RealSize bytes) with zero span
+// pointers, the form Program.Run takes as its Context.
+func (m ProcessMD) Encode() []byte {
+	b := make([]byte, ProcessContext.RealSize)
+	put := binary.LittleEndian.PutUint64
+	put(b[16:], m.ProcessID)
+	put(b[24:], m.ParentProcessID)
+	put(b[32:], m.CreatingProcessID)
+	put(b[40:], m.CreatingThreadID)
+	put(b[48:], m.CreationTime)
+	put(b[56:], m.ExitTime)
+	binary.LittleEndian.PutUint32(b[64:], m.ExitCode)
+	b[68] = m.Operation
+	return b
 }

@@ -543,13 +543,9 @@ func (s *Supervisor) exec(n *notif) error {
 			image = filepath.Join(cwd, image)
 		}
 	}
-	md := make([]byte, progtype.ProcessContext.RealSize)
 	tgid := tgidOf(n.Pid)
-	binary.LittleEndian.PutUint64(md[16:], uint64(tgid))
-	binary.LittleEndian.PutUint64(md[24:], uint64(procevents.ParentOf(tgid)))
-	binary.LittleEndian.PutUint64(md[32:], uint64(tgid))
-	binary.LittleEndian.PutUint64(md[40:], uint64(n.Pid))
-	binary.LittleEndian.PutUint64(md[48:], uint64(monotonic()))
+	md := progtype.ProcessMD{ProcessID: uint64(tgid), ParentProcessID: uint64(procevents.ParentOf(tgid)), CreatingProcessID: uint64(tgid),
+		CreatingThreadID: uint64(n.Pid), CreationTime: uint64(monotonic())}.Encode()
 	command := []byte(strings.Join(argv, " "))
 	for _, p := range s.hooks.Exec {
 		ret, err := p.Run(&anybpf.RunOptions{Data: command, ImagePath: []byte(image), Context: md})
