@@ -101,8 +101,8 @@ func TestMapFileRefused(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := OpenFile(Spec{Name: "h", Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, NewEpochs(2), filepath.Join(dir, "h")); !errors.Is(err, ErrNotSupported) {
-		t.Fatalf("hash map file: %v, want ErrNotSupported", err)
+	if _, _, err := OpenFile(Spec{Name: "q", Type: Queue, ValueSize: 8, MaxEntries: 4}, NewEpochs(2), filepath.Join(dir, "q")); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("queue map file: %v, want ErrNotSupported", err)
 	}
 }
 
