@@ -114,15 +114,30 @@ func (e *Epochs) Collect() int {
 	return n
 }
 
-// collectLocked drops what no running invocation can reach and returns the deferred
-// functions that are due, for the caller to run after unlocking.
-func (e *Epochs) collectLocked() (run []func()) {
+// collectable reports whether Collect would free anything: whether the oldest item
+// retired (nearly: items may be a little out of order) is older than every running
+// invocation.
+func (e *Epochs) collectable() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.retired) > 0 && e.retired[0].epoch < e.oldestLocked()
+}
+
+// oldestLocked is the oldest epoch a running invocation entered, or the current one.
+func (e *Epochs) oldestLocked() uint64 {
 	oldest := e.current.Load()
 	for i := range e.slots {
 		if ep := e.slots[i].epoch.Load(); ep != 0 && ep < oldest {
 			oldest = ep
 		}
 	}
+	return oldest
+}
+
+// collectLocked drops what no running invocation can reach and returns the deferred
+// functions that are due, for the caller to run after unlocking.
+func (e *Epochs) collectLocked() (run []func()) {
+	oldest := e.oldestLocked()
 	kept := e.retired[:0]
 	for _, r := range e.retired {
 		switch {

@@ -155,14 +155,18 @@ func (s *fileSlots) push(i uint32) {
 func (s *fileSlots) alloc(key []byte) *byte {
 	i, ok := s.pop()
 	if !ok {
-		s.h.epochs.Collect()
-		if i, ok = s.pop(); !ok {
-			if !s.grow() {
-				return nil
-			}
-			if i, ok = s.pop(); !ok {
-				return nil
-			}
+		// Out of slots: collect the retired ones, if any can be (collecting walks
+		// everything retired, too slow for every update while a program holds its
+		// epoch through a long run of them), else grow the file.
+		if s.h.epochs.collectable() {
+			s.h.epochs.Collect()
+			i, ok = s.pop()
+		}
+		if !ok && s.grow() {
+			i, ok = s.pop()
+		}
+		if !ok {
+			return nil
 		}
 	}
 	base := uintptr(i) * s.size
