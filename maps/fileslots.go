@@ -185,10 +185,10 @@ func (s *fileSlots) publish(v *byte) {
 
 func (s *fileSlots) unpublish(v *byte) { s.state(s.slotOf(v)).Store(0) }
 
-func (s *fileSlots) retire(v *byte) {
-	i := s.slotOf(v)
-	s.h.epochs.Defer(func() { s.push(i) })
-}
+func (s *fileSlots) retire(v *byte) { s.h.epochs.releaseLater(s, s.slotOf(v)) }
+
+// release takes back a retired slot (releaser).
+func (s *fileSlots) release(i uint32) { s.push(i) }
 
 func (s *fileSlots) discard(v *byte) { s.push(s.slotOf(v)) }
 
