@@ -68,7 +68,7 @@ func (rt *Runtime) LoadCollectionFromReader(rd io.ReaderAt, name string) (*Colle
 // CollectionOptions tune LoadCollectionWithOptions.
 type CollectionOptions struct {
 	// MapFile, when set, is asked for each map of the object that can be file-backed
-	// (maps.FileBacked: array, per-CPU array, hash, per-CPU hash and LRU hash maps): a
+	// (maps.FileBacked: array, per-CPU array, hash, per-CPU hash, LRU hash, LPM trie): a
 	// path makes the map file-backed (Runtime.OpenMapFile): created there, or reopened
 	// with the contents a previous process left, in which case the object's initial
 	// data is not stored into it (as libbpf reuses a pinned map). A file holding a map

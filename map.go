@@ -63,9 +63,9 @@ func (rt *Runtime) NewMap(spec maps.Spec) (*Map, error) {
 
 // OpenMapFile creates a map whose contents live in the file at path, or reopens the one
 // a previous process left there with its contents (see maps.OpenFile: array, per-CPU
-// array, hash, per-CPU hash and LRU hash maps, maps.FileBacked). What programs and user
-// space write is in the file as soon as it is written, so it survives this process,
-// even a SIGKILL. A file holding a map of another type, key or value size, entry count
+// array, hash, per-CPU hash, LRU hash maps and LPM tries, maps.FileBacked). What
+// programs and user space write is in the file as soon as it is written, so it survives
+// this process, even a SIGKILL. A file holding a map of another type, key or value size, entry count
 // or flags is refused with maps.ErrBadMapFile. The map is charged its
 // maps.Spec.FileFootprint against the memory limit.
 func (rt *Runtime) OpenMapFile(spec maps.Spec, path string) (*Map, error) {

@@ -28,7 +28,7 @@ const (
 // FileBacked reports whether OpenFile can keep maps of type t in a file.
 func FileBacked(t Type) bool {
 	switch t {
-	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash:
+	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie:
 		return true
 	}
 	return false
@@ -43,7 +43,7 @@ func (s Spec) FileFootprint(ncpu int) uint64 {
 	switch s.Type {
 	case Array, PerCPUArray:
 		return s.Footprint(ncpu)
-	case Hash, PerCPUHash, LRUHash, LRUPerCPUHash:
+	case Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie:
 		if s.Type != PerCPUHash && s.Type != LRUPerCPUHash {
 			ncpu = 1
 		}
@@ -65,8 +65,8 @@ func (s Spec) FileFootprint(ncpu int) uint64 {
 // otherwise OpenFile fails with ErrBadMapFile and leaves the file alone.
 //
 // Array and per-CPU array maps keep their values at fixed places in the file. Hash,
-// per-CPU hash and the LRU hash maps keep each element in a slot of the file (its key
-// and value, and a generation number); a replaced element's slot is reused only once no
+// per-CPU hash, the LRU hash maps and LPM tries keep each element in a slot of the file
+// (its key and value, and a generation number); a replaced element's slot is reused only once no
 // running program can hold its value, as with the in-memory maps, and reopening keeps
 // every element of the last completed update (an update cut short by a crash leaves the
 // old or the new element, never a mix of keys). The order of an LRU map's elements is
@@ -103,6 +103,23 @@ func OpenFile(spec Spec, epochs *Epochs, path string) (m Map, created bool, err 
 		a.values = mem[mapFileHeader:]
 		a.mapping = mem
 		return a, created, nil
+	case LPMTrie:
+		l, err := newLPM(spec, epochs)
+		if err != nil {
+			return nil, false, err
+		}
+		shape, err := slotShape(spec, 1)
+		if err != nil {
+			return nil, false, err
+		}
+		mem, f, data, created, err := mapFile(spec, 1, shape, path)
+		if err != nil {
+			return nil, false, err
+		}
+		slots := newFileSlots(spec, epochs, 1, l, mem[mapFileHeader:], f, uint32(data/shape.unit), created)
+		l.slotFile = slotFile{mem, slots}
+		l.store, l.reused = slots, true
+		return l, created, nil
 	default: // the hash maps
 		h, err := newHashOfType(spec, epochs)
 		if err != nil {
@@ -116,8 +133,9 @@ func OpenFile(spec Spec, epochs *Epochs, path string) (m Map, created bool, err 
 		if err != nil {
 			return nil, false, err
 		}
-		h.mapping, h.reused = mem, true
-		h.store = newFileSlots(h, mem[mapFileHeader:], f, uint32(data/shape.unit), created)
+		slots := newFileSlots(spec, epochs, int(h.ncpu), h, mem[mapFileHeader:], f, uint32(data/shape.unit), created)
+		h.slotFile = slotFile{mem, slots}
+		h.store, h.reused = slots, true
 		return h, created, nil
 	}
 }
@@ -196,20 +214,25 @@ func (a *array) Close() error {
 // the process, only the machine).
 func (a *array) Sync() error { return syncFile(a.mapping) }
 
-// Close unmaps a file-backed hash map; for others it does nothing. Nothing may use the
-// map afterwards.
-func (h *hash) Close() error {
-	m := h.mapping
+// slotFile is the file of a hash map or LPM trie whose values are in file slots
+// (OpenFile); the zero value is none.
+type slotFile struct {
+	mapping []byte
+	slots   *fileSlots
+}
+
+// Close unmaps a file-backed map's file; for others it does nothing. Nothing may use
+// the map afterwards.
+func (f *slotFile) Close() error {
+	m := f.mapping
 	if m == nil {
 		return nil
 	}
-	h.mapping = nil
-	if fs, ok := h.store.(*fileSlots); ok {
-		fs.file.Close()
-	}
+	f.mapping = nil
+	f.slots.file.Close()
 	return unmapFile(m)
 }
 
-// Sync writes a file-backed hash map's slots to its file's disk (not needed to survive
-// the process, only the machine).
-func (h *hash) Sync() error { return syncFile(h.mapping) }
+// Sync writes a file-backed map's slots to its file's disk (not needed to survive the
+// process, only the machine).
+func (f *slotFile) Sync() error { return syncFile(f.mapping) }

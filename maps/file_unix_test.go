@@ -39,7 +39,19 @@ func closeMap(t testing.TB, m Map) {
 }
 
 // userSize is the size of a value of m as user space reads it.
-func userSize(m Map) int { return m.(interface{ userValueSize() int }).userValueSize() }
+func userSize(m Map) int {
+	if u, ok := m.(interface{ userValueSize() int }); ok {
+		return u.userValueSize()
+	}
+	return int(m.Spec().ValueSize)
+}
+
+// keyN returns a key of size bytes that starts with k's low byte.
+func keyN(k uint32, size uint32) []byte {
+	key := make([]byte, size)
+	key[0] = byte(k)
+	return key
+}
 
 // dump returns the contents of m, key to value, read through NextKey and Lookup.
 func dump(t testing.TB, m Map) map[string]string {
@@ -102,6 +114,7 @@ func TestMapFileKeepsContents(t *testing.T) {
 		{Type: PerCPUHash, KeySize: 8, ValueSize: 16, MaxEntries: 64},
 		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 16},
 		{Type: LRUPerCPUHash, KeySize: 4, ValueSize: 24, MaxEntries: 16},
+		{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 64, Flags: FlagNoPrealloc},
 	} {
 		spec.Name = "m"
 		t.Run(fmt.Sprintf("%s/key%d/value%d", spec.Type, spec.KeySize, spec.ValueSize), func(t *testing.T) {
@@ -110,6 +123,13 @@ func TestMapFileKeepsContents(t *testing.T) {
 			isArray := spec.Type == Array || spec.Type == PerCPUArray
 			isLRU := spec.Type == LRUHash || spec.Type == LRUPerCPUHash
 			keyOf := func(i uint32) []byte {
+				if spec.Type == LPMTrie {
+					// i.0.0.0/8 for even i, 10.i.0.0/16 for odd i: two lengths
+					if i%2 == 0 {
+						return lpmKey(8, byte(i), 0, 0, 0)
+					}
+					return lpmKey(16, 10, byte(i), 0, 0)
+				}
 				k := make([]byte, spec.KeySize)
 				binary.LittleEndian.PutUint32(k, i)
 				if len(k) > 4 {
@@ -279,7 +299,7 @@ func TestMapFileCrashStates(t *testing.T) {
 		m.Update(u32(1), u64(10), UpdateAny)
 		s := fileSlotsOf(t, m)
 		v := s.alloc(u32(2)) // killed between writing a slot and publishing it
-		copy(s.h.valueMem(v), u64(20))
+		copy(unsafe.Slice(v, 8), u64(20))
 		closeMap(t, m)
 		m = openTestFile(t, spec, path)
 		defer closeMap(t, m)
@@ -387,6 +407,7 @@ func TestMapFileRefused(t *testing.T) {
 		{Name: "a", Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 16},
 		{Name: "h", Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16},
 		{Name: "p", Type: LRUPerCPUHash, KeySize: 8, ValueSize: 8, MaxEntries: 16},
+		{Name: "l", Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 16, Flags: FlagNoPrealloc},
 	} {
 		good := filepath.Join(dir, spec.Type.String())
 		closeMap(t, openTestFile(t, spec, good))
@@ -403,9 +424,9 @@ func TestMapFileRefused(t *testing.T) {
 			{"another value size", good, other(func(s *Spec) { s.ValueSize = 16 }), testCPUs},
 			{"another key size", good, other(func(s *Spec) { s.KeySize = 8; s.ValueSize = 16 }), testCPUs},
 			{"another entry count", good, other(func(s *Spec) { s.MaxEntries = 17 }), testCPUs},
-			{"other flags", good, other(func(s *Spec) { s.Flags = 1 }), testCPUs},
+			{"other flags", good, other(func(s *Spec) { s.Flags ^= 1 << 4 }), testCPUs},
 			{"another type", good, other(func(s *Spec) {
-				s.Type = map[Type]Type{Array: PerCPUArray, Hash: LRUHash, LRUPerCPUHash: PerCPUHash}[s.Type]
+				s.Type = map[Type]Type{Array: PerCPUArray, Hash: LRUHash, LRUPerCPUHash: PerCPUHash, LPMTrie: Hash}[s.Type]
 			}), testCPUs},
 			{"damaged header", write("corrupt", corrupt), spec, testCPUs},
 			{"truncated", write("short", data[:len(data)-1]), spec, testCPUs},
@@ -432,7 +453,6 @@ func TestMapFileRefused(t *testing.T) {
 	}
 	for _, spec := range []Spec{
 		{Name: "q", Type: Queue, ValueSize: 8, MaxEntries: 4},
-		{Name: "l", Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 4, Flags: FlagNoPrealloc},
 		{Name: "hm", Type: HashOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 4},
 	} {
 		_, _, err := OpenFile(spec, NewEpochs(2), filepath.Join(dir, "unsupported"))
@@ -642,6 +662,7 @@ func FuzzOpenMapFile(f *testing.F) {
 		{Name: "a", Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 4},
 		{Name: "h", Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4},
 		{Name: "l", Type: LRUPerCPUHash, KeySize: 2, ValueSize: 4, MaxEntries: 3},
+		{Name: "t", Type: LPMTrie, KeySize: 6, ValueSize: 4, MaxEntries: 4, Flags: FlagNoPrealloc},
 	}
 	dir := f.TempDir()
 	headers := make([][]byte, len(specs))
@@ -652,7 +673,7 @@ func FuzzOpenMapFile(f *testing.F) {
 			f.Fatal(err)
 		}
 		for k := range uint32(3) {
-			m.Update(u32(k)[:spec.KeySize], make([]byte, userSize(m)), UpdateAny)
+			m.Update(keyN(k, spec.KeySize), make([]byte, userSize(m)), UpdateAny)
 		}
 		m.(io.Closer).Close()
 		seed, _ := os.ReadFile(p)
@@ -685,7 +706,7 @@ func FuzzOpenMapFile(f *testing.F) {
 		if len(got) > int(spec.MaxEntries) {
 			t.Fatalf("%d elements in a map of %d", len(got), spec.MaxEntries)
 		}
-		key := u32(7)[:spec.KeySize]
+		key := keyN(7, spec.KeySize)
 		v := make([]byte, userSize(m))
 		if err := m.Update(key, v, UpdateAny); err != nil && !errors.Is(err, ErrFull) {
 			t.Fatal(err)

@@ -52,9 +52,12 @@ func slotShape(spec Spec, ncpu int) (fileShape, error) {
 	return fileShape{min: minSize, max: minSize * growth, unit: size}, nil
 }
 
-// fileSlots is the valueStore of a file-backed hash map.
+// fileSlots is the valueStore of a file-backed hash map or LPM trie.
 type fileSlots struct {
-	h      *hash
+	spec   Spec
+	epochs *Epochs
+	ncpu   uintptr
+	stride uintptr // value size rounded up to 8
 	data   []byte
 	size   uintptr // of a slot
 	valOff uintptr // of the value in a slot
@@ -66,14 +69,28 @@ type fileSlots struct {
 	slots uint32 // in the file, under mu
 }
 
-// newFileSlots returns the store of h in data, the slots of its file f (n of them now),
-// and fills h's table from them unless the file is new.
-func newFileSlots(h *hash, data []byte, f *os.File, n uint32, created bool) *fileSlots {
+// slotOwner is the map whose elements a fileSlots keeps: when the file is opened, it
+// is given the elements the file holds.
+type slotOwner interface {
+	// validKey reports whether key can be an element's (an LPM trie's keys are
+	// canonical); slots with other keys are dropped.
+	validKey(key []byte) bool
+	// addLoaded enters an element found in the file, oldest first. Writers only.
+	addLoaded(key []byte, v *byte)
+}
+
+// newFileSlots returns the store of a map of spec with ncpu values per element in
+// data, the slots of its file f (n of them now), and enters the elements the file holds
+// into owner unless the file is new.
+func newFileSlots(spec Spec, epochs *Epochs, ncpu int, owner slotOwner, data []byte, f *os.File, n uint32, created bool) *fileSlots {
 	s := &fileSlots{
-		h:      h,
+		spec:   spec,
+		epochs: epochs,
+		ncpu:   uintptr(ncpu),
+		stride: (uintptr(spec.ValueSize) + 7) &^ 7,
 		data:   data,
-		size:   uintptr(slotSize(h.spec, int(h.ncpu))),
-		valOff: slotState + (uintptr(h.spec.KeySize)+7)&^7,
+		size:   uintptr(slotSize(spec, ncpu)),
+		valOff: slotState + (uintptr(spec.KeySize)+7)&^7,
 		gen:    1,
 		file:   f,
 		slots:  n,
@@ -82,7 +99,7 @@ func newFileSlots(h *hash, data []byte, f *os.File, n uint32, created bool) *fil
 		s.addFree(0, n, nil)
 		return s
 	}
-	s.rebuild(n)
+	s.rebuild(n, owner)
 	return s
 }
 
@@ -158,8 +175,8 @@ func (s *fileSlots) alloc(key []byte) *byte {
 		// Out of slots: collect the retired ones, if any can be (collecting walks
 		// everything retired, too slow for every update while a program holds its
 		// epoch through a long run of them), else grow the file.
-		if s.h.epochs.collectable() {
-			s.h.epochs.Collect()
+		if s.epochs.collectable() {
+			s.epochs.Collect()
 			i, ok = s.pop()
 		}
 		if !ok && s.grow() {
@@ -171,9 +188,9 @@ func (s *fileSlots) alloc(key []byte) *byte {
 	}
 	base := uintptr(i) * s.size
 	copy(s.data[base+slotState:], key)
-	if s.h.ncpu == 1 {
+	if s.ncpu == 1 {
 		// The padding after the value, as zero as a new heap value's.
-		clear(s.data[base+s.valOff+uintptr(s.h.spec.ValueSize) : base+s.valOff+s.h.stride])
+		clear(s.data[base+s.valOff+uintptr(s.spec.ValueSize) : base+s.valOff+s.stride])
 	}
 	return &s.data[base+s.valOff]
 }
@@ -185,18 +202,18 @@ func (s *fileSlots) publish(v *byte) {
 
 func (s *fileSlots) unpublish(v *byte) { s.state(s.slotOf(v)).Store(0) }
 
-func (s *fileSlots) retire(v *byte) { s.h.epochs.releaseLater(s, s.slotOf(v)) }
+func (s *fileSlots) retire(v *byte) { s.epochs.releaseLater(s, s.slotOf(v)) }
 
 // release takes back a retired slot (releaser).
 func (s *fileSlots) release(i uint32) { s.push(i) }
 
 func (s *fileSlots) discard(v *byte) { s.push(s.slotOf(v)) }
 
-// rebuild fills the table from the n slots of an existing file: the newest slot of each
-// key, at most max_entries of them (the newest), published in the order of their
-// generations; every other slot is cleared and free. Whatever the slots hold, the
-// result is a valid map.
-func (s *fileSlots) rebuild(n uint32) {
+// rebuild enters into owner the elements of the n slots of an existing file: the newest
+// slot of each valid key, at most max_entries of them (the newest), oldest first;
+// every other slot is cleared and free. Whatever the slots hold, the result is a valid
+// map.
+func (s *fileSlots) rebuild(n uint32, owner slotOwner) {
 	type live struct {
 		slot uint32
 		gen  uint64
@@ -209,31 +226,27 @@ func (s *fileSlots) rebuild(n uint32) {
 	}
 	// Newest first: the first slot of a key wins.
 	slices.SortFunc(lives, func(a, b live) int { return cmp.Compare(b.gen, a.gen) })
-	ks := uintptr(s.h.spec.KeySize)
+	ks := uintptr(s.spec.KeySize)
+	keyOf := func(slot uint32) []byte {
+		base := uintptr(slot)*s.size + slotState
+		return s.data[base : base+ks]
+	}
 	seen := make(map[string]bool, len(lives))
 	kept := lives[:0]
 	for _, l := range lives {
-		base := uintptr(l.slot) * s.size
-		key := string(s.data[base+slotState : base+slotState+ks])
-		if seen[key] || len(kept) == int(s.h.spec.MaxEntries) {
+		key := keyOf(l.slot)
+		if seen[string(key)] || len(kept) == int(s.spec.MaxEntries) || !owner.validKey(key) {
 			s.state(l.slot).Store(0)
 			continue
 		}
-		seen[key] = true
+		seen[string(key)] = true
 		kept = append(kept, l)
 	}
 	slices.Reverse(kept)
 	used := make([]bool, n)
 	for _, l := range kept {
 		used[l.slot] = true
-		base := uintptr(l.slot) * s.size
-		key := s.data[base+slotState : base+slotState+ks]
-		nn := s.h.t.newNode(s.h.t.hashOf(key), key)
-		nn.value.Store(&s.data[base+s.valOff])
-		if s.h.lru {
-			nn.elem = s.h.order.PushBack(nn)
-		}
-		s.h.t.insert(nn)
+		owner.addLoaded(keyOf(l.slot), &s.data[uintptr(l.slot)*s.size+s.valOff])
 	}
 	if len(kept) > 0 {
 		s.gen = kept[len(kept)-1].gen + 1

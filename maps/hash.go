@@ -175,8 +175,9 @@ type hash struct {
 	// store provides the elements' value memory: the Go heap (heapValues), or the
 	// slots of a map file (fileSlots).
 	store valueStore
-	// mapping is the file mapping of a file-backed map (OpenFile), nil for others.
-	mapping []byte
+	// slotFile is the file of a file-backed map (OpenFile); its Close and Sync are
+	// the map's.
+	slotFile
 	// reused is set when the store reuses retired value memory (file slots) rather
 	// than leaving it to the garbage collector: user-space readers then enter an
 	// epoch, as programs do, so that what they copy is not reused under them.
@@ -199,7 +200,7 @@ func newHash(spec Spec, epochs *Epochs, ncpu int) (*hash, error) {
 	if ncpu > 1 {
 		h.vsize = int(stride) * ncpu
 	}
-	h.store = heapValues{h}
+	h.store = heapValues{stride * uintptr(ncpu), epochs}
 	return h, nil
 }
 
@@ -240,15 +241,31 @@ type valueStore interface {
 	discard(v *byte)
 }
 
-// heapValues allocates values on the Go heap and leaves retired ones to the Epochs
-// and the garbage collector.
-type heapValues struct{ h *hash }
+// heapValues allocates values of size bytes on the Go heap and leaves retired ones to
+// the Epochs and the garbage collector.
+type heapValues struct {
+	size   uintptr
+	epochs *Epochs
+}
 
-func (s heapValues) alloc([]byte) *byte { return &make([]byte, s.h.stride*s.h.ncpu)[0] }
+func (s heapValues) alloc([]byte) *byte { return &make([]byte, s.size)[0] }
 func (heapValues) publish(*byte)        {}
 func (heapValues) unpublish(*byte)      {}
-func (s heapValues) retire(v *byte)     { s.h.epochs.Retire(s.h.valueMem(v)) }
+func (s heapValues) retire(v *byte)     { s.epochs.Retire(unsafe.Slice(v, s.size)) }
 func (heapValues) discard(*byte)        {}
+
+// validKey accepts every key (slotOwner).
+func (h *hash) validKey([]byte) bool { return true }
+
+// addLoaded enters an element found in the map's file (slotOwner).
+func (h *hash) addLoaded(key []byte, v *byte) {
+	nn := h.t.newNode(h.t.hashOf(key), key)
+	nn.value.Store(v)
+	if h.lru {
+		nn.elem = h.order.PushBack(nn)
+	}
+	h.t.insert(nn)
+}
 
 // valueMem returns the whole allocation behind a node's value pointer.
 func (h *hash) valueMem(p *byte) []byte { return unsafe.Slice(p, h.stride*h.ncpu) }

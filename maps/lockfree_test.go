@@ -53,7 +53,7 @@ func TestLockFreeHammer(t *testing.T) {
 	}
 	variants := []variant{{Hash, false}, {PerCPUHash, false}, {LRUHash, false}, {LRUPerCPUHash, false}, {LPMTrie, false}}
 	if runtime.GOOS != "windows" && runtime.GOOS != "plan9" && runtime.GOOS != "js" && runtime.GOOS != "wasip1" {
-		variants = append(variants, variant{Hash, true}, variant{PerCPUHash, true}, variant{LRUHash, true}, variant{LRUPerCPUHash, true})
+		variants = append(variants, variant{Hash, true}, variant{PerCPUHash, true}, variant{LRUHash, true}, variant{LRUPerCPUHash, true}, variant{LPMTrie, true})
 	}
 	for _, v := range variants {
 		typ := v.typ
@@ -114,7 +114,7 @@ func TestLockFreeHammer(t *testing.T) {
 				return nil
 			}
 			// inPlace reports whether the map wrote a value in place (see below).
-			inPlace := func() bool { h, ok := m.(*hash); return ok && h.inPlace.Load() != 0 }
+			inPlace := func() bool { return inPlaceWrites(m) != 0 }
 			var stop atomic.Bool
 			var errs = make(chan error, 16)
 			fail := func(err error) {
@@ -222,17 +222,28 @@ func TestLockFreeHammer(t *testing.T) {
 			if hits.Load() == 0 || hits.Load() == reads.Load() {
 				t.Errorf("%d of %d lookups hit: the test did not exercise both cases", hits.Load(), reads.Load())
 			}
-			if h, ok := m.(*hash); ok && h.inPlace.Load() != 0 {
+			if n := inPlaceWrites(m); n != 0 {
 				// A file-backed map out of spare slots (a reader held its epoch
 				// through thousands of replaces) wrote values in place, as Linux's
 				// preallocated maps do: values may change under a reader then.
-				t.Logf("%d values written in place", h.inPlace.Load())
+				t.Logf("%d values written in place", n)
 			}
 			if held := e.Collect(); held != 0 {
 				t.Errorf("%d retired values held with no invocation running", held)
 			}
 		})
 	}
+}
+
+// inPlaceWrites returns how many replaces m wrote in place for lack of free memory.
+func inPlaceWrites(m Map) uint64 {
+	switch m := m.(type) {
+	case *hash:
+		return m.inPlace.Load()
+	case *lpm:
+		return m.inPlace.Load()
+	}
+	return 0
 }
 
 // TestNextKeyTableOrder: iteration visits every key once, in a few steps per key; a key
