@@ -117,6 +117,22 @@ func (rt *Runtime) newMap(spec maps.Spec, readOnly bool, file string) (*Map, err
 	return lm, nil
 }
 
+// Sync writes the contents of a file-backed map (OpenMapFile, CollectionOptions.MapFile)
+// to its file's disk, to survive a machine crash (the process's death, even a SIGKILL,
+// needs nothing: the contents are in the page cache as they are written). It does
+// nothing for other maps.
+func (m *Map) Sync() error {
+	if m.m == nil {
+		return nil
+	}
+	if s, ok := m.m.(interface{ Sync() error }); ok {
+		if err := s.Sync(); err != nil {
+			return fmt.Errorf("map %s: sync: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
 // ID is the map's id in its runtime, what maps-of-maps hold and what their lookups
 // return.
 func (m *Map) ID() uint32 { return m.id }
