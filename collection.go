@@ -67,11 +67,13 @@ func (rt *Runtime) LoadCollectionFromReader(rd io.ReaderAt, name string) (*Colle
 
 // CollectionOptions tune LoadCollectionWithOptions.
 type CollectionOptions struct {
-	// MapFile, when set, is asked for each map of the object: a path makes the map
-	// file-backed (Runtime.OpenMapFile): created there, or reopened with the contents a
-	// previous process left, in which case the object's initial data is not stored into
-	// it (as libbpf reuses a pinned map). "" keeps the map in memory. Only array and
-	// per-CPU array maps can be file-backed.
+	// MapFile, when set, is asked for each map of the object that can be file-backed
+	// (maps.FileBacked: array, per-CPU array, hash, per-CPU hash, LRU hash, LPM trie): a
+	// path makes the map file-backed (Runtime.OpenMapFile): created there, or reopened
+	// with the contents a previous process left, in which case the object's initial
+	// data is not stored into it (as libbpf reuses a pinned map). A file holding a map
+	// of another shape fails the load with maps.ErrBadMapFile. "" keeps the map in
+	// memory.
 	MapFile func(name string, spec maps.Spec) string
 }
 
@@ -100,7 +102,7 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string, opts CollectionO
 	}()
 	for _, spec := range obj.Maps {
 		file := ""
-		if opts.MapFile != nil {
+		if opts.MapFile != nil && maps.FileBacked(spec.Type) {
 			file = opts.MapFile(spec.Name, mapSpecOf(spec))
 		}
 		m, err := rt.newMap(mapSpecOf(spec), spec.ReadOnly, file)

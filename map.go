@@ -61,11 +61,13 @@ func (rt *Runtime) NewMap(spec maps.Spec) (*Map, error) {
 	return rt.newMap(spec, false, "")
 }
 
-// OpenMapFile creates a map whose values live in the file at path, or reopens the one a
-// previous process left there with its contents (see maps.OpenFile: array and per-CPU
-// array maps; the file must hold a map of the same spec). What programs and user space
-// write is in the file as soon as it is written, so it survives this process, even a
-// SIGKILL.
+// OpenMapFile creates a map whose contents live in the file at path, or reopens the one
+// a previous process left there with its contents (see maps.OpenFile: array, per-CPU
+// array, hash, per-CPU hash, LRU hash maps and LPM tries, maps.FileBacked). What
+// programs and user space write is in the file as soon as it is written, so it survives
+// this process, even a SIGKILL. A file holding a map of another type, key or value size, entry count
+// or flags is refused with maps.ErrBadMapFile. The map is charged its
+// maps.Spec.FileFootprint against the memory limit.
 func (rt *Runtime) OpenMapFile(spec maps.Spec, path string) (*Map, error) {
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("create map %s: runtime %w", spec.Name, ErrClosed)
@@ -82,6 +84,9 @@ func (rt *Runtime) newMap(spec maps.Spec, readOnly bool, file string) (*Map, err
 		ncpu = rt.epochs.NumCPU()
 	}
 	lm := &Map{name: spec.Name, rt: rt, ncpu: ncpu, typ: spec.Type, keySize: spec.KeySize, valueSz: spec.ValueSize, footprint: spec.Footprint(ncpu)}
+	if file != "" && maps.FileBacked(spec.Type) {
+		lm.footprint = spec.FileFootprint(ncpu)
+	}
 	if err := rt.charge(lm.footprint); err != nil {
 		return nil, fmt.Errorf("map %s: %w", spec.Name, err)
 	}
@@ -110,6 +115,22 @@ func (rt *Runtime) newMap(spec maps.Spec, readOnly bool, file string) (*Map, err
 	lm.refs.Store(1)
 	rt.register(lm)
 	return lm, nil
+}
+
+// Sync writes the contents of a file-backed map (OpenMapFile, CollectionOptions.MapFile)
+// to its file's disk, to survive a machine crash (the process's death, even a SIGKILL,
+// needs nothing: the contents are in the page cache as they are written). It does
+// nothing for other maps.
+func (m *Map) Sync() error {
+	if m.m == nil {
+		return nil
+	}
+	if s, ok := m.m.(interface{ Sync() error }); ok {
+		if err := s.Sync(); err != nil {
+			return fmt.Errorf("map %s: sync: %w", m.name, err)
+		}
+	}
+	return nil
 }
 
 // ID is the map's id in its runtime, what maps-of-maps hold and what their lookups

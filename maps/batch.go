@@ -189,9 +189,14 @@ func (h *hash) lookupBatch(cursor *BatchCursor, keys, values []byte, count int, 
 	}
 	ks := int(h.spec.KeySize)
 	var chain []*node
-	var retired [][]byte
+	var retired []*byte
 	total := 0
 	var err error
+	if h.reused && !del {
+		// Copies without the writer lock: keep the values from being reused.
+		g := h.epochs.Enter()
+		defer g.Leave()
+	}
 	for ; bucket < nb; bucket++ {
 		if del {
 			h.mu.Lock()
@@ -214,7 +219,7 @@ func (h *hash) lookupBatch(cursor *BatchCursor, keys, values []byte, count int, 
 			copy(values[total*h.vsize:(total+1)*h.vsize], h.valueMem(n.value.Load()))
 			if del {
 				h.removeLocked(n)
-				retired = append(retired, h.valueMem(n.value.Load()))
+				retired = append(retired, n.value.Load())
 			}
 			total++
 		}
@@ -226,8 +231,8 @@ func (h *hash) lookupBatch(cursor *BatchCursor, keys, values []byte, count int, 
 		err = ErrKeyNotExist
 	}
 	cursor.pos = binary.LittleEndian.AppendUint32(cursor.pos[:0], uint32(bucket))
-	for _, mem := range retired {
-		h.epochs.Retire(mem)
+	for _, v := range retired {
+		h.store.retire(v)
 	}
 	return total, err
 }

@@ -34,6 +34,28 @@ type retiredItem struct {
 	epoch uint64
 	mem   []byte
 	fn    func()
+	// rel, when set, gets slot back (a file-backed map's slot, without a closure).
+	rel  releaser
+	slot uint32
+}
+
+// releaser takes back a numbered piece of memory once no invocation can reach it.
+type releaser interface{ release(slot uint32) }
+
+// releaseLater hands slot back to rel once every invocation running now has left.
+func (e *Epochs) releaseLater(rel releaser, slot uint32) {
+	e.retire(retiredItem{rel: rel, slot: slot})
+}
+
+// runDue runs the deferred functions and releases that collectLocked found due.
+func runDue(due []retiredItem) {
+	for _, r := range due {
+		if r.fn != nil {
+			r.fn()
+		} else {
+			r.rel.release(r.slot)
+		}
+	}
 }
 
 // NewEpochs returns an epoch tracker for up to slots concurrent invocations (0: twice
@@ -90,49 +112,60 @@ func (e *Epochs) retire(r retiredItem) {
 	r.epoch = e.current.Add(1) - 1
 	e.mu.Lock()
 	e.retired = append(e.retired, r)
-	var run []func()
+	var due []retiredItem
 	if len(e.retired) >= max(e.collectAt, 64) {
-		run = e.collectLocked()
+		due = e.collectLocked()
 		e.collectAt = 2 * len(e.retired)
 	}
 	e.mu.Unlock()
-	for _, fn := range run {
-		fn()
-	}
+	runDue(due)
 }
 
 // Collect drops the retired memory that no running invocation can reach and returns how
 // much is still held.
 func (e *Epochs) Collect() int {
 	e.mu.Lock()
-	run := e.collectLocked()
+	due := e.collectLocked()
 	n := len(e.retired)
 	e.mu.Unlock()
-	for _, fn := range run {
-		fn()
-	}
+	runDue(due)
 	return n
 }
 
-// collectLocked drops what no running invocation can reach and returns the deferred
-// functions that are due, for the caller to run after unlocking.
-func (e *Epochs) collectLocked() (run []func()) {
+// collectable reports whether Collect would free anything: whether the oldest item
+// retired (nearly: items may be a little out of order) is older than every running
+// invocation.
+func (e *Epochs) collectable() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.retired) > 0 && e.retired[0].epoch < e.oldestLocked()
+}
+
+// oldestLocked is the oldest epoch a running invocation entered, or the current one.
+func (e *Epochs) oldestLocked() uint64 {
 	oldest := e.current.Load()
 	for i := range e.slots {
 		if ep := e.slots[i].epoch.Load(); ep != 0 && ep < oldest {
 			oldest = ep
 		}
 	}
+	return oldest
+}
+
+// collectLocked drops what no running invocation can reach and returns the deferred
+// functions and releases that are due, for the caller to run after unlocking.
+func (e *Epochs) collectLocked() (due []retiredItem) {
+	oldest := e.oldestLocked()
 	kept := e.retired[:0]
 	for _, r := range e.retired {
 		switch {
 		case r.epoch >= oldest:
 			kept = append(kept, r)
-		case r.fn != nil:
-			run = append(run, r.fn)
+		case r.fn != nil || r.rel != nil:
+			due = append(due, r)
 		}
 	}
 	clear(e.retired[len(kept):])
 	e.retired = kept
-	return run
+	return due
 }

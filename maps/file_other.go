@@ -2,15 +2,18 @@
 
 package maps
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+)
 
-// OpenFile returns ErrNotSupported on this platform.
-func OpenFile(spec Spec, epochs *Epochs, path string) (Map, bool, error) {
-	return nil, false, fmt.Errorf("map %q in %s: %w: file-backed maps on this platform", spec.Name, path, ErrNotSupported)
+// mapFile returns ErrNotSupported on this platform.
+func mapFile(spec Spec, _ int, _ fileShape, path string) ([]byte, *os.File, uint64, bool, error) {
+	return nil, nil, 0, false, fmt.Errorf("map %q in %s: %w: file-backed maps on this platform", spec.Name, path, ErrNotSupported)
 }
 
-// Close does nothing: arrays here are never file-backed.
-func (a *array) Close() error { return nil }
+// unmapFile does nothing: no map is file-backed here.
+func unmapFile([]byte) error { return nil }
 
-// Sync does nothing.
-func (a *array) Sync() error { return nil }
+// syncFile does nothing: no map is file-backed here.
+func syncFile([]byte) error { return nil }

@@ -172,6 +172,19 @@ type hash struct {
 	t  table
 	mu sync.Mutex // serializes writers
 
+	// store provides the elements' value memory: the Go heap (heapValues), or the
+	// slots of a map file (fileSlots).
+	store valueStore
+	// slotFile is the file of a file-backed map (OpenFile); its Close and Sync are
+	// the map's.
+	slotFile
+	// reused is set when the store reuses retired value memory (file slots) rather
+	// than leaving it to the garbage collector: user-space readers then enter an
+	// epoch, as programs do, so that what they copy is not reused under them.
+	reused bool
+	// inPlace counts the replaces written in place for lack of free value memory.
+	inPlace atomic.Uint64
+
 	// lru is set for the LRU hash types: a full map evicts instead of refusing. order
 	// holds the elements oldest first (under mu).
 	lru   bool
@@ -187,7 +200,71 @@ func newHash(spec Spec, epochs *Epochs, ncpu int) (*hash, error) {
 	if ncpu > 1 {
 		h.vsize = int(stride) * ncpu
 	}
+	h.store = heapValues{stride * uintptr(ncpu), epochs}
 	return h, nil
+}
+
+// newHashOfType creates the hash, per-CPU hash and LRU hash maps (in memory; OpenFile
+// then moves their values into a file).
+func newHashOfType(spec Spec, epochs *Epochs) (*hash, error) {
+	ncpu := 1
+	if spec.Type == PerCPUHash || spec.Type == LRUPerCPUHash {
+		ncpu = epochs.NumCPU()
+	}
+	h, err := newHash(spec, epochs, ncpu)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Type == LRUHash || spec.Type == LRUPerCPUHash {
+		h.lru, h.order = true, list.New()
+	}
+	return h, nil
+}
+
+// valueStore provides the value memory of a hash map's elements, stride×ncpu bytes
+// each, 8-byte aligned. The writer lock orders publish and unpublish; a file-backed
+// store records them in its file so that the map can be rebuilt from it.
+type valueStore interface {
+	// alloc returns memory for a new element of key, or nil when there is none free
+	// (file slots all in use or waiting for running programs). It takes no lock of
+	// the map's.
+	alloc(key []byte) *byte
+	// publish records that the element with value v is in the map. Under the writer
+	// lock, before the element becomes visible.
+	publish(v *byte)
+	// unpublish records that the element with value v has left the map. Under the
+	// writer lock.
+	unpublish(v *byte)
+	// retire frees v, unpublished, once no running program can still hold it.
+	retire(v *byte)
+	// discard frees v, which was never published, at once.
+	discard(v *byte)
+}
+
+// heapValues allocates values of size bytes on the Go heap and leaves retired ones to
+// the Epochs and the garbage collector.
+type heapValues struct {
+	size   uintptr
+	epochs *Epochs
+}
+
+func (s heapValues) alloc([]byte) *byte { return &make([]byte, s.size)[0] }
+func (heapValues) publish(*byte)        {}
+func (heapValues) unpublish(*byte)      {}
+func (s heapValues) retire(v *byte)     { s.epochs.Retire(unsafe.Slice(v, s.size)) }
+func (heapValues) discard(*byte)        {}
+
+// validKey accepts every key (slotOwner).
+func (h *hash) validKey([]byte) bool { return true }
+
+// addLoaded enters an element found in the map's file (slotOwner).
+func (h *hash) addLoaded(key []byte, v *byte) {
+	nn := h.t.newNode(h.t.hashOf(key), key)
+	nn.value.Store(v)
+	if h.lru {
+		nn.elem = h.order.PushBack(nn)
+	}
+	h.t.insert(nn)
 }
 
 // valueMem returns the whole allocation behind a node's value pointer.
@@ -195,8 +272,10 @@ func (h *hash) valueMem(p *byte) []byte { return unsafe.Slice(p, h.stride*h.ncpu
 
 // evictLocked removes the least recently used element: the oldest one not used since the
 // scan last passed it; used ones go to the back with their mark cleared. It returns the
-// evicted value, to retire once mu is released.
-func (h *hash) evictLocked() []byte {
+// evicted node, whose value the caller unpublishes (after publishing the element that
+// takes its place, so that a crash in between loses neither) and retires once mu is
+// released.
+func (h *hash) evictLocked() *node {
 	for {
 		front := h.order.Front()
 		if front == nil {
@@ -209,8 +288,9 @@ func (h *hash) evictLocked() []byte {
 			continue
 		}
 		h.order.Remove(front)
+		n.elem = nil
 		h.t.remove(n)
-		return h.valueMem(n.value.Load())
+		return n
 	}
 }
 
@@ -219,13 +299,17 @@ func (h *hash) userValueSize() int { return h.vsize }
 func (h *hash) Spec() Spec { return h.spec }
 
 // Lookup copies key's value (all CPUs' for per-CPU maps) into value without taking a
-// lock. As with the kernel's syscall lookup, it does not mark an LRU element used.
+// lock (a file-backed map enters an epoch). As with the kernel's syscall lookup, it does not mark an LRU element used.
 func (h *hash) Lookup(key, value []byte) error {
 	if err := checkSizes(h.spec, key, nil); err != nil {
 		return err
 	}
 	if err := checkValue(h.spec, value, h.vsize); err != nil {
 		return err
+	}
+	if h.reused {
+		g := h.epochs.Enter()
+		defer g.Leave()
 	}
 	n := h.t.find(h.t.hashOf(key), key)
 	if n == nil {
@@ -248,43 +332,73 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 	if h.indexed && binary.LittleEndian.Uint32(key) >= h.spec.MaxEntries {
 		return fmt.Errorf("%w: index %d of map %q (%d entries)", ErrFull, binary.LittleEndian.Uint32(key), h.spec.Name, h.spec.MaxEntries)
 	}
-	v := make([]byte, h.stride*h.ncpu)
-	copy(v, value)
 	hv := h.t.hashOf(key)
+	v := h.store.alloc(key)
+	if v != nil {
+		copy(h.valueMem(v), value)
+	}
 	h.mu.Lock()
 	n := h.t.find(hv, key)
 	switch {
 	case n != nil && flags == UpdateNoExist:
 		h.mu.Unlock()
+		h.discard(v)
 		return ErrKeyExist
 	case n == nil && flags == UpdateExist:
 		h.mu.Unlock()
+		h.discard(v)
 		return ErrKeyNotExist
 	case n == nil && h.t.count >= int(h.spec.MaxEntries) && !h.lru:
 		h.mu.Unlock()
+		h.discard(v)
 		return fmt.Errorf("%w: map %q holds %d entries", ErrFull, h.spec.Name, h.spec.MaxEntries)
+	case n == nil && v == nil:
+		h.mu.Unlock()
+		return fmt.Errorf("%w: map %q: no free element, the replaced ones wait for running programs to finish", ErrFull, h.spec.Name)
 	case n == nil:
-		var evicted []byte
+		var evicted *node
 		if h.lru && h.t.count >= int(h.spec.MaxEntries) {
 			evicted = h.evictLocked()
 		}
 		nn := h.t.newNode(hv, key)
-		nn.value.Store(&v[0])
+		nn.value.Store(v)
 		if h.lru {
 			nn.elem = h.order.PushBack(nn)
 		}
+		h.store.publish(v)
 		h.t.insert(nn)
+		if evicted != nil {
+			h.store.unpublish(evicted.value.Load())
+		}
 		h.mu.Unlock()
 		if evicted != nil {
-			h.epochs.Retire(evicted)
+			h.store.retire(evicted.value.Load())
 		}
+		return nil
+	case v == nil:
+		// No free element to replace it with (a file-backed map whose spare slots
+		// all wait for running programs): write in place, as the kernel's
+		// preallocated hash maps always do.
+		n.used.Store(true)
+		copy(h.valueMem(n.value.Load()), value)
+		h.inPlace.Add(1)
+		h.mu.Unlock()
 		return nil
 	}
 	n.used.Store(true)
-	old := n.value.Swap(&v[0])
+	h.store.publish(v)
+	old := n.value.Swap(v)
+	h.store.unpublish(old)
 	h.mu.Unlock()
-	h.epochs.Retire(h.valueMem(old))
+	h.store.retire(old)
 	return nil
+}
+
+// discard frees value memory allocated for an update that did not happen.
+func (h *hash) discard(v *byte) {
+	if v != nil {
+		h.store.discard(v)
+	}
 }
 
 func (h *hash) Delete(key []byte) error {
@@ -300,14 +414,15 @@ func (h *hash) Delete(key []byte) error {
 	}
 	h.removeLocked(n)
 	h.mu.Unlock()
-	h.epochs.Retire(h.valueMem(n.value.Load()))
+	h.store.retire(n.value.Load())
 	return nil
 }
 
-// removeLocked unlinks n from the table and the LRU order. The caller retires its value
-// after releasing mu.
+// removeLocked unlinks n from the table and the LRU order and unpublishes its value. The
+// caller retires the value after releasing mu.
 func (h *hash) removeLocked(n *node) {
 	h.t.remove(n)
+	h.store.unpublish(n.value.Load())
 	if h.lru && n.elem != nil {
 		h.order.Remove(n.elem)
 		n.elem = nil

@@ -29,6 +29,14 @@ type lpm struct {
 
 	mu     sync.Mutex // serializes writers
 	perLen map[uint32]int
+
+	// store, slotFile, reused and inPlace are as in hash: the value memory (heap or
+	// file slots), the file, whether user-space readers enter an epoch, and the count
+	// of replaces written in place.
+	store valueStore
+	slotFile
+	reused  bool
+	inPlace atomic.Uint64
 }
 
 func newLPM(spec Spec, epochs *Epochs) (*lpm, error) {
@@ -41,7 +49,23 @@ func newLPM(spec Spec, epochs *Epochs) (*lpm, error) {
 	l := &lpm{spec: spec, epochs: epochs, maxBits: 8 * (spec.KeySize - 4), stride: (uintptr(spec.ValueSize) + 7) &^ 7,
 		t: newTable(spec.KeySize, spec.MaxEntries), perLen: map[uint32]int{}}
 	l.lengths.Store(&[]uint32{})
+	l.store = heapValues{l.stride, epochs}
 	return l, nil
+}
+
+// validKey reports whether key is canonical: a prefix length within the key, no bits
+// set past it (slotOwner).
+func (l *lpm) validKey(key []byte) bool {
+	n := binary.LittleEndian.Uint32(key)
+	return n <= l.maxBits && string(canonical(nil, n, key[4:])) == string(key)
+}
+
+// addLoaded enters an entry found in the map's file (slotOwner).
+func (l *lpm) addLoaded(key []byte, v *byte) {
+	ne := l.t.newNode(l.t.hashOf(key), key)
+	ne.value.Store(v)
+	l.t.insert(ne)
+	l.addLengthLocked(binary.LittleEndian.Uint32(key))
 }
 
 func (l *lpm) Spec() Spec { return l.spec }
@@ -112,6 +136,10 @@ func (l *lpm) Lookup(key, value []byte) error {
 	if err != nil {
 		return err
 	}
+	if l.reused {
+		g := l.epochs.Enter()
+		defer g.Leave()
+	}
 	e := l.longest(n, data)
 	if e == nil {
 		return ErrKeyNotExist
@@ -144,33 +172,57 @@ func (l *lpm) Update(key, value []byte, flags uint64) error {
 	}
 	k := canonical(nil, n, data)
 	hv := l.t.hashOf(k)
-	v := make([]byte, l.stride)
-	copy(v, value)
+	v := l.store.alloc(k)
+	if v != nil {
+		copy(unsafe.Slice(v, l.stride), value)
+	}
 	l.mu.Lock()
 	e := l.t.find(hv, k)
 	switch {
 	case e != nil && flags == UpdateNoExist:
 		l.mu.Unlock()
+		l.discard(v)
 		return ErrKeyExist
 	case e == nil && flags == UpdateExist:
 		l.mu.Unlock()
+		l.discard(v)
 		return ErrKeyNotExist
 	case e == nil && l.t.count >= int(l.spec.MaxEntries):
 		l.mu.Unlock()
+		l.discard(v)
 		// Linux says ENOSPC here, not E2BIG as hash maps do.
 		return fmt.Errorf("%w (%w): map %q holds %d entries", ErrNoSpace, ErrFull, l.spec.Name, l.spec.MaxEntries)
+	case e == nil && v == nil:
+		l.mu.Unlock()
+		return fmt.Errorf("%w: map %q: no free element, the replaced ones wait for running programs to finish", ErrNoSpace, l.spec.Name)
 	case e == nil:
 		ne := l.t.newNode(hv, k)
-		ne.value.Store(&v[0])
+		ne.value.Store(v)
+		l.store.publish(v)
 		l.t.insert(ne) // before its length is published, so a lookup that sees the length finds it
 		l.addLengthLocked(n)
 		l.mu.Unlock()
 		return nil
+	case v == nil:
+		// No free element (see hash.Update): write in place.
+		copy(unsafe.Slice(e.value.Load(), l.stride), value)
+		l.inPlace.Add(1)
+		l.mu.Unlock()
+		return nil
 	}
-	old := e.value.Swap(&v[0])
+	l.store.publish(v)
+	old := e.value.Swap(v)
+	l.store.unpublish(old)
 	l.mu.Unlock()
-	l.epochs.Retire(unsafe.Slice(old, l.stride))
+	l.store.retire(old)
 	return nil
+}
+
+// discard frees value memory allocated for an update that did not happen.
+func (l *lpm) discard(v *byte) {
+	if v != nil {
+		l.store.discard(v)
+	}
 }
 
 // addLengthLocked counts an entry of prefix length n, publishing a new list of lengths
@@ -223,9 +275,10 @@ func (l *lpm) Delete(key []byte) error {
 		return ErrKeyNotExist
 	}
 	l.t.remove(e)
+	l.store.unpublish(e.value.Load())
 	l.removeLengthLocked(n)
 	l.mu.Unlock()
-	l.epochs.Retire(unsafe.Slice(e.value.Load(), l.stride))
+	l.store.retire(e.value.Load())
 	return nil
 }
 

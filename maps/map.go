@@ -1,7 +1,6 @@
 package maps
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -166,17 +165,8 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	default:
 		return nil, fmt.Errorf("map %q: %w: type %s", spec.Name, ErrNotSupported, spec.Type)
 	}
-	if spec.KeySize == 0 && spec.Type != Queue && spec.Type != Stack {
-		return nil, fmt.Errorf("map %q: %w: key size 0", spec.Name, ErrInvalid)
-	}
-	if spec.ValueSize == 0 || spec.MaxEntries == 0 {
-		return nil, fmt.Errorf("map %q: %w: value size %d, max entries %d", spec.Name, ErrInvalid, spec.ValueSize, spec.MaxEntries)
-	}
-	if spec.ValueSize > MaxValueSize {
-		return nil, fmt.Errorf("map %q: %w: value size %d is more than %d", spec.Name, ErrInvalid, spec.ValueSize, MaxValueSize)
-	}
-	if spec.KeySize > MaxKeySize {
-		return nil, fmt.Errorf("map %q: %w: key size %d is more than %d", spec.Name, ErrInvalid, spec.KeySize, MaxKeySize)
+	if err := checkShape(spec); err != nil {
+		return nil, err
 	}
 	switch spec.Type {
 	case Array:
@@ -196,21 +186,10 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 		return h, nil
 	case PerCPUArray:
 		return newArray(spec, epochs.NumCPU())
-	case Hash, HashOfMaps:
+	case HashOfMaps:
 		return newHash(spec, epochs, 1)
-	case PerCPUHash:
-		return newHash(spec, epochs, epochs.NumCPU())
-	case LRUHash, LRUPerCPUHash:
-		ncpu := 1
-		if spec.Type == LRUPerCPUHash {
-			ncpu = epochs.NumCPU()
-		}
-		h, err := newHash(spec, epochs, ncpu)
-		if err != nil {
-			return nil, err
-		}
-		h.lru, h.order = true, list.New()
-		return h, nil
+	case Hash, PerCPUHash, LRUHash, LRUPerCPUHash:
+		return newHashOfType(spec, epochs)
 	case Queue:
 		return newQueue(spec, false)
 	case Stack:
@@ -218,6 +197,23 @@ func New(spec Spec, epochs *Epochs) (Map, error) {
 	default: // LPMTrie
 		return newLPM(spec, epochs)
 	}
+}
+
+// checkShape checks the sizes and entry count of a map with keys and values.
+func checkShape(spec Spec) error {
+	if spec.KeySize == 0 && spec.Type != Queue && spec.Type != Stack {
+		return fmt.Errorf("map %q: %w: key size 0", spec.Name, ErrInvalid)
+	}
+	if spec.ValueSize == 0 || spec.MaxEntries == 0 {
+		return fmt.Errorf("map %q: %w: value size %d, max entries %d", spec.Name, ErrInvalid, spec.ValueSize, spec.MaxEntries)
+	}
+	if spec.ValueSize > MaxValueSize {
+		return fmt.Errorf("map %q: %w: value size %d is more than %d", spec.Name, ErrInvalid, spec.ValueSize, MaxValueSize)
+	}
+	if spec.KeySize > MaxKeySize {
+		return fmt.Errorf("map %q: %w: key size %d is more than %d", spec.Name, ErrInvalid, spec.KeySize, MaxKeySize)
+	}
+	return nil
 }
 
 // checkValue checks a user-space value buffer against the size the map expects.
