@@ -347,9 +347,10 @@ func (s *Server) CreateMap(ctx context.Context, req *pb.CreateMapRequest) (*pb.M
 	return s.mapInfoLocked(o), nil
 }
 
-// newMap creates a map for CreateMap, or reopens the file of a pinned one (file): array
-// maps live in files of the state directory (newMapFile), so that what is written to
-// them survives a kill; it returns the map and its file.
+// newMap creates a map for CreateMap, or reopens the file of a pinned one (file): maps
+// of the types maps.FileBacked names (arrays, hash maps, LRU hash maps, LPM tries) live
+// in files of the state directory (newMapFile), so that what is written to them
+// survives a kill; it returns the map and its file.
 func (s *Server) newMap(spec maps.Spec, file string) (*anybpf.Map, string, error) {
 	if file == "" {
 		file = s.newMapFile(spec)
@@ -371,7 +372,7 @@ const mapFilesDir = "mapfiles"
 // newMapFile returns a new file name for a map of spec, or "" when the map stays in
 // memory (no state directory, or a type maps.OpenFile does not take).
 func (s *Server) newMapFile(spec maps.Spec) string {
-	if s.cfg.StateDir == "" || (spec.Type != maps.Array && spec.Type != maps.PerCPUArray) {
+	if s.cfg.StateDir == "" || !maps.FileBacked(spec.Type) {
 		return ""
 	}
 	dir := filepath.Join(s.cfg.StateDir, mapFilesDir)
