@@ -145,8 +145,29 @@ func (c *Client) LoadCollectionFromReader(rd io.ReaderAt, name string) (*RemoteC
 	return c.loadBytes(b, name)
 }
 
+// RemoteCollectionOptions are the daemon's options for loading an object.
+type RemoteCollectionOptions struct {
+	// ProgramType, when set, is the type every program is loaded as instead of what its
+	// section says: a libbpf section name (xdp, socket, cgroup/connect4, ...) or a type
+	// name (sched_cls, ...), as bpftool's `prog load ... type TYPE` takes it.
+	ProgramType string
+}
+
+// LoadCollectionWithOptions is LoadCollectionFromReader with options.
+func (c *Client) LoadCollectionWithOptions(rd io.ReaderAt, name string, opts RemoteCollectionOptions) (*RemoteCollection, error) {
+	b, err := io.ReadAll(io.NewSectionReader(rd, 0, 1<<62))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return c.loadBytesAs(b, name, opts.ProgramType)
+}
+
 func (c *Client) loadBytes(b []byte, name string) (*RemoteCollection, error) {
-	resp, err := c.api.LoadObject(context.Background(), &pb.LoadObjectRequest{Source: &pb.LoadObjectRequest_Object{Object: b}, Name: name})
+	return c.loadBytesAs(b, name, "")
+}
+
+func (c *Client) loadBytesAs(b []byte, name, progType string) (*RemoteCollection, error) {
+	resp, err := c.api.LoadObject(context.Background(), &pb.LoadObjectRequest{Source: &pb.LoadObjectRequest_Object{Object: b}, Name: name, ProgramType: progType})
 	if err != nil {
 		return nil, remoteError(err)
 	}

@@ -177,7 +177,11 @@ type LoadObjectRequest struct {
 	//	*LoadObjectRequest_Path
 	Source isLoadObjectRequest_Source `protobuf_oneof:"source"`
 	// Name stands for the object in errors and in the daemon's log.
-	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// program_type, when set, is the type every program of the object is loaded as,
+	// instead of what its section says (bpftool's `prog load ... type TYPE`): a libbpf
+	// section name (xdp, socket, cgroup/connect4, ...) or a type name (sched_cls, ...).
+	ProgramType   string `protobuf:"bytes,4,opt,name=program_type,json=programType,proto3" json:"program_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,6 +244,13 @@ func (x *LoadObjectRequest) GetPath() string {
 func (x *LoadObjectRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *LoadObjectRequest) GetProgramType() string {
+	if x != nil {
+		return x.ProgramType
 	}
 	return ""
 }
@@ -2591,11 +2602,12 @@ var File_anybpf_proto protoreflect.FileDescriptor
 const file_anybpf_proto_rawDesc = "" +
 	"\n" +
 	"\fanybpf.proto\x12\tanybpf.v1\"\a\n" +
-	"\x05Empty\"a\n" +
+	"\x05Empty\"\x84\x01\n" +
 	"\x11LoadObjectRequest\x12\x18\n" +
 	"\x06object\x18\x01 \x01(\fH\x00R\x06object\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04nameB\b\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12!\n" +
+	"\fprogram_type\x18\x04 \x01(\tR\vprogramTypeB\b\n" +
 	"\x06source\"p\n" +
 	"\x12LoadObjectResponse\x122\n" +
 	"\bprograms\x18\x01 \x03(\v2\x16.anybpf.v1.ProgramInfoR\bprograms\x12&\n" +

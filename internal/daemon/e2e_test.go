@@ -606,3 +606,46 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("prog show on the inherited socket: %v %q %q\n%s", err, out, errOut, log.String())
 	}
 }
+
+// TestProgLoadType loads a program whose section names no type as the type the command
+// gives, and checks that the type is kept across a kill.
+func TestProgLoadType(t *testing.T) {
+	skipUnlessLinux(t)
+	dir := t.TempDir()
+	obj, err := filepath.Abs(filepath.Join("..", "..", "testdata", "untyped.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, dir)
+	// Without a type the program loads as code of no type, which cannot run.
+	d.mustCLI(t, "prog", "load", obj, "/sys/fs/bpf/plain")
+	if _, errOut, err := d.cli("prog", "run", "pinned", "/sys/fs/bpf/plain", "data_in", writePacket(t, dir, 0x0800)); err == nil || !strings.Contains(errOut, "not verifiable") {
+		t.Fatalf("run of the program loaded without a type: err %v, %q; want the verifier's refusal", err, errOut)
+	}
+	if _, errOut, err := d.cli("prog", "load", obj, "/sys/fs/bpf/u", "type", "no_such_type"); err == nil || !strings.Contains(errOut, "unknown program type") {
+		t.Fatalf("load as an unknown type: err %v, %q", err, errOut)
+	}
+	d.mustCLI(t, "prog", "load", obj, "/sys/fs/bpf/u", "type", "xdp", "pinmaps", "/sys/fs/bpf/um")
+	ipv6, ipv4 := writePacket(t, dir, 0x86dd), writePacket(t, dir, 0x0800)
+	check := func(when string) {
+		t.Helper()
+		if out := d.mustCLI(t, "-j", "prog", "show", "pinned", "/sys/fs/bpf/u"); !strings.Contains(out, `"type":"xdp"`) {
+			t.Errorf("%s: prog show: %s", when, out)
+		}
+		if out := d.mustCLI(t, "prog", "run", "pinned", "/sys/fs/bpf/u", "data_in", ipv6); !strings.HasPrefix(out, "Return value: 1,") {
+			t.Errorf("%s: IPv6 frame: %q, want XDP_DROP", when, out)
+		}
+		if out := d.mustCLI(t, "prog", "run", "pinned", "/sys/fs/bpf/u", "data_in", ipv4); !strings.HasPrefix(out, "Return value: 2,") {
+			t.Errorf("%s: IPv4 frame: %q, want XDP_PASS", when, out)
+		}
+	}
+	check("loaded")
+	d.stop(t, syscall.SIGKILL)
+	d = startDaemon(t, dir)
+	check("after kill -9")
+	// Four runs in all, counted in the pinned (file-backed) array.
+	if out := d.mustCLI(t, "map", "lookup", "pinned", "/sys/fs/bpf/um/seen", "key", "0", "0", "0", "0"); !strings.Contains(out, "value: 04 00") {
+		t.Errorf("seen after the restart: %q, want 4", out)
+	}
+	d.stop(t, syscall.SIGTERM)
+}

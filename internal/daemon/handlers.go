@@ -18,6 +18,7 @@ import (
 	"github.com/anybpf/anybpf"
 	pb "github.com/anybpf/anybpf/api/anybpfv1"
 	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // statusOf turns a runtime error into a gRPC status with the right code.
@@ -81,7 +82,12 @@ func (s *Server) LoadObject(ctx context.Context, req *pb.LoadObjectRequest) (*pb
 	if len(data) == 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "load %s: empty object", name)
 	}
-	progs, ms, err := s.loadSource(newSource(data, name), p.UID, p.conn, nil)
+	if t := req.GetProgramType(); t != "" {
+		if _, _, err := progtype.ParseType(t); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "load %s: %v", name, err)
+		}
+	}
+	progs, ms, err := s.loadSource(newSource(data, name, req.GetProgramType()), p.UID, p.conn, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +126,11 @@ func (s *Server) loadSource(src *source, uid uint32, conn uint64, files map[stri
 		}
 		return f
 	}}
+	if src.progType != "" {
+		if opts.ProgramType, opts.AttachType, err = progtype.ParseType(src.progType); err != nil {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "load %s: %v", src.name, err)
+		}
+	}
 	coll, err := s.rt.LoadCollectionWithOptions(bytes.NewReader(src.data), src.name, opts)
 	s.metrics.loadDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
