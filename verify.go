@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/anybpf/anybpf/internal/elfload"
-	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/internal/objverify"
+	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier"
 )

@@ -212,9 +212,9 @@ type linkRecord struct {
 	Object      string `json:"object"`
 	ProgramType string `json:"program_type,omitempty"`
 	Program     string `json:"program"`
-	AttachType string `json:"attach_type"`
-	Target     string `json:"target"`
-	Flags      uint64 `json:"flags"`
+	AttachType  string `json:"attach_type"`
+	Target      string `json:"target"`
+	Flags       uint64 `json:"flags"`
 }
 
 type stateFile struct {
