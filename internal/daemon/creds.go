@@ -153,7 +153,7 @@ func lookupGroup(name string) (int, error) {
 // only read.
 var privilegedMethods = map[string]bool{
 	"LoadObject": true, "Unload": true, "TestRun": true, "CreateMap": true,
-	"MapUpdate": true, "MapDelete": true, "MapUpdateBatch": true, "MapDeleteBatch": true,
+	"MapUpdate": true, "MapDelete": true, "MapLookupAndDelete": true, "MapUpdateBatch": true, "MapDeleteBatch": true,
 	"MapFreeze": true, "Pin": true, "Unpin": true, "Attach": true, "Detach": true,
 	"SetStats": true,
 }

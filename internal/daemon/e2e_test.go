@@ -649,3 +649,36 @@ func TestProgLoadType(t *testing.T) {
 	}
 	d.stop(t, syscall.SIGTERM)
 }
+
+// TestQueueSurvivesKill pushes and pops on a pinned queue through the CLI, kills the
+// daemon, and finds the queue as it was.
+func TestQueueSurvivesKill(t *testing.T) {
+	skipUnlessLinux(t)
+	dir := t.TempDir()
+	d := startDaemon(t, dir)
+	d.mustCLI(t, "map", "create", "/sys/fs/bpf/q", "type", "queue", "key", "0", "value", "4", "entries", "3", "name", "jobs")
+	for _, v := range []string{"1", "2", "3"} {
+		d.mustCLI(t, "map", "push", "pinned", "/sys/fs/bpf/q", "value", v, "0", "0", "0")
+	}
+	if _, errOut, err := d.cli("map", "enqueue", "pinned", "/sys/fs/bpf/q", "value", "4", "0", "0", "0"); err == nil || !strings.Contains(errOut, "full") {
+		t.Fatalf("push into a full queue: %v, %q", err, errOut)
+	}
+	if out := d.mustCLI(t, "map", "pop", "pinned", "/sys/fs/bpf/q"); !strings.Contains(out, "value: 01 00 00 00") {
+		t.Fatalf("pop: %q, want the oldest value, 1", out)
+	}
+	d.stop(t, syscall.SIGKILL)
+	d = startDaemon(t, dir)
+	for i, want := range []string{"value: 02 00 00 00", "value: 02 00 00 00", "value: 03 00 00 00"} {
+		op := "pop"
+		if i == 0 {
+			op = "peek"
+		}
+		if out := d.mustCLI(t, "map", op, "pinned", "/sys/fs/bpf/q"); !strings.Contains(out, want) {
+			t.Fatalf("after the kill, %s %d: %q, want %q", op, i, out, want)
+		}
+	}
+	if _, errOut, err := d.cli("map", "dequeue", "pinned", "/sys/fs/bpf/q"); err == nil || !strings.Contains(errOut, "does not exist") {
+		t.Fatalf("pop of an empty queue: %v, %q", err, errOut)
+	}
+	d.stop(t, syscall.SIGTERM)
+}

@@ -421,6 +421,22 @@ func (s *Server) MapLookup(ctx context.Context, req *pb.MapKeyRequest) (*pb.MapV
 	return &pb.MapValueResponse{Value: val}, nil
 }
 
+// MapLookupAndDelete implements pb.AnybpfServer.
+func (s *Server) MapLookupAndDelete(ctx context.Context, req *pb.MapKeyRequest) (*pb.MapValueResponse, error) {
+	o, err := s.writable(req.GetId(), "lookup and delete in")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(o, req.GetKey(), "lookup and delete in"); err != nil {
+		return nil, err
+	}
+	val := make([]byte, s.userValueSize(o.m.Spec()))
+	if err := o.m.LookupAndDelete(nil, val); err != nil {
+		return nil, statusOf(err, "lookup and delete in map %d", o.id)
+	}
+	return &pb.MapValueResponse{Value: val}, nil
+}
+
 // writable returns the map unless it is frozen.
 func (s *Server) writable(id uint32, what string) (*object, error) {
 	s.mu.Lock()
