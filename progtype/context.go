@@ -415,6 +415,42 @@ func PacketWritable(t Type) bool {
 	return true
 }
 
+// BindMD holds the fields of a bind_md that the bind hook fills in; the runtime sets the
+// application id span pointers when it runs the program.
+type BindMD struct {
+	ProcessID uint64
+	// SocketAddress is the address bound: a struct sockaddr_in, or the first 16 bytes of
+	// a struct sockaddr_in6 (family, port, flow info, the address's first half), with
+	// Linux's family numbers; SocketAddressLength is the caller's address length.
+	SocketAddress       [16]byte
+	SocketAddressLength uint8
+	Operation           uint32 // 0 bind, 1 post-bind, 2 unbind
+	Protocol            uint8  // IPPROTO_TCP or IPPROTO_UDP
+}
+
+// Encode returns m as a bind_md (BindContext.RealSize bytes) with zero span pointers,
+// the form Program.Run takes as its Context.
+func (m BindMD) Encode() []byte {
+	b := make([]byte, BindContext.RealSize)
+	binary.LittleEndian.PutUint64(b[16:], m.ProcessID)
+	copy(b[24:40], m.SocketAddress[:])
+	b[40] = m.SocketAddressLength
+	binary.LittleEndian.PutUint32(b[44:], m.Operation)
+	b[48] = m.Protocol
+	return b
+}
+
+// DecodeBindMD reads the fields of a bind_md a program ran on (what it may have
+// rewritten: the socket address).
+func DecodeBindMD(b []byte) (BindMD, error) {
+	if len(b) < BindContext.RealSize {
+		return BindMD{}, fmt.Errorf("bind_md of %d bytes, want %d", len(b), BindContext.RealSize)
+	}
+	m := BindMD{ProcessID: binary.LittleEndian.Uint64(b[16:]), SocketAddressLength: b[40], Operation: binary.LittleEndian.Uint32(b[44:]), Protocol: b[48]}
+	copy(m.SocketAddress[:], b[24:40])
+	return m, nil
+}
+
 // ProcessMD holds the fields of a process_md that the hook reporting a process fills in;
 // the runtime sets the span pointers (command line, image path) when it runs the program.
 type ProcessMD struct {
