@@ -151,7 +151,7 @@ func fillTCPInfo(ctx []byte, ti *unix.TCPInfo) {
 		off int
 		v   uint32
 	}{
-		{76, ti.Snd_cwnd}, {80, ti.Rtt << 3}, {88, uint32(ti.State)}, {92, ti.Min_rtt},
+		{76, ti.Snd_cwnd}, {80, ti.Rtt << 3}, {92, ti.Min_rtt},
 		{96, ti.Snd_ssthresh}, {112, ti.Snd_mss}, {128, ti.Unacked}, {132, ti.Retrans},
 		{136, ti.Total_retrans}, {140, ti.Segs_in}, {144, ti.Data_segs_in}, {148, ti.Segs_out},
 		{152, ti.Data_segs_out}, {156, ti.Lost}, {160, ti.Sacked},

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/anybpf/anybpf/internal/testutil"
 
@@ -99,6 +101,118 @@ func client(action string) int {
 		}
 		slices.Sort(ts)
 		return report(fmt.Sprintf("%.1f %.1f", float64(ts[len(ts)/2].Nanoseconds())/1e3, float64(ts[len(ts)*99/100].Nanoseconds())/1e3), nil)
+	case "dial", "dial-blocking":
+		// dial N ADDR: N TCP connections one after the other (Go's non-blocking connect,
+		// or a blocking connect(2)), each reading one byte; prints the local ports.
+		f := strings.Fields(arg)
+		n, _ := strconv.Atoi(f[0])
+		var ports []string
+		for range n {
+			var port int
+			if verb == "dial" {
+				c, err := net.DialTimeout("tcp", f[1], 5*time.Second)
+				if err != nil {
+					return report("", err)
+				}
+				b := make([]byte, 1)
+				if _, err := io.ReadFull(c, b); err != nil {
+					return report("", err)
+				}
+				port = c.LocalAddr().(*net.TCPAddr).Port
+				c.Close()
+			} else {
+				ap := netip.MustParseAddrPort(f[1])
+				fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+				if err != nil {
+					return report("", err)
+				}
+				if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
+					return report("", err)
+				}
+				b := make([]byte, 1)
+				if _, err := syscall.Read(fd, b); err != nil {
+					return report("", err)
+				}
+				sa, _ := syscall.Getsockname(fd)
+				port = sa.(*syscall.SockaddrInet4).Port
+				syscall.Close(fd)
+			}
+			ports = append(ports, strconv.Itoa(port))
+		}
+		return report(strings.Join(ports, ","), nil)
+	case "serve", "serve-blocking":
+		// serve M: listen on 127.0.0.1, print "port P", accept M connections (Go's
+		// non-blocking accept4, or a blocking accept(2) whose peer address is checked
+		// against getpeername), write one byte to each and close it; prints the peers'
+		// ports.
+		m, _ := strconv.Atoi(arg)
+		var peers []string
+		if verb == "serve" {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return report("", err)
+			}
+			fmt.Printf("port %d\n", l.Addr().(*net.TCPAddr).Port)
+			for range m {
+				c, err := l.Accept()
+				if err != nil {
+					return report("", err)
+				}
+				c.Write([]byte{'S'})
+				peers = append(peers, strconv.Itoa(c.RemoteAddr().(*net.TCPAddr).Port))
+				c.Close()
+			}
+			l.Close()
+		} else {
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				return report("", err)
+			}
+			if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				return report("", err)
+			}
+			syscall.Listen(fd, 16)
+			sa, _ := syscall.Getsockname(fd)
+			fmt.Printf("port %d\n", sa.(*syscall.SockaddrInet4).Port)
+			for range m {
+				c, from, err := syscall.Accept(fd)
+				if err != nil {
+					return report("", err)
+				}
+				peer, err := syscall.Getpeername(c)
+				if err != nil || peer.(*syscall.SockaddrInet4).Port != from.(*syscall.SockaddrInet4).Port {
+					return report("", fmt.Errorf("accept's address %v, getpeername's %v", from, peer))
+				}
+				syscall.Write(c, []byte{'S'})
+				peers = append(peers, strconv.Itoa(from.(*syscall.SockaddrInet4).Port))
+				syscall.Close(c)
+			}
+			syscall.Close(fd)
+		}
+		return report(strings.Join(peers, ","), nil)
+	case "udp":
+		// udp ADDR PAYLOAD sendto|sendmsg|sendmmsg: send one datagram.
+		f := strings.Fields(arg)
+		ap := netip.MustParseAddrPort(f[0])
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
+		if err != nil {
+			return report("", err)
+		}
+		defer syscall.Close(fd)
+		sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+		switch f[2] {
+		case "sendto":
+			err = syscall.Sendto(fd, []byte(f[1]), 0, sa)
+		case "sendmsg":
+			err = syscall.Sendmsg(fd, []byte(f[1]), nil, sa, 0)
+		case "connected":
+			if err = syscall.Connect(fd, sa); err == nil {
+				_, err = syscall.Write(fd, []byte(f[1]))
+			}
+		case "sendmmsg":
+			err = sendmmsg(fd, []byte(f[1]), ap)
+		}
+		return report("", err)
 	case "child":
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
@@ -107,6 +221,31 @@ func client(action string) int {
 		return 0
 	}
 	return report("", fmt.Errorf("unknown action %q", action))
+}
+
+// sendmmsg sends one datagram to to with sendmmsg(2).
+func sendmmsg(fd int, data []byte, to netip.AddrPort) error {
+	var rsa syscall.RawSockaddrInet4
+	rsa.Family = syscall.AF_INET
+	rsa.Addr = to.Addr().As4()
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&rsa.Port))[:], to.Port())
+	iov := syscall.Iovec{Base: &data[0], Len: uint64(len(data))}
+	var msgs [2]struct {
+		hdr syscall.Msghdr
+		len uint32
+		_   uint32
+	}
+	for i := range msgs {
+		msgs[i].hdr = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&rsa)), Namelen: syscall.SizeofSockaddrInet4, Iov: &iov, Iovlen: 1}
+	}
+	n, _, e := syscall.Syscall6(307, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), 2, 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	if n < 1 || msgs[0].len != uint32(len(data)) {
+		return fmt.Errorf("sendmmsg sent %d messages, the first of %d bytes", n, msgs[0].len)
+	}
+	return nil
 }
 
 // supervised runs the test binary as a client doing action under hooks and returns its
@@ -272,5 +411,156 @@ func BenchmarkCallLatency(b *testing.B) {
 				b.ReportMetric(p99, call+"-"+h.name+"-p99-µs")
 			}
 		}
+	}
+}
+
+// sockOpsEvent is testdata/sockops_events.c's struct event.
+type sockOpsEvent struct {
+	Op, Family, LocalIP4, RemoteIP4 uint32
+	LocalIP6, RemoteIP6             [4]uint32
+	LocalPort, RemotePort           uint32
+	OldState, NewState, State, _    uint32
+}
+
+// sockOpsEvents reads the events testdata/sockops_events.o recorded.
+func sockOpsEvents(t *testing.T, coll *anybpf.Collection) []sockOpsEvent {
+	t.Helper()
+	rb, ok := coll.Maps["events"].Underlying().(*maps.RingBuffer)
+	if !ok {
+		t.Fatal("events is not a ring buffer")
+	}
+	rd := maps.NewRingBufferReader(rb)
+	defer rd.Close()
+	var evs []sockOpsEvent
+	for {
+		rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
+		rec, err := rd.Read()
+		if err != nil {
+			return evs
+		}
+		var e sockOpsEvent
+		if _, err := binary.Decode(rec.RawSample, binary.LittleEndian, &e); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+}
+
+const (
+	opActive  = 4
+	opPassive = 5
+	opState   = 10
+)
+
+// checkConnEvents checks that evs hold, for each of the connections from local ports
+// locals to remote ports remotes on 127.0.0.1, one established event of op then one
+// close (a state callback to BPF_TCP_CLOSE), and nothing else.
+func checkConnEvents(t *testing.T, evs []sockOpsEvent, op uint32, locals, remotes []uint32) {
+	t.Helper()
+	if len(evs) != 2*len(locals) {
+		t.Errorf("%d events, want %d: %+v", len(evs), 2*len(locals), evs)
+	}
+	lo := binary.NativeEndian.Uint32([]byte{127, 0, 0, 1})
+	for i := range locals {
+		var seen []uint32
+		for _, e := range evs {
+			if e.LocalPort == locals[i] && e.RemotePort == remotes[i] {
+				if e.Family != syscall.AF_INET || e.LocalIP4 != lo || e.RemoteIP4 != lo {
+					t.Errorf("event %+v: want AF_INET 127.0.0.1 on both ends", e)
+				}
+				seen = append(seen, e.Op)
+				if e.Op == opState && (e.NewState != 7 || e.State != 7) {
+					t.Errorf("state event %+v: want the new state BPF_TCP_CLOSE (7)", e)
+				}
+				if e.Op == op && e.State != 1 {
+					t.Errorf("established event %+v: want state BPF_TCP_ESTABLISHED (1)", e)
+				}
+			}
+		}
+		if !slices.Equal(seen, []uint32{op, opState}) {
+			t.Errorf("connection %d→%d: events %v, want [%d %d] (established, then closed)", locals[i], remotes[i], seen, op, opState)
+		}
+	}
+}
+
+func ports(t *testing.T, s string) []uint32 {
+	t.Helper()
+	var out []uint32
+	for _, f := range strings.Split(s, ",") {
+		p, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("ports %q: %v", s, err)
+		}
+		out = append(out, uint32(p))
+	}
+	return out
+}
+
+func TestSockOpsActive(t *testing.T) {
+	for _, verb := range []string{"dial", "dial-blocking"} {
+		t.Run(verb, func(t *testing.T) {
+			coll := load(t, "testdata/sockops_events.o")
+			server := testutil.TCPServer(t, "X")
+			const n = 5
+			got := supervised(t, Hooks{SockOps: []*anybpf.Program{coll.Programs["record"]}}, fmt.Sprintf("%s %d %s", verb, n, server))
+			local, ok := strings.CutPrefix(got, "ok ")
+			if !ok {
+				t.Fatalf("client: %q", got)
+			}
+			locals := ports(t, local)
+			remotes := slices.Repeat([]uint32{uint32(server.Port())}, n)
+			checkConnEvents(t, sockOpsEvents(t, coll), opActive, locals, remotes)
+		})
+	}
+}
+
+func TestSockOpsPassive(t *testing.T) {
+	for _, verb := range []string{"serve", "serve-blocking"} {
+		t.Run(verb, func(t *testing.T) {
+			coll := load(t, "testdata/sockops_events.o")
+			const m = 4
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", clientEnv, verb, m))
+			out, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			cmd.Stdout, cmd.Stderr = w, os.Stderr
+			s, err := Start(cmd, Hooks{SockOps: []*anybpf.Program{coll.Programs["record"]}})
+			w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(out)
+			line, _ := r.ReadString('\n')
+			var port int
+			if _, err := fmt.Sscanf(line, "port %d", &port); err != nil {
+				s.Wait()
+				t.Fatalf("server: %q", line)
+			}
+			var dialed []uint32
+			for range m {
+				c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := make([]byte, 1)
+				if _, err := io.ReadFull(c, b); err != nil || b[0] != 'S' {
+					t.Fatalf("read %q, %v", b, err)
+				}
+				dialed = append(dialed, uint32(c.LocalAddr().(*net.TCPAddr).Port))
+				c.Close()
+			}
+			rest, _ := io.ReadAll(r)
+			if err := s.Wait(); err != nil {
+				t.Fatalf("server: %v (%s)", err, rest)
+			}
+			peers, ok := strings.CutPrefix(strings.TrimSpace(string(rest)), "ok ")
+			if !ok || !slices.Equal(ports(t, peers), dialed) {
+				t.Fatalf("server saw %q, want the ports dialed %v", rest, dialed)
+			}
+			checkConnEvents(t, sockOpsEvents(t, coll), opPassive, slices.Repeat([]uint32{uint32(port)}, m), dialed)
+		})
 	}
 }
