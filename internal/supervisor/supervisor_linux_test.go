@@ -564,3 +564,83 @@ func TestSockOpsPassive(t *testing.T) {
 		})
 	}
 }
+
+// udpServer listens on a loopback UDP port and returns its address and a function that
+// returns the next datagram's payload, or "" after a short wait.
+func udpServer(t *testing.T) (netip.AddrPort, func() string) {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.LocalAddr().(*net.UDPAddr).AddrPort(), func() string {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		b := make([]byte, 100)
+		n, _, err := c.ReadFromUDP(b)
+		if err != nil {
+			return ""
+		}
+		return string(b[:n])
+	}
+}
+
+func TestSendmsg(t *testing.T) {
+	coll := load(t, "testdata/sendmsg.o")
+	allowed, recvAllowed := udpServer(t)
+	backend, recvBackend := udpServer(t)
+	denied, recvDenied := udpServer(t)
+	if err := coll.Maps["denied"].Update(denied.Port(), []byte{1}, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	target := make([]byte, 8)
+	a := backend.Addr().As4()
+	copy(target, a[:])
+	binary.LittleEndian.PutUint32(target[4:], uint32(backend.Port()))
+	if err := coll.Maps["redirect"].Update(uint32(0), target, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	hooks := Hooks{Sendmsg4: []*anybpf.Program{coll.Programs["sendmsg4"]}, Sendmsg6: []*anybpf.Program{coll.Programs["sendmsg6"]}}
+	eperm := fmt.Sprintf("err %d", int(syscall.EPERM))
+	for _, tc := range []struct {
+		name, to, call, want string
+		recv                 func() string // where the datagram must arrive
+	}{
+		{"allowed sendto", allowed.String(), "sendto", "ok", recvAllowed},
+		{"allowed sendmsg", allowed.String(), "sendmsg", "ok", recvAllowed},
+		{"denied sendto", denied.String(), "sendto", eperm, nil},
+		{"denied sendmsg", denied.String(), "sendmsg", eperm, nil},
+		{"denied sendmmsg", denied.String(), "sendmmsg", eperm, nil},
+		{"redirected sendto", "127.0.0.1:9", "sendto", "ok", recvBackend},
+		{"redirected sendmsg", "127.0.0.1:9", "sendmsg", "ok", recvBackend},
+		{"redirected sendmmsg", "127.0.0.1:9", "sendmmsg", "ok", recvBackend},
+		// As in Linux, a connected socket's sends are not judged (connect4 judges the
+		// connect).
+		{"connected, not judged", denied.String(), "connected", "ok", recvDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := strings.ReplaceAll(tc.name, " ", "-")
+			if got := supervised(t, hooks, fmt.Sprintf("udp %s %s %s", tc.to, payload, tc.call)); got != tc.want {
+				t.Fatalf("client: %q, want %q", got, tc.want)
+			}
+			if tc.recv != nil {
+				if got := tc.recv(); got != payload {
+					t.Errorf("received %q, want %q", got, payload)
+				}
+			}
+		})
+	}
+	for name, recv := range map[string]func() string{"allowed": recvAllowed, "backend": recvBackend, "denied": recvDenied} {
+		if got := recv(); got != "" {
+			t.Errorf("%s server also received %q", name, got)
+		}
+	}
+	var judged uint64
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 8 {
+		t.Errorf("judged = %d, %v; want 8 (every send with an address, once)", judged, err)
+	}
+	// Without hooks the denied port receives.
+	if got := supervised(t, Hooks{}, "udp "+denied.String()+" plain sendto"); got != "ok" || recvDenied() != "plain" {
+		t.Errorf("unhooked sendto: %q", got)
+	}
+}
