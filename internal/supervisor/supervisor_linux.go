@@ -296,6 +296,7 @@ func spawn(cmd *exec.Cmd, intercept Intercept) (child *exec.Cmd, listener int, g
 // takes listener over and closes it when it stops. It stops when every process under
 // the filter has exited (Wait returns then) or on Close. The filter must be one that the
 // command's calls can wait on: anybpf's (MaybeChild) or one that sends the same calls.
+// On error the caller keeps listener.
 func Adopt(listener int, hooks Hooks) (*Supervisor, error) {
 	if listener < 0 {
 		return nil, fmt.Errorf("supervisor: adopt: %w", unix.EBADF)

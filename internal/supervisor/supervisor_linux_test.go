@@ -20,6 +20,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/anybpf/anybpf/internal/testutil"
 
 	"github.com/anybpf/anybpf"
@@ -213,6 +215,53 @@ func client(action string) int {
 			err = sendmmsg(fd, []byte(f[1]), ap)
 		}
 		return report("", err)
+	case "connect-twice":
+		// connect-twice ADDR FILE: connect, report, wait for FILE to exist, connect
+		// again, report.
+		f := strings.Fields(arg)
+		once := func() {
+			c, err := net.DialTimeout("tcp", f[0], 5*time.Second)
+			if err == nil {
+				b := make([]byte, 1)
+				_, err = io.ReadFull(c, b)
+				c.Close()
+				if err == nil {
+					fmt.Printf("ok %s\n", b)
+					return
+				}
+			}
+			var errno syscall.Errno
+			errors.As(err, &errno)
+			fmt.Printf("err %d\n", int(errno))
+		}
+		once()
+		for i := 0; i < 500; i++ {
+			if _, err := os.Stat(f[1]); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		once()
+		return 0
+	case "launch":
+		// launch ACTION: start this binary doing ACTION under a filter (every call
+		// intercepted) without serving it; print "listener FD PID", wait for a line on
+		// the standard input, close the listener, and wait for the child.
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		child, listener, goAhead, err := spawn(cmd, InterceptAll)
+		if err != nil {
+			return report("", err)
+		}
+		fmt.Printf("listener %d %d\n", listener, os.Getpid())
+		if err := goAhead(); err != nil {
+			return report("", err)
+		}
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		syscall.Close(listener)
+		child.Wait()
+		return 0
 	case "child":
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
@@ -642,5 +691,78 @@ func TestSendmsg(t *testing.T) {
 	// Without hooks the denied port receives.
 	if got := supervised(t, Hooks{}, "udp "+denied.String()+" plain sendto"); got != "ok" || recvDenied() != "plain" {
 		t.Errorf("unhooked sendto: %q", got)
+	}
+}
+
+func TestAdopt(t *testing.T) {
+	coll := load(t, "examples/connect_redirect/redirect.o")
+	server := testutil.TCPServer(t, "D")
+	if err := coll.Maps["denied"].Update(server.Port(), []byte{1}, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "detached")
+	launcher := exec.Command(os.Args[0])
+	launcher.Env = append(os.Environ(), fmt.Sprintf("%s=launch connect-twice %s %s", clientEnv, server, file))
+	stdin, err := launcher.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	launcher.Stdout, launcher.Stderr = w, os.Stderr
+	if err := launcher.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer launcher.Wait()
+	defer stdin.Close()
+	r := bufio.NewReader(out)
+	line, _ := r.ReadString('\n')
+	var fd, pid int
+	if _, err := fmt.Sscanf(line, "listener %d %d", &fd, &pid); err != nil {
+		t.Fatalf("launcher: %q", line)
+	}
+	// What a daemon does: take the listener from the client's process.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener, err := unix.PidfdGetfd(pidfd, fd, 0)
+	unix.Close(pidfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Adopt(listener, Hooks{Connect4: []*anybpf.Program{coll.Programs["connect4"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	io.WriteString(stdin, "adopted\n") // the launcher drops its copy
+	if got, _ := r.ReadString('\n'); got != fmt.Sprintf("err %d\n", int(syscall.EPERM)) {
+		t.Fatalf("connect under the adopted hooks: %q, want EPERM", got)
+	}
+	s.SetHooks(Hooks{}) // detach: every call continues
+	if len(s.Hooks().Connect4) != 0 {
+		t.Fatal("hooks still attached")
+	}
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.ReadString('\n'); got != "ok D\n" {
+		t.Fatalf("connect after detaching: %q, want it to reach the server", got)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the supervisor did not stop when the supervised process exited")
+	}
+	if st := s.Stats(); st.Denied != 1 || st.Calls < 2 {
+		t.Errorf("stats %+v, want 1 denied of at least 2 calls", st)
+	}
+	if _, err := Adopt(int(out.Fd()), Hooks{}); err == nil {
+		t.Error("adopting a pipe succeeded")
 	}
 }
