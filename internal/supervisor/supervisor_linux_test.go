@@ -250,17 +250,17 @@ func client(action string) int {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		child, listener, goAhead, err := spawn(cmd, InterceptAll)
+		l, err := Launch(cmd, InterceptAll)
 		if err != nil {
 			return report("", err)
 		}
-		fmt.Printf("listener %d %d\n", listener, os.Getpid())
-		if err := goAhead(); err != nil {
+		fmt.Printf("listener %d %d\n", l.Listener, os.Getpid())
+		if err := l.Release(); err != nil {
 			return report("", err)
 		}
 		bufio.NewReader(os.Stdin).ReadString('\n')
-		syscall.Close(listener)
-		child.Wait()
+		syscall.Close(l.Listener)
+		l.Cmd.Wait()
 		return 0
 	case "child":
 		cmd := exec.Command(os.Args[0])
