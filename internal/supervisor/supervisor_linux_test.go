@@ -615,7 +615,8 @@ func TestSockOpsPassive(t *testing.T) {
 }
 
 // udpServer listens on a loopback UDP port and returns its address and a function that
-// returns the next datagram's payload, or "" after a short wait.
+// returns the next datagram's payload (and, when from is set, its source address), or
+// "" after a short wait.
 func udpServer(t *testing.T) (netip.AddrPort, func() string) {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -626,9 +627,12 @@ func udpServer(t *testing.T) (netip.AddrPort, func() string) {
 	return c.LocalAddr().(*net.UDPAddr).AddrPort(), func() string {
 		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		b := make([]byte, 100)
-		n, _, err := c.ReadFromUDP(b)
+		n, from, err := c.ReadFromUDPAddrPort(b)
 		if err != nil {
 			return ""
+		}
+		if string(b[:n]) == "from" {
+			return from.Addr().String()
 		}
 		return string(b[:n])
 	}
@@ -663,18 +667,26 @@ func TestSendmsg(t *testing.T) {
 		{"redirected sendto", "127.0.0.1:9", "sendto", "ok", recvBackend},
 		{"redirected sendmsg", "127.0.0.1:9", "sendmsg", "ok", recvBackend},
 		{"redirected sendmmsg", "127.0.0.1:9", "sendmmsg", "ok", recvBackend},
+		// The payload "from" makes the server answer with the datagram's source.
+		{"source rewritten", "127.0.0.1:10", "sendto", "ok", recvBackend},
 		// As in Linux, a connected socket's sends are not judged (connect4 judges the
 		// connect).
 		{"connected, not judged", denied.String(), "connected", "ok", recvDenied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			payload := strings.ReplaceAll(tc.name, " ", "-")
+			payload, want := strings.ReplaceAll(tc.name, " ", "-"), ""
+			if tc.name == "source rewritten" {
+				payload, want = "from", "127.0.0.2"
+			}
 			if got := supervised(t, hooks, fmt.Sprintf("udp %s %s %s", tc.to, payload, tc.call)); got != tc.want {
 				t.Fatalf("client: %q, want %q", got, tc.want)
 			}
+			if want == "" {
+				want = payload
+			}
 			if tc.recv != nil {
-				if got := tc.recv(); got != payload {
-					t.Errorf("received %q, want %q", got, payload)
+				if got := tc.recv(); got != want {
+					t.Errorf("received %q, want %q", got, want)
 				}
 			}
 		})
@@ -685,8 +697,8 @@ func TestSendmsg(t *testing.T) {
 		}
 	}
 	var judged uint64
-	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 8 {
-		t.Errorf("judged = %d, %v; want 8 (every send with an address, once)", judged, err)
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 9 {
+		t.Errorf("judged = %d, %v; want 9 (every send with an address, once)", judged, err)
 	}
 	// Without hooks the denied port receives.
 	if got := supervised(t, Hooks{}, "udp "+denied.String()+" plain sendto"); got != "ok" || recvDenied() != "plain" {
