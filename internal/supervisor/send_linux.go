@@ -29,7 +29,8 @@ type message struct {
 // socket, with the data and address judged. Sends without a destination on UDP sockets
 // are performed there too (so that a thread cannot add one after the check) but not
 // judged, as in Linux.
-func (s *Supervisor) send(n *notif, h *Hooks) error {
+func (s *Supervisor) send(c *call) error {
+	n, h := c.n, c.hooks
 	if len(h.Sendmsg4)+len(h.Sendmsg6) == 0 {
 		s.respond(n, 0, 0, true)
 		return nil
@@ -116,6 +117,7 @@ func (s *Supervisor) send(n *notif, h *Hooks) error {
 		}
 		to = sockaddrOf(final, m.name)
 	}
+	c.handOffIfBlocking(sock, m.flags)
 	sent, err := unix.SendmsgN(sock, m.data, m.control, to, m.flags)
 	if err != nil {
 		errno = unix.EINVAL

@@ -356,7 +356,8 @@ type seccompNotifAddfd struct {
 // copy of it, runs the sock_ops programs on the new connection, and installs it in the
 // caller (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND: the descriptor and the
 // call's result arrive together).
-func (s *Supervisor) accept(n *notif, h *Hooks) error {
+func (s *Supervisor) accept(c *call) error {
+	n, h := c.n, c.hooks
 	if len(h.SockOps) == 0 {
 		s.respond(n, 0, 0, true)
 		return nil
@@ -403,6 +404,7 @@ func (s *Supervisor) accept(n *notif, h *Hooks) error {
 		return err
 	}
 	if fl&unix.O_NONBLOCK == 0 {
+		c.handOff()
 		// A blocking accept: wait here for a connection (or the socket's receive
 		// timeout), noticing a caller that went away.
 		ok, errno := s.awaitReadable(n, sock)

@@ -447,8 +447,12 @@ type notifResp struct {
 	Flags uint32
 }
 
+// loop receives notifications. One goroutine at a time is the receiver (the leader) and
+// answers the calls itself, so that no call waits for another goroutine to be
+// scheduled. Before it performs an operation that may block (a connect, accept or send
+// on a blocking socket) it starts a new leader (handOff) and ends once its call is
+// answered.
 func (s *Supervisor) loop() {
-	defer close(s.loopDone)
 	fds := []unix.PollFd{{Fd: int32(s.listener), Events: unix.POLLIN}, {Fd: int32(s.stop[0]), Events: unix.POLLIN}}
 	for {
 		fds[0].Revents, fds[1].Revents = 0, 0
@@ -456,9 +460,11 @@ func (s *Supervisor) loop() {
 			if err == unix.EINTR {
 				continue
 			}
+			close(s.loopDone)
 			return
 		}
 		if fds[1].Revents != 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+			close(s.loopDone)
 			return
 		}
 		var n notif
@@ -466,15 +472,17 @@ func (s *Supervisor) loop() {
 			if err == unix.EINTR || err == unix.ENOENT {
 				continue
 			}
+			close(s.loopDone)
 			return
 		}
 		s.calls.Add(1)
+		c := call{s: s, n: &n, hooks: s.hooks.Load()}
 		s.wg.Add(1)
-		hooks := s.hooks.Load()
-		go func() {
-			defer s.wg.Done()
-			s.handle(&n, hooks)
-		}()
+		c.handle()
+		s.wg.Done()
+		if !c.leader() {
+			return // a new leader receives
+		}
 	}
 }
 
@@ -506,15 +514,61 @@ func (s *Supervisor) valid(n *notif) bool {
 	return ioctl(s.listener, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)) == nil
 }
 
-func (s *Supervisor) handle(n *notif, h *Hooks) {
+// handOffAfter is how long the receiving goroutine may spend in an operation that may
+// block (a connect or send on a blocking socket) before another goroutine takes over the
+// receiving. Most such operations end sooner (a connect on the same host, a send with
+// room in the socket's buffer), and starting a goroutine at once would cost them more
+// than the timer (measured: docs/benchmarks.md).
+const handOffAfter = 50 * time.Microsecond
+
+// call is a notification being answered.
+type call struct {
+	s         *Supervisor
+	n         *notif
+	hooks     *Hooks
+	handedOff bool
+	timer     *time.Timer
+}
+
+// handOff must be called before an operation that will wait: it makes another goroutine
+// the receiver of notifications.
+func (c *call) handOff() {
+	if !c.handedOff && c.timer == nil {
+		c.handedOff = true
+		go c.s.loop()
+	}
+}
+
+// handOffIfBlocking arranges for another goroutine to become the receiver if an
+// operation on sock (with send flags) takes longer than handOffAfter, unless sock is
+// non-blocking.
+func (c *call) handOffIfBlocking(sock int, flags int) {
+	if flags&unix.MSG_DONTWAIT != 0 || c.handedOff || c.timer != nil {
+		return
+	}
+	if fl, err := unix.FcntlInt(uintptr(sock), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+		c.timer = time.AfterFunc(handOffAfter, c.s.loop)
+	}
+}
+
+// leader reports whether the call's goroutine is still the receiver.
+func (c *call) leader() bool {
+	if c.timer != nil && !c.timer.Stop() {
+		return false
+	}
+	return !c.handedOff
+}
+
+func (c *call) handle() {
+	s, n, h := c.s, c.n, c.hooks
 	var err error
 	switch n.Nr {
 	case sysConnect, sysBind:
-		err = s.sockCall(n, h)
+		err = s.sockCall(c)
 	case sysAccept, sysAccept4:
-		err = s.accept(n, h)
+		err = s.accept(c)
 	case sysSendto, sysSendmsg, sysSendmmsg:
-		err = s.send(n, h)
+		err = s.send(c)
 	case sysExecve, sysExecveat:
 		err = s.exec(n, h)
 	default:
@@ -585,7 +639,8 @@ func (s *Supervisor) pidfd(pid uint32) (int, error) {
 
 // sockCall judges a connect or bind of an IPv4 or IPv6 socket; with sock_ops programs,
 // it performs a TCP connect itself to report the connection established.
-func (s *Supervisor) sockCall(n *notif, h *Hooks) error {
+func (s *Supervisor) sockCall(c *call) error {
+	n, h := c.n, c.hooks
 	fd, addrPtr, addrLen := int(int32(n.Args[0])), n.Args[1], n.Args[2]
 	if addrLen < 2 || addrLen > 128 {
 		s.respond(n, 0, 0, true) // the kernel refuses it as it would
@@ -680,6 +735,7 @@ func (s *Supervisor) sockCall(n *notif, h *Hooks) error {
 	// The call runs on the supervisor's copy of the socket, with the address judged:
 	// the caller cannot change it between the check and the call.
 	if n.Nr == sysConnect {
+		c.handOffIfBlocking(sock, 0)
 		err = unix.Connect(sock, sa)
 	} else {
 		if rewritten && port != 0 && port < 1024 {
