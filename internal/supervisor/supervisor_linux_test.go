@@ -77,7 +77,7 @@ func client(action string) int {
 		err := exec.Command(arg).Run()
 		return report("", err)
 	case "latency":
-		// latency N connect|connect-nb|bind ADDR: time N calls, print the median and p99
+		// latency N connect|connect-nb|bind|sendto ADDR: time N calls, print the median and p99
 		// in µs. connect-nb is a non-blocking connect and the wait for the socket to be
 		// writable, as Go's net.Dial does.
 		f := strings.Fields(arg)
@@ -85,8 +85,11 @@ func client(action string) int {
 		var ts []time.Duration
 		for range n {
 			typ := syscall.SOCK_STREAM
-			if f[1] == "connect-nb" {
+			switch f[1] {
+			case "connect-nb":
 				typ |= syscall.SOCK_NONBLOCK
+			case "sendto":
+				typ = syscall.SOCK_DGRAM
 			}
 			fd, err := syscall.Socket(syscall.AF_INET, typ, 0)
 			if err != nil {
@@ -98,6 +101,8 @@ func client(action string) int {
 			switch f[1] {
 			case "connect":
 				err = syscall.Connect(fd, sa)
+			case "sendto":
+				err = syscall.Sendto(fd, []byte("0123456789abcdef"), 0, sa)
 			case "connect-nb":
 				if err = syscall.Connect(fd, sa); err == syscall.EINPROGRESS {
 					fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
@@ -445,15 +450,28 @@ func BenchmarkCallLatency(b *testing.B) {
 			c.Close()
 		}
 	}
-	hooks := Hooks{Connect4: []*anybpf.Program{connect.Programs["connect4"]}, Bind4: []*anybpf.Program{bind.Programs["bind4"]}}
+	send, err := rt.LoadCollection("../../testdata/sendmsg.o")
+	if err != nil {
+		b.Fatal(err)
+	}
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer udp.Close()
+	hooks := Hooks{Connect4: []*anybpf.Program{connect.Programs["connect4"]}, Bind4: []*anybpf.Program{bind.Programs["bind4"]},
+		Sendmsg4: []*anybpf.Program{send.Programs["sendmsg4"]}}
 	const n = 2000 // fewer than the listener's backlog
 	for b.Loop() {
-		for _, call := range []string{"connect", "connect-nb", "bind"} {
+		for _, call := range []string{"connect", "connect-nb", "bind", "sendto"} {
 			for _, h := range []struct {
 				name  string
 				hooks *Hooks
 			}{{"plain", nil}, {"supervised", &hooks}} {
 				action := fmt.Sprintf("latency %d %s %s", n, call, l.Addr())
+				if call == "sendto" {
+					action = fmt.Sprintf("latency %d %s %s", n, call, udp.LocalAddr())
+				}
 				cmd := exec.Command(os.Args[0])
 				cmd.Env = append(os.Environ(), clientEnv+"="+action)
 				var out []byte
