@@ -18,6 +18,7 @@ struct event {
 	__u32 new_state;   // args[1] of a state callback
 	__u32 state;
 	__u32 pad;
+	__u64 cookie; // bpf_get_socket_cookie: the same for every event of a connection
 };
 
 struct {
@@ -67,6 +68,7 @@ int record(struct bpf_sock_ops *skops)
 	e->new_state = op == BPF_SOCK_OPS_STATE_CB ? skops->args[1] : 0;
 	e->state = skops->state;
 	e->pad = 0;
+	e->cookie = bpf_get_socket_cookie(skops);
 	bpf_ringbuf_submit(e, 0);
 	return 1;
 }

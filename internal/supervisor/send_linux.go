@@ -95,7 +95,8 @@ func (s *Supervisor) send(c *call) error {
 		final := dst
 		if len(progs) > 0 {
 			src := sourceOf(sock, m.control, family)
-			allow, f, finalSrc, err := judgeMsg(progs, dst, src, typ, proto)
+			cookie, _ := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, unix.SO_COOKIE)
+			allow, f, finalSrc, err := judgeMsg(progs, dst, src, typ, proto, cookie)
 			if err != nil {
 				return err
 			}

@@ -66,13 +66,13 @@ func (s *Supervisor) established(sock int, op uint32, progs []*anybpf.Program) {
 		info = ti
 		fillTCPInfo(ctx, info)
 	}
-	flags := s.runSockOps(ctx, progs)
+	cookie, _ := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, unix.SO_COOKIE)
+	flags := s.runSockOps(ctx, progs, cookie)
 	if flags&sockOpsStateCBFlag == 0 {
 		return
 	}
 	proto, _ := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	cookie, _ := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, unix.SO_COOKIE)
-	c := &conn{ctx: ctx, progs: progs, cookie: cookie, tuple: tupleOf(local, remote)}
+	c := &conn{ctx: ctx, progs: progs, cookie: cookie, sockCookie: cookie, tuple: tupleOf(local, remote)}
 	if proto == unix.IPPROTO_MPTCP {
 		// Linux reports the destruction of the connection's TCP subflow, whose cookie
 		// is not the MPTCP socket's: match it by its addresses.
@@ -96,15 +96,16 @@ func (s *Supervisor) closed(c *conn) {
 	clear(ctx[92:progtype.SockOpsTxhashOffset])
 	clear(ctx[168:184])
 	binary.LittleEndian.PutUint32(ctx[88:], tcpClose)
-	s.runSockOps(ctx, c.progs)
+	s.runSockOps(ctx, c.progs, c.sockCookie)
 }
 
 // runSockOps runs progs in order on ctx (each sees what the previous left in
-// bpf_sock_ops_cb_flags) and returns the callback flags they left.
-func (s *Supervisor) runSockOps(ctx []byte, progs []*anybpf.Program) uint32 {
+// bpf_sock_ops_cb_flags; bpf_get_socket_cookie gives cookie) and returns the callback
+// flags they left.
+func (s *Supervisor) runSockOps(ctx []byte, progs []*anybpf.Program, cookie uint64) uint32 {
 	s.sockOpsEvents.Add(1)
 	for _, p := range progs {
-		opts := &anybpf.RunOptions{Context: ctx}
+		opts := &anybpf.RunOptions{Context: ctx, SocketCookie: cookie}
 		if _, err := p.Run(opts); err != nil {
 			s.errs.Add(1)
 			continue
@@ -183,8 +184,9 @@ func tupleOf(local, remote netip.AddrPort) tuple { return tuple{local, remote} }
 type conn struct {
 	ctx    []byte
 	progs  []*anybpf.Program
-	cookie uint64 // SO_COOKIE; 0 to match by tuple
-	tuple  tuple
+	cookie     uint64 // the cookie Linux reports at the close; 0 to match by tuple
+	sockCookie uint64 // the socket's SO_COOKIE, which the programs see
+	tuple      tuple
 }
 
 // connTable holds the connections whose close the sock_ops programs asked to see, and

@@ -112,14 +112,15 @@ const childEnv = "ANYBPF_SUPERVISED_CHILD"
 // program sees the address the previous one left; the call is allowed only if all
 // return 1. It returns the verdict and the address to use.
 func Judge(progs []*anybpf.Program, to netip.AddrPort, sockType, protocol int) (allow bool, final netip.AddrPort, err error) {
-	allow, final, _, err = judgeMsg(progs, to, netip.Addr{}, sockType, protocol)
+	allow, final, _, err = judgeMsg(progs, to, netip.Addr{}, sockType, protocol, 0)
 	return allow, final, err
 }
 
 // judgeMsg is Judge with the source address of a sendmsg (msg_src_ip4/msg_src_ip6; the
-// zero Addr when the caller did not choose one). It also returns the source address the
-// programs left (the zero Addr when they left it unspecified).
-func judgeMsg(progs []*anybpf.Program, to netip.AddrPort, src netip.Addr, sockType, protocol int) (allow bool, final netip.AddrPort, finalSrc netip.Addr, err error) {
+// zero Addr when the caller did not choose one) and the socket's cookie (what
+// bpf_get_socket_cookie returns; 0 for one of the run's own). It also returns the source
+// address the programs left (the zero Addr when they left it unspecified).
+func judgeMsg(progs []*anybpf.Program, to netip.AddrPort, src netip.Addr, sockType, protocol int, cookie uint64) (allow bool, final netip.AddrPort, finalSrc netip.Addr, err error) {
 	ctx := make([]byte, 72) // struct bpf_sock_addr
 	put := binary.LittleEndian.PutUint32
 	family := uint32(2) // AF_INET
@@ -144,7 +145,7 @@ func judgeMsg(progs []*anybpf.Program, to netip.AddrPort, src netip.Addr, sockTy
 		copy(ctx[44:60], a[:])
 	}
 	for _, p := range progs {
-		opts := &anybpf.RunOptions{Context: ctx}
+		opts := &anybpf.RunOptions{Context: ctx, SocketCookie: cookie}
 		ret, err := p.Run(opts)
 		if err != nil {
 			return false, to, src, err

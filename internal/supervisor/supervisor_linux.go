@@ -710,7 +710,8 @@ func (s *Supervisor) sockCall(c *call) error {
 	final := to
 	if len(progs) > 0 {
 		var allow bool
-		allow, final, err = Judge(progs, to, typ, proto)
+		cookie, _ := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, unix.SO_COOKIE)
+		allow, final, _, err = judgeMsg(progs, to, netip.Addr{}, typ, proto, cookie)
 		if err != nil {
 			return err
 		}

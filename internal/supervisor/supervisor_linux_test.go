@@ -505,6 +505,7 @@ type sockOpsEvent struct {
 	LocalIP6, RemoteIP6             [4]uint32
 	LocalPort, RemotePort           uint32
 	OldState, NewState, State, _    uint32
+	Cookie                          uint64
 }
 
 // sockOpsEvents reads the events testdata/sockops_events.o recorded.
@@ -547,10 +548,13 @@ func checkConnEvents(t *testing.T, evs []sockOpsEvent, op uint32, locals, remote
 	}
 	lo := binary.NativeEndian.Uint32([]byte{127, 0, 0, 1})
 	lo6 := [4]uint32{0, 0, 0, binary.NativeEndian.Uint32([]byte{0, 0, 0, 1})}
+	byCookie := map[uint64]uint32{}
 	for i := range locals {
 		var seen []uint32
+		var cookies []uint64
 		for _, e := range evs {
 			if e.LocalPort == locals[i] && e.RemotePort == remotes[i] {
+				cookies = append(cookies, e.Cookie)
 				switch e.Family {
 				case syscall.AF_INET:
 					if e.LocalIP4 != lo || e.RemoteIP4 != lo {
@@ -571,6 +575,13 @@ func checkConnEvents(t *testing.T, evs []sockOpsEvent, op uint32, locals, remote
 					t.Errorf("established event %+v: want state BPF_TCP_ESTABLISHED (1)", e)
 				}
 			}
+		}
+		if len(cookies) != 2 || cookies[0] == 0 || cookies[0] != cookies[1] {
+			t.Errorf("connection %d→%d: socket cookies %v, want one non-zero cookie for both events", locals[i], remotes[i], cookies)
+		} else if other, dup := byCookie[cookies[0]]; dup {
+			t.Errorf("connections %d and %d→%d have the same cookie", other, locals[i], remotes[i])
+		} else {
+			byCookie[cookies[0]] = locals[i]
 		}
 		if !slices.Equal(seen, []uint32{op, opState}) {
 			t.Errorf("connection %d→%d: events %v, want [%d %d] (established, then closed)", locals[i], remotes[i], seen, op, opState)
