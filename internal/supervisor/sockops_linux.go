@@ -182,8 +182,8 @@ func tupleOf(local, remote netip.AddrPort) tuple { return tuple{local, remote} }
 
 // conn is a connection waiting for its close event.
 type conn struct {
-	ctx    []byte
-	progs  []*anybpf.Program
+	ctx        []byte
+	progs      []*anybpf.Program
 	cookie     uint64 // the cookie Linux reports at the close; 0 to match by tuple
 	sockCookie uint64 // the socket's SO_COOKIE, which the programs see
 	tuple      tuple
