@@ -210,6 +210,21 @@ func client(action string) int {
 			syscall.Close(fd)
 		}
 		return report(strings.Join(peers, ","), nil)
+	case "accept-timeout":
+		// accept-timeout: a blocking accept on a listener with a 100 ms SO_RCVTIMEO and
+		// no client.
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return report("", err)
+		}
+		if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			return report("", err)
+		}
+		syscall.Listen(fd, 1)
+		tv := syscall.NsecToTimeval(int64(100 * time.Millisecond))
+		syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		_, _, err = syscall.Accept(fd)
+		return report("", err)
 	case "udp":
 		// udp ADDR PAYLOAD sendto|sendmsg|sendmmsg: send one datagram.
 		f := strings.Fields(arg)
@@ -635,6 +650,17 @@ func TestSockOpsActive(t *testing.T) {
 			remotes := slices.Repeat([]uint32{uint32(server.Port())}, n)
 			checkConnEvents(t, sockOpsEvents(t, coll), opActive, locals, remotes)
 		})
+	}
+}
+
+func TestSockOpsAcceptTimeout(t *testing.T) {
+	coll := load(t, "testdata/sockops_events.o")
+	start := time.Now()
+	if got := supervised(t, Hooks{SockOps: []*anybpf.Program{coll.Programs["record"]}}, "accept-timeout"); got != fmt.Sprintf("err %d", int(syscall.EAGAIN)) {
+		t.Errorf("blocking accept with SO_RCVTIMEO: %q, want EAGAIN", got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
 
