@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,6 +262,10 @@ func (l *Launched) Release() error {
 // intercept and execute cmd. It returns the child, the supervisor's copy of its
 // listener, and the function that lets the child go on to execute the command.
 func spawn(cmd *exec.Cmd, intercept Intercept) (child *exec.Cmd, listener int, goAhead func() error, err error) {
+	if runtime.GOARCH != "amd64" {
+		// The filter knows x86-64's system call numbers only.
+		return nil, -1, nil, fmt.Errorf("supervise: %w (linux/%s)", ErrNotSupported, runtime.GOARCH)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, -1, nil, fmt.Errorf("supervise: %w", err)
