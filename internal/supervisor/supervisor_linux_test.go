@@ -210,6 +210,57 @@ func client(action string) int {
 			syscall.Close(fd)
 		}
 		return report(strings.Join(peers, ","), nil)
+	case "dial-parallel":
+		// dial-parallel N ADDR: N connections at once, from as many goroutines, half with
+		// Go's non-blocking connect and half with a blocking connect(2); prints the local
+		// ports.
+		f := strings.Fields(arg)
+		n, _ := strconv.Atoi(f[0])
+		ports := make([]string, n)
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				var port int
+				if i%2 == 0 {
+					c, err := net.DialTimeout("tcp", f[1], 10*time.Second)
+					if err != nil {
+						errs <- err
+						return
+					}
+					b := make([]byte, 1)
+					_, err = io.ReadFull(c, b)
+					port = c.LocalAddr().(*net.TCPAddr).Port
+					c.Close()
+					if err != nil {
+						errs <- err
+						return
+					}
+				} else {
+					ap := netip.MustParseAddrPort(f[1])
+					fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+					if err == nil {
+						err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					b := make([]byte, 1)
+					syscall.Read(fd, b)
+					sa, _ := syscall.Getsockname(fd)
+					port = sa.(*syscall.SockaddrInet4).Port
+					syscall.Close(fd)
+				}
+				ports[i] = strconv.Itoa(port)
+				errs <- nil
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				return report("", err)
+			}
+		}
+		return report(strings.Join(ports, ","), nil)
 	case "accept-timeout":
 		// accept-timeout: a blocking accept on a listener with a 100 ms SO_RCVTIMEO and
 		// no client.
@@ -651,6 +702,22 @@ func TestSockOpsActive(t *testing.T) {
 			checkConnEvents(t, sockOpsEvents(t, coll), opActive, locals, remotes)
 		})
 	}
+}
+
+// TestConcurrentCalls makes many connects at once under connect4 and sock_ops programs:
+// every call is answered while others wait in the supervisor.
+func TestConcurrentCalls(t *testing.T) {
+	events := load(t, "testdata/sockops_events.o")
+	redirect := load(t, "examples/connect_redirect/redirect.o")
+	server := testutil.TCPServer(t, "X")
+	const n = 40
+	hooks := Hooks{Connect4: []*anybpf.Program{redirect.Programs["connect4"]}, SockOps: []*anybpf.Program{events.Programs["record"]}}
+	got := supervised(t, hooks, fmt.Sprintf("dial-parallel %d %s", n, server))
+	local, ok := strings.CutPrefix(got, "ok ")
+	if !ok {
+		t.Fatalf("client: %q", got)
+	}
+	checkConnEvents(t, sockOpsEvents(t, events), opActive, ports(t, local), slices.Repeat([]uint32{uint32(server.Port())}, n))
 }
 
 func TestSockOpsAcceptTimeout(t *testing.T) {
