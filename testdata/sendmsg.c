@@ -1,4 +1,4 @@
-// cgroup/sendmsg4|6 programs for the supervisor's tests: datagrams to a port listed in
+// cgroup/sendmsg4|6 and recvmsg4|6 programs for the supervisor's tests: datagrams to a port listed in
 // `denied` are refused; datagrams to port 9 (discard) go to the address and port in
 // `redirect` (key 0: IPv4 address in network order, port in host order); datagrams to
 // port 10 go there too, from the source address 127.0.0.2 (msg_src_ip4).
@@ -53,5 +53,38 @@ int sendmsg4(struct bpf_sock_addr *ctx) { return judge(ctx, 1); }
 
 SEC("cgroup/sendmsg6")
 int sendmsg6(struct bpf_sock_addr *ctx) { return judge(ctx, 0); }
+
+// What a UDP socket receives from a source port listed in `reverse` appears to come
+// from the address and port there (a recvmsg hook undoing a redirection).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, struct target);
+} reverse SEC(".maps");
+
+SEC("cgroup/recvmsg4")
+int recvmsg4(struct bpf_sock_addr *ctx)
+{
+	__u16 port = bpf_ntohs(ctx->user_port);
+	struct target *t = bpf_map_lookup_elem(&reverse, &port);
+
+	if (t) {
+		ctx->user_ip4 = t->ip4;
+		ctx->user_port = bpf_htons(t->port);
+	}
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int recvmsg6(struct bpf_sock_addr *ctx)
+{
+	__u16 port = bpf_ntohs(ctx->user_port);
+	struct target *t = bpf_map_lookup_elem(&reverse, &port);
+
+	if (t)
+		ctx->user_port = bpf_htons(t->port);
+	return 1;
+}
 
 char LICENSE[] SEC("license") = "GPL";

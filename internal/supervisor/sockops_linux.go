@@ -449,9 +449,10 @@ func (s *Supervisor) accept(c *call) error {
 	return nil
 }
 
-// awaitReadable waits until the listening socket sock has a connection to accept. It
-// returns false with the errno to answer (EAGAIN after SO_RCVTIMEO, EINTR when the
-// supervisor stops), or 0 when the call is gone.
+// awaitReadable waits until sock has a connection to accept or a datagram to receive.
+// It returns false with the errno to answer (EAGAIN after SO_RCVTIMEO; errRestart when
+// the caller's thread has a signal to handle, which it cannot while it waits for the
+// supervisor; EINTR when the supervisor stops), or 0 when the call is gone.
 func (s *Supervisor) awaitReadable(n *notif, sock int) (bool, unix.Errno) {
 	var deadline time.Time
 	if tv, err := unix.GetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO); err == nil && (tv.Sec != 0 || tv.Usec != 0) {
@@ -475,6 +476,12 @@ func (s *Supervisor) awaitReadable(n *notif, sock int) (bool, unix.Errno) {
 		}
 		if !s.valid(n) {
 			return false, 0
+		}
+		if signalPending(n.Pid) {
+			if !deadline.IsZero() {
+				return false, unix.EINTR // as Linux, for a call with a timeout
+			}
+			return false, errRestart
 		}
 	}
 }

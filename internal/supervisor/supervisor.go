@@ -26,6 +26,11 @@ type Hooks struct {
 	// Sendmsg4 and Sendmsg6 judge sendto and sendmsg calls with a destination address on
 	// UDP sockets, as Linux's cgroup/sendmsg4|6 hooks (connected sends are not judged).
 	Sendmsg4, Sendmsg6 []*anybpf.Program
+	// Recvmsg4 and Recvmsg6 see the source address of each datagram a UDP socket
+	// receives with recvfrom, recvmsg or recvmmsg and an address buffer, and may
+	// rewrite what the caller gets (user_ip4/user_ip6/user_port), as Linux's
+	// cgroup/recvmsg4|6 hooks; their return value is ignored (Linux requires 1).
+	Recvmsg4, Recvmsg6 []*anybpf.Program
 	// SockOps are sock_ops programs run on the command's TCP connections:
 	// BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB when a connect succeeds,
 	// BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB when an accept returns a connection, and
@@ -48,9 +53,11 @@ const (
 	InterceptSend                          // sendto with an address, sendmsg, sendmmsg
 	InterceptAccept                        // accept, accept4
 	InterceptExec                          // execve, execveat
+	InterceptRecv                          // recvfrom with an address, recvmsg, recvmmsg
 	// InterceptAll is every call some hook judges: what a command needs whose hooks may
-	// be attached after it started.
-	InterceptAll = InterceptConnect | InterceptBind | InterceptSend | InterceptAccept | InterceptExec
+	// be attached after it started. (InterceptRecv costs every recvmsg of the command a
+	// round trip to the supervisor, whatever its socket.)
+	InterceptAll = InterceptConnect | InterceptBind | InterceptSend | InterceptAccept | InterceptExec | InterceptRecv
 )
 
 // Intercepts returns the calls h's programs need to see.
@@ -67,6 +74,9 @@ func (h Hooks) Intercepts() Intercept {
 	}
 	if len(h.SockOps) > 0 {
 		i |= InterceptAccept
+	}
+	if len(h.Recvmsg4)+len(h.Recvmsg6) > 0 {
+		i |= InterceptRecv
 	}
 	if len(h.Exec) > 0 {
 		i |= InterceptExec

@@ -33,7 +33,10 @@ const (
 	sysSendmsg  = 46
 	sysBind     = 49
 	sysExecve   = 59
+	sysRecvfrom = 45
+	sysRecvmsg  = 47
 	sysAccept4  = 288
+	sysRecvmmsg = 299
 	sysSendmmsg = 307
 	sysExecveat = 322
 
@@ -83,12 +86,30 @@ func filter(intercept Intercept) []unix.SockFilter {
 	if intercept&InterceptExec != 0 {
 		calls = append(calls, sysExecve, sysExecveat)
 	}
+	if intercept&InterceptRecv != 0 {
+		calls = append(calls, sysRecvmsg, sysRecvmmsg)
+	}
 	for _, nr := range calls {
 		add(unix.SockFilter{Code: jeqK, K: nr}, "notify", "")
 	}
+	// sendto(fd, buf, len, flags, dest_addr, addrlen) and recvfrom(fd, buf, len, flags,
+	// src_addr, addrlen): only with an address (the fifth argument).
+	var withAddr []uint32
 	if intercept&InterceptSend != 0 {
-		// sendto(fd, buf, len, flags, dest_addr, addrlen): only with a dest_addr.
-		add(unix.SockFilter{Code: jeqK, K: sysSendto}, "", "allow")
+		withAddr = append(withAddr, sysSendto)
+	}
+	if intercept&InterceptRecv != 0 {
+		withAddr = append(withAddr, sysRecvfrom)
+	}
+	for i, nr := range withAddr {
+		if i == len(withAddr)-1 {
+			add(unix.SockFilter{Code: jeqK, K: nr}, "addr", "allow")
+		} else {
+			add(unix.SockFilter{Code: jeqK, K: nr}, "addr", "")
+		}
+	}
+	if len(withAddr) > 0 {
+		label("addr")
 		add(unix.SockFilter{Code: ldW, K: 16 + 8*4}, "", "")
 		add(unix.SockFilter{Code: jeqK, K: 0}, "", "notify")
 		add(unix.SockFilter{Code: ldW, K: 16 + 8*4 + 4}, "", "")
@@ -574,6 +595,8 @@ func (c *call) handle() {
 		err = s.accept(c)
 	case sysSendto, sysSendmsg, sysSendmmsg:
 		err = s.send(c)
+	case sysRecvfrom, sysRecvmsg, sysRecvmmsg:
+		err = s.recv(c)
 	case sysExecve, sysExecveat:
 		err = s.exec(n, h)
 	default:

@@ -11,7 +11,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,6 +263,115 @@ func client(action string) int {
 			}
 		}
 		return report(strings.Join(ports, ","), nil)
+	case "recv":
+		// recv NET MODE: bind a UDP socket on the loopback address of NET (udp4, udp6),
+		// print "port P", receive one datagram with MODE (recvfrom, recvmsg into two
+		// buffers, recvmmsg, small: recvmsg into 4 bytes, peek: recvfrom with MSG_PEEK
+		// and then without) and print "ok DATA FROM FLAGS".
+		f := strings.Fields(arg)
+		domain, sa := syscall.AF_INET, syscall.Sockaddr(&syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+		if f[0] == "udp6" {
+			domain, sa = syscall.AF_INET6, &syscall.SockaddrInet6{Addr: netip.IPv6Loopback().As16()}
+		}
+		fd, err := syscall.Socket(domain, syscall.SOCK_DGRAM, 0)
+		if err != nil {
+			return report("", err)
+		}
+		if err := syscall.Bind(fd, sa); err != nil {
+			return report("", err)
+		}
+		local, _ := unix.Getsockname(fd)
+		fmt.Printf("port %d\n", addrPortOf(local).Port())
+		var data []byte
+		var from unix.Sockaddr
+		var flags int
+		switch f[1] {
+		case "recvfrom", "peek":
+			b := make([]byte, 100)
+			var n int
+			if f[1] == "peek" {
+				var peeked unix.Sockaddr
+				if n, peeked, err = unix.Recvfrom(fd, b, unix.MSG_PEEK); err != nil {
+					return report("", err)
+				}
+				fmt.Printf("peeked %s %s\n", b[:n], addrPortOf(peeked))
+			}
+			n, from, err = unix.Recvfrom(fd, b, 0)
+			data = b[:max(n, 0)]
+		case "recvmsg", "small":
+			bufs := [][]byte{make([]byte, 3), make([]byte, 100)}
+			if f[1] == "small" {
+				bufs = [][]byte{make([]byte, 4)}
+			}
+			var n int
+			n, _, flags, from, err = unix.RecvmsgBuffers(fd, bufs, nil, 0)
+			for _, b := range bufs {
+				k := min(n, len(b))
+				data = append(data, b[:k]...)
+				n -= k
+			}
+		case "recvmmsg":
+			b := make([]byte, 100)
+			var name unix.RawSockaddrAny
+			iov := unix.Iovec{Base: &b[0], Len: uint64(len(b))}
+			var msgs [2]struct {
+				hdr unix.Msghdr
+				len uint32
+				_   uint32
+			}
+			msgs[0].hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&name)), Namelen: uint32(unsafe.Sizeof(name)), Iov: &iov, Iovlen: 1}
+			msgs[1].hdr = msgs[0].hdr
+			k, _, e := unix.Syscall6(299, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), 2, unix.MSG_WAITFORONE, 0, 0)
+			if e != 0 {
+				return report("", e)
+			}
+			if k != 1 {
+				return report("", fmt.Errorf("recvmmsg received %d messages", k))
+			}
+			data = b[:msgs[0].len]
+			raw := (*[unsafe.Sizeof(name)]byte)(unsafe.Pointer(&name))[:msgs[0].hdr.Namelen]
+			port := binary.BigEndian.Uint16(raw[2:4])
+			if name.Addr.Family == unix.AF_INET {
+				from = &unix.SockaddrInet4{Port: int(port), Addr: [4]byte(raw[4:8])}
+			} else {
+				from = &unix.SockaddrInet6{Port: int(port), Addr: [16]byte(raw[8:24])}
+			}
+		}
+		if err != nil {
+			return report("", err)
+		}
+		trunc := ""
+		if flags&unix.MSG_TRUNC != 0 {
+			trunc = " MSG_TRUNC"
+		}
+		return report(fmt.Sprintf("%s %s%s", data, addrPortOf(from), trunc), nil)
+	case "accept-signal":
+		// accept-signal: a blocking accept on one thread; print "tid T port P", and
+		// "signal" as soon as that thread receives SIGUSR1; then "ok" once accepted.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGUSR1)
+		go func() {
+			<-sigs
+			fmt.Println("signal")
+		}()
+		done := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+			if err == nil {
+				err = syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+			syscall.Listen(fd, 1)
+			sa, _ := syscall.Getsockname(fd)
+			fmt.Printf("tid %d port %d\n", syscall.Gettid(), sa.(*syscall.SockaddrInet4).Port)
+			_, _, err = syscall.Accept(fd)
+			done <- err
+		}()
+		return report("", <-done)
 	case "accept-timeout":
 		// accept-timeout: a blocking accept on a listener with a 100 ms SO_RCVTIMEO and
 		// no client.
@@ -944,5 +1055,158 @@ func TestAdopt(t *testing.T) {
 	}
 	if _, err := Adopt(int(out.Fd()), Hooks{}); err == nil {
 		t.Error("adopting a pipe succeeded")
+	}
+}
+
+// interactive starts the test binary doing action under hooks; its output is read line by
+// line.
+func interactive(t *testing.T, hooks Hooks, action string) (*Supervisor, *bufio.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), clientEnv+"="+action)
+	out, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	cmd.Stdout, cmd.Stderr = w, os.Stderr
+	s, err := Start(cmd, hooks)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd := s.cmd
+		cmd.Process.Kill()
+		s.Wait()
+	})
+	return s, bufio.NewReader(out)
+}
+
+// line reads a line within a few seconds.
+func line(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	c := make(chan string, 1)
+	go func() {
+		l, _ := r.ReadString('\n')
+		c <- strings.TrimSpace(l)
+	}()
+	select {
+	case l := <-c:
+		return l
+	case <-time.After(5 * time.Second):
+		t.Fatal("no output from the command")
+		return ""
+	}
+}
+
+func TestRecvmsg(t *testing.T) {
+	coll := load(t, "testdata/sendmsg.o")
+	hooks := Hooks{Recvmsg4: []*anybpf.Program{coll.Programs["recvmsg4"]}, Recvmsg6: []*anybpf.Program{coll.Programs["recvmsg6"]}}
+	// Datagrams from the backend's port appear to come from the service address.
+	backend, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		backend, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	other, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	bport := backend.LocalAddr().(*net.UDPAddr).Port
+	v := make([]byte, 8)
+	copy(v, []byte{198, 18, 0, 10})
+	binary.LittleEndian.PutUint32(v[4:], 53)
+	if err := coll.Maps["reverse"].Update(uint16(bport), v, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	v4sender := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: bport})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name, net, mode string
+		rewritten       bool
+		want            string
+	}{
+		{"recvfrom", "udp4", "recvfrom", true, "ok hello 198.18.0.10:53"},
+		{"recvmsg into two buffers", "udp4", "recvmsg", true, "ok hello 198.18.0.10:53"},
+		{"recvmmsg", "udp4", "recvmmsg", true, "ok hello 198.18.0.10:53"},
+		{"truncated", "udp4", "small", true, "ok hell 198.18.0.10:53 MSG_TRUNC"},
+		{"peek", "udp4", "peek", true, "ok hello 198.18.0.10:53"},
+		{"another source", "udp4", "recvfrom", false, ""},
+		{"IPv6", "udp6", "recvfrom", true, fmt.Sprintf("ok hello [::1]:53")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, r := interactive(t, hooks, fmt.Sprintf("recv %s %s", tc.net, tc.mode))
+			var port int
+			if l := line(t, r); func() bool { _, err := fmt.Sscanf(l, "port %d", &port); return err != nil }() {
+				t.Fatalf("client: %q", l)
+			}
+			var from *net.UDPConn
+			switch {
+			case tc.net == "udp6":
+				from = backend
+			case tc.rewritten:
+				from = v4sender()
+				defer from.Close()
+			default:
+				from = other
+			}
+			to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+			if tc.net == "udp6" {
+				to.IP = net.IPv6loopback
+			}
+			if _, err := from.WriteToUDP([]byte("hello"), to); err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if want == "" {
+				want = "ok hello " + from.LocalAddr().String()
+			}
+			got := line(t, r)
+			if tc.mode == "peek" {
+				if got != "peeked hello 198.18.0.10:53" {
+					t.Errorf("peek: %q", got)
+				}
+				got = line(t, r)
+			}
+			if got != want {
+				t.Errorf("%q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestAcceptSignal: a signal to a thread blocked in a supervised accept reaches its
+// handler at once, and the accept goes on (SA_RESTART, as Go's handlers are installed).
+func TestAcceptSignal(t *testing.T) {
+	coll := load(t, "testdata/sockops_events.o")
+	s, r := interactive(t, Hooks{SockOps: []*anybpf.Program{coll.Programs["record"]}}, "accept-signal")
+	var tid, port int
+	if l := line(t, r); func() bool { _, err := fmt.Sscanf(l, "tid %d port %d", &tid, &port); return err != nil }() {
+		t.Fatalf("client: %q", l)
+	}
+	time.Sleep(50 * time.Millisecond) // let the accept reach the supervisor
+	if err := unix.Tgkill(s.Pid(), tid, unix.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	if l := line(t, r); l != "signal" {
+		t.Fatalf("after the signal: %q", l)
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if l := line(t, r); l != "ok" {
+		t.Fatalf("accept after the signal: %q", l)
 	}
 }
