@@ -32,22 +32,14 @@ var runAttachTypes = map[string]struct {
 	"bind6":    {"cgroup/bind6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Bind6 = append(h.Bind6, p) }},
 	"sendmsg4": {"cgroup/sendmsg4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Sendmsg4 = append(h.Sendmsg4, p) }},
 	"sendmsg6": {"cgroup/sendmsg6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Sendmsg6 = append(h.Sendmsg6, p) }},
+	"recvmsg4": {"cgroup/recvmsg4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Recvmsg4 = append(h.Recvmsg4, p) }},
+	"recvmsg6": {"cgroup/recvmsg6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Recvmsg6 = append(h.Recvmsg6, p) }},
 	"sockops":  {"sockops", progtype.SockOps, func(h *supervisor.Hooks, p *anybpf.Program) { h.SockOps = append(h.SockOps, p) }},
 	"process":  {"process", progtype.Process, func(h *supervisor.Hooks, p *anybpf.Program) { h.Exec = append(h.Exec, p) }},
 }
 
 // runAttachNames lists the attach types run takes, for messages.
-const runAttachNames = "connect4, connect6, bind4, bind6, sendmsg4, sendmsg6, sockops, process"
-
-// runRefused are attach types run knows but does not offer, and why.
-var runRefused = map[string]string{
-	"recvmsg4": recvmsgRefusal,
-	"recvmsg6": recvmsgRefusal,
-}
-
-const recvmsgRefusal = "recvmsg hooks are not supported under anybpf run: rewriting the source address a " +
-	"command sees would mean receiving on its behalf (its blocking, MSG_PEEK, MSG_ERRQUEUE and " +
-	"timeout semantics, and its buffers written from outside), which the supervisor does not do soundly yet"
+const runAttachNames = "connect4, connect6, bind4, bind6, sendmsg4, sendmsg6, recvmsg4, recvmsg6, sockops, process"
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var attaches, mapSets []string
@@ -65,6 +57,10 @@ the attached programs on its calls, and on those of its threads and children:
                       destination on UDP sockets, the same way (a rewritten
                       msg_src_ip4/msg_src_ip6 sets the source); connected sends are not
                       judged, as in Linux
+  recvmsg4, recvmsg6  cgroup/recvmsg4|6 programs on recvfrom/recvmsg/recvmmsg with an
+                      address buffer on UDP sockets: a rewritten user_ip4/user_ip6/
+                      user_port is the source address the command sees (the return
+                      value is ignored; Linux requires 1)
   sockops             sock_ops programs (struct bpf_sock_ops) on the command's TCP
                       connections: ACTIVE_ESTABLISHED_CB when a connect succeeds,
                       PASSIVE_ESTABLISHED_CB when an accept returns a connection, and
@@ -75,8 +71,10 @@ the attached programs on its calls, and on those of its threads and children:
   process             PROCESS programs (include/anybpf/process.h) on each execve: non-zero
                       refuses it (EPERM)
 
-Not supported: recvmsg4, recvmsg6 (refused with the reason); the daemon's view of these
-hooks (--pin).
+The supervisor performs the calls it judges on its copy of the command's socket. A
+blocking accept or receive waits in the supervisor; a signal to the waiting thread
+interrupts it as Linux would (restarted with SA_RESTART), within 0.1 s. Not yet: the
+daemon's view of these hooks (--pin).
 
 PROG is FILE.o (its program of that attach type) or FILE.o:NAME. --map-set fills a map
 of the loaded objects before COMMAND starts: KEY and VALUE are unsigned integers, stored
@@ -135,9 +133,6 @@ func loadRunHooks(rt *anybpf.Runtime, attaches []string) (supervisor.Hooks, map[
 	for _, a := range attaches {
 		typ, prog, ok := strings.Cut(a, "=")
 		typ = strings.TrimPrefix(typ, "cgroup/")
-		if why, refused := runRefused[typ]; refused {
-			return hooks, nil, fmt.Errorf("--attach %s: %s", a, why)
-		}
 		at, known := runAttachTypes[typ]
 		if !ok || !known {
 			return hooks, nil, fmt.Errorf("--attach %q: want TYPE=PROG with TYPE one of %s", a, runAttachNames)

@@ -37,6 +37,9 @@ func TestRunCommand(t *testing.T) {
 	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
 	sendto := fmt.Sprintf("import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', %d))", udpPort)
 	sendmsg := "../../testdata/sendmsg.o"
+	// A command that receives one datagram from itself through a recvmsg hook.
+	recvfrom := "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); " +
+		"s.sendto(b'y', s.getsockname()); d, a = s.recvfrom(10); assert d == b'y' and a == s.getsockname(), a"
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -56,7 +59,8 @@ func TestRunCommand(t *testing.T) {
 		{"sockops on a connection", []string{"run", "--attach", "sockops=../../testdata/sockops_events.o", "--", bash, "-c", connect + "; exec 3>&-"}, 0, ""},
 		{"sendmsg4 allowed", []string{"run", "--attach", "sendmsg4=" + sendmsg, "--", python, "-c", sendto}, 0, ""},
 		{"sendmsg4 denied", []string{"run", "--attach", "sendmsg4=" + sendmsg, "--map-set", fmt.Sprintf("denied:%d=1", udpPort), "--", python, "-c", sendto}, 1, "PermissionError"},
-		{"recvmsg refused", []string{"run", "--attach", "recvmsg4=" + obj, "--", "true"}, -1, "recvmsg hooks are not supported"},
+		{"recvmsg4 program missing", []string{"run", "--attach", "recvmsg4=" + obj, "--", "true"}, -1, "no program in section cgroup/recvmsg4"},
+		{"recvmsg4", []string{"run", "--attach", "recvmsg4=" + sendmsg, "--", python, "-c", recvfrom}, 0, ""},
 		{"string key too long", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"` + strings.Repeat("x", 65) + `"=1`, "--", "true"}, -1, "longer than 64 bytes"},
 		{"exec denied by a string key", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"/usr/bin/true"=1`, "--", bash, "-c", "/usr/bin/true"}, 126, ""},
 		{"exec allowed", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"/usr/bin/true"=1`, "--", bash, "-c", "/usr/bin/false"}, 1, ""},
