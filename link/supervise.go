@@ -8,6 +8,7 @@ import (
 
 // Hooks are the programs a supervised command's calls run: cgroup/connect4|6,
 // cgroup/bind4|6 and cgroup/sendmsg4|6 programs on its connects, binds and UDP sends,
+// cgroup/recvmsg4|6 programs on the source addresses of the datagrams it receives,
 // sock_ops programs on its TCP connections' establishment and close, PROCESS programs on
 // its execs.
 type Hooks = supervisor.Hooks

@@ -76,20 +76,19 @@ func (s *Supervisor) recv(c *call) error {
 	var got, oobn, rflags int
 	var from unix.Sockaddr
 	for {
-		if blocking {
-			c.handOff()
-			if ok, errno := s.awaitReadable(n, sock); !ok {
-				if errno != 0 {
-					s.respond(n, 0, errno, false)
-				}
-				return nil
-			}
-		}
+		// A datagram already there is received at once; otherwise another goroutine
+		// receives notifications while this one waits.
 		got, oobn, rflags, from, err = unix.Recvmsg(sock, buf, oob, r.flags|unix.MSG_DONTWAIT)
-		if err == unix.EAGAIN && blocking {
-			continue // another reader took the datagram
+		if err != unix.EAGAIN || !blocking {
+			break
 		}
-		break
+		c.handOff()
+		if ok, errno := s.awaitReadable(n, sock); !ok {
+			if errno != 0 {
+				s.respond(n, 0, errno, false)
+			}
+			return nil
+		}
 	}
 	if err != nil {
 		errno := unix.EINVAL

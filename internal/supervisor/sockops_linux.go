@@ -405,10 +405,11 @@ func (s *Supervisor) accept(c *call) error {
 	if err != nil {
 		return err
 	}
-	if fl&unix.O_NONBLOCK == 0 {
+	if fl&unix.O_NONBLOCK == 0 && !readable(sock) {
+		// A blocking accept with no connection waiting: another goroutine receives
+		// notifications while this one waits for a connection (or the socket's
+		// receive timeout), noticing a caller that went away.
 		c.handOff()
-		// A blocking accept: wait here for a connection (or the socket's receive
-		// timeout), noticing a caller that went away.
 		ok, errno := s.awaitReadable(n, sock)
 		if !ok {
 			if errno != 0 {
@@ -484,6 +485,13 @@ func (s *Supervisor) awaitReadable(n *notif, sock int) (bool, unix.Errno) {
 			return false, errRestart
 		}
 	}
+}
+
+// readable reports whether sock has something to read (a connection to accept) now.
+func readable(sock int) bool {
+	fds := []unix.PollFd{{Fd: int32(sock), Events: unix.POLLIN}}
+	k, err := unix.Poll(fds, 0)
+	return err == nil && k > 0
 }
 
 // writeMem writes buf at addr in the memory of thread pid.

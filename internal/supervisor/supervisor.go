@@ -1,7 +1,8 @@
 // Package supervisor runs a command under a seccomp user-notification filter so that
 // eBPF programs decide its socket calls and program starts: cgroup/connect4/6,
 // cgroup/bind4/6 and cgroup/sendmsg4/6 programs (struct bpf_sock_addr) allow, refuse
-// (EPERM) or rewrite the address of connect, bind and a UDP sendto/sendmsg; sockops
+// (EPERM) or rewrite the address of connect, bind and a UDP sendto/sendmsg; recvmsg4/6
+// programs rewrite the source address a UDP receive reports; sockops
 // programs (struct bpf_sock_ops) see its TCP connections established (by connect or
 // accept) and closed; PROCESS programs (struct process_md) allow or refuse (EPERM) each
 // execve. The filter is inherited, so the command's threads and children are covered

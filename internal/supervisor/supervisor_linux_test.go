@@ -79,7 +79,7 @@ func client(action string) int {
 		err := exec.Command(arg).Run()
 		return report("", err)
 	case "latency":
-		// latency N connect|connect-nb|bind|sendto ADDR: time N calls, print the median and p99
+		// latency N connect|connect-nb|bind|sendto|recvfrom ADDR: time N calls, print the median and p99
 		// in µs. connect-nb is a non-blocking connect and the wait for the socket to be
 		// writable, as Go's net.Dial does.
 		f := strings.Fields(arg)
@@ -90,7 +90,7 @@ func client(action string) int {
 			switch f[1] {
 			case "connect-nb":
 				typ |= syscall.SOCK_NONBLOCK
-			case "sendto":
+			case "sendto", "recvfrom":
 				typ = syscall.SOCK_DGRAM
 			}
 			fd, err := syscall.Socket(syscall.AF_INET, typ, 0)
@@ -99,8 +99,19 @@ func client(action string) int {
 			}
 			ap := netip.MustParseAddrPort(f[2])
 			sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+			if f[1] == "recvfrom" {
+				// A datagram to itself, then the timed receive.
+				syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+				self, _ := syscall.Getsockname(fd)
+				if err := syscall.Sendto(fd, []byte("0123456789abcdef"), 0, self); err != nil {
+					return report("", err)
+				}
+			}
 			start := time.Now()
 			switch f[1] {
+			case "recvfrom":
+				b := make([]byte, 64)
+				_, _, err = syscall.Recvfrom(fd, b, 0)
 			case "connect":
 				err = syscall.Connect(fd, sa)
 			case "sendto":
@@ -637,10 +648,10 @@ func BenchmarkCallLatency(b *testing.B) {
 	}
 	defer udp.Close()
 	hooks := Hooks{Connect4: []*anybpf.Program{connect.Programs["connect4"]}, Bind4: []*anybpf.Program{bind.Programs["bind4"]},
-		Sendmsg4: []*anybpf.Program{send.Programs["sendmsg4"]}}
+		Sendmsg4: []*anybpf.Program{send.Programs["sendmsg4"]}, Recvmsg4: []*anybpf.Program{send.Programs["recvmsg4"]}}
 	const n = 2000 // fewer than the listener's backlog
 	for b.Loop() {
-		for _, call := range []string{"connect", "connect-nb", "bind", "sendto"} {
+		for _, call := range []string{"connect", "connect-nb", "bind", "sendto", "recvfrom"} {
 			for _, h := range []struct {
 				name  string
 				hooks *Hooks
