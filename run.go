@@ -46,6 +46,9 @@ type RunOptions struct {
 	// ImagePath is the executable's path a PROCESS program sees through
 	// image_path_start/image_path_end (Data is its command line).
 	ImagePath []byte
+	// SocketCookie, if not 0, is the cookie bpf_get_socket_cookie returns: that of the
+	// real socket a hook runs the program for. With 0 the run gets a cookie of its own.
+	SocketCookie uint64
 }
 
 // invocation is what helpers know of the running program.
@@ -81,7 +84,10 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	env := engine.NewEnv()
 	// Like the kernel's test run, which gives the skb a fresh socket, every run gets a
 	// socket cookie of its own.
-	inv := &invocation{rt: p.rt, env: env, cookie: p.rt.cookies.Add(1)}
+	inv := &invocation{rt: p.rt, env: env, cookie: opts.SocketCookie}
+	if inv.cookie == 0 {
+		inv.cookie = p.rt.cookies.Add(1)
+	}
 	env.Context = inv
 	for _, r := range p.regions {
 		env.AddRegion(r)
