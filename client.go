@@ -3,13 +3,11 @@ package anybpf
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"reflect"
 	"sort"
 	"time"
 
@@ -145,8 +143,29 @@ func (c *Client) LoadCollectionFromReader(rd io.ReaderAt, name string) (*RemoteC
 	return c.loadBytes(b, name)
 }
 
+// RemoteCollectionOptions are the daemon's options for loading an object.
+type RemoteCollectionOptions struct {
+	// ProgramType, when set, is the type every program is loaded as instead of what its
+	// section says: a libbpf section name (xdp, socket, cgroup/connect4, ...) or a type
+	// name (sched_cls, ...), as bpftool's `prog load ... type TYPE` takes it.
+	ProgramType string
+}
+
+// LoadCollectionWithOptions is LoadCollectionFromReader with options.
+func (c *Client) LoadCollectionWithOptions(rd io.ReaderAt, name string, opts RemoteCollectionOptions) (*RemoteCollection, error) {
+	b, err := io.ReadAll(io.NewSectionReader(rd, 0, 1<<62))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return c.loadBytesAs(b, name, opts.ProgramType)
+}
+
 func (c *Client) loadBytes(b []byte, name string) (*RemoteCollection, error) {
-	resp, err := c.api.LoadObject(context.Background(), &pb.LoadObjectRequest{Source: &pb.LoadObjectRequest_Object{Object: b}, Name: name})
+	return c.loadBytesAs(b, name, "")
+}
+
+func (c *Client) loadBytesAs(b []byte, name, progType string) (*RemoteCollection, error) {
+	resp, err := c.api.LoadObject(context.Background(), &pb.LoadObjectRequest{Source: &pb.LoadObjectRequest_Object{Object: b}, Name: name, ProgramType: progType})
 	if err != nil {
 		return nil, remoteError(err)
 	}
@@ -333,18 +352,33 @@ func (m *RemoteMap) Lookup(key, valueOut any) error {
 	if err != nil {
 		return remoteError(err)
 	}
+	return m.valueOut(resp.Value, valueOut)
+}
+
+// LookupAndDelete takes the next value out of a queue or stack map, as Map's does.
+func (m *RemoteMap) LookupAndDelete(key, valueOut any) error {
+	k, err := encode(key, int(m.spec.KeySize))
+	if err != nil {
+		return fmt.Errorf("map %s: key: %w", m.spec.Name, err)
+	}
+	resp, err := m.c.api.MapLookupAndDelete(context.Background(), &pb.MapKeyRequest{Id: m.id, Key: k})
+	if err != nil {
+		return remoteError(err)
+	}
+	return m.valueOut(resp.Value, valueOut)
+}
+
+// valueOut stores a value the daemon sent into valueOut, a []byte of the value size or
+// a non-nil pointer to a fixed-size value.
+func (m *RemoteMap) valueOut(v []byte, valueOut any) error {
 	if b, ok := valueOut.([]byte); ok {
-		if len(b) != len(resp.Value) {
-			return fmt.Errorf("map %s: value out of %d bytes, the values are %d", m.spec.Name, len(b), len(resp.Value))
+		if len(b) != len(v) {
+			return fmt.Errorf("map %s: value out of %d bytes, the values are %d", m.spec.Name, len(b), len(v))
 		}
-		copy(b, resp.Value)
+		copy(b, v)
 		return nil
 	}
-	rv := reflect.ValueOf(valueOut)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("map %s: value out must be a []byte or a non-nil pointer, not %T", m.spec.Name, valueOut)
-	}
-	return binary.Read(bytes.NewReader(resp.Value), binary.LittleEndian, valueOut)
+	return decodeValue(m.spec.Name, v, valueOut)
 }
 
 // Update sets key's value (flags: maps.UpdateAny, UpdateNoExist, UpdateExist).

@@ -75,6 +75,11 @@ type CollectionOptions struct {
 	// of another shape fails the load with maps.ErrBadMapFile. "" keeps the map in
 	// memory.
 	MapFile func(name string, spec maps.Spec) string
+	// ProgramType, when not progtype.Unspec, is the type every program of the object is
+	// loaded as, with AttachType, instead of what its section says (libbpf's
+	// bpf_program__set_type, bpftool's `prog load ... type TYPE`).
+	ProgramType progtype.Type
+	AttachType  progtype.AttachType
 }
 
 // LoadCollectionWithOptions is LoadCollectionFromReader with options.
@@ -122,6 +127,11 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string, opts CollectionO
 		}
 	}
 	for _, ps := range obj.Programs {
+		if opts.ProgramType != progtype.Unspec {
+			typed := *ps
+			typed.Type, typed.AttachType = opts.ProgramType, opts.AttachType
+			ps = &typed
+		}
 		var verified *verifier.Result
 		if !rt.cfg.unverified {
 			res, err := rt.verifyProgram(obj, ps)

@@ -279,6 +279,44 @@ func (m *Map) Lookup(key, valueOut any) error {
 	return binary.Read(bytes.NewReader(buf), binary.LittleEndian, valueOut)
 }
 
+// LookupAndDelete takes the next value out of a queue or stack map into valueOut (the
+// oldest for a queue, the newest for a stack), as BPF_MAP_LOOKUP_AND_DELETE_ELEM does
+// for them; key must be nil. maps.ErrKeyNotExist when the map is empty; other map
+// types fail with maps.ErrNotSupported.
+func (m *Map) LookupAndDelete(key, valueOut any) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	q, ok := m.m.(maps.QueueMap)
+	if !ok {
+		return fmt.Errorf("map %s: lookup and delete of a %s: %w (queues and stacks only)", m.name, m.typ, maps.ErrNotSupported)
+	}
+	if k, err := encode(key, 0); err != nil || len(k) != 0 {
+		return fmt.Errorf("map %s: %w: a %s has no keys", m.name, maps.ErrInvalid, m.typ)
+	}
+	buf, ok := valueOut.([]byte)
+	if !ok {
+		buf = make([]byte, m.valueSize())
+	}
+	if err := q.Pop(buf); err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	return decodeValue(m.name, buf, valueOut)
+}
+
+// decodeValue stores a value's bytes into valueOut, a non-nil pointer to a fixed-size
+// value.
+func decodeValue(mapName string, b []byte, valueOut any) error {
+	rv := reflect.ValueOf(valueOut)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("map %s: value out must be a []byte or a non-nil pointer, not %T", mapName, valueOut)
+	}
+	return binary.Read(bytes.NewReader(b), binary.LittleEndian, valueOut)
+}
+
 // Update sets key's value (flags: maps.UpdateAny, UpdateNoExist, UpdateExist). A
 // program array takes a *Program (or its id); a map of maps a *Map (or its id), which
 // must match the inner map template.

@@ -1,10 +1,15 @@
 package anybpf
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/internal/objverify"
+	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier"
 )
@@ -36,10 +41,34 @@ func (rt *Runtime) verifyProgram(obj *elfload.Object, ps *elfload.ProgramSpec) (
 type ProgramVerdict struct {
 	Name, Section string
 	Type          progtype.Type
+	// Instructions is the program's size in 8-byte slots (what disassemblers number).
+	Instructions int
 	// Processed is the number of instructions the verifier processed.
 	Processed int
-	// Err is why the program was refused (it wraps ErrUnverifiable), nil when verified.
+	// Duration is how long the verification took.
+	Duration time.Duration
+	// Warnings are what the verifier flags without refusing (a division by a value that
+	// may be zero, say).
+	Warnings []string
+	// Returns is the verifier's range for r0 at exit, when verified.
+	Returns string
+	// Err is why the program was refused (it wraps ErrUnverifiable and, with errors.As,
+	// gives a *verifier.Error with the instruction and source line), nil when verified.
 	Err error
+}
+
+// ErrNeedType is returned by VerifyFileWith for raw bytecode without a program type.
+var ErrNeedType = errors.New("raw bytecode has no program type: say which (type xdp, socket, cgroup/connect4, ...)")
+
+// VerifyOptions selects the programs VerifyFileWith judges and how.
+type VerifyOptions struct {
+	// Name and Section, when set, keep only the program of that name, or those of that
+	// section.
+	Name, Section string
+	// Type, when not progtype.Unspec, is the program type the programs are verified as
+	// (with AttachType), instead of what their sections say. Raw bytecode needs it.
+	Type       progtype.Type
+	AttachType progtype.AttachType
 }
 
 // VerifyFile runs the verifier on every program of the object at path, without loading
@@ -47,18 +76,53 @@ type ProgramVerdict struct {
 // is about the object itself (it cannot be parsed); each program's verdict is in the
 // list.
 func VerifyFile(path string) ([]ProgramVerdict, error) {
-	obj, err := elfload.LoadFile(path)
+	return VerifyFileWith(path, VerifyOptions{})
+}
+
+// VerifyFileWith is VerifyFile with options. A file that is not ELF is read as raw
+// bytecode (8-byte little-endian instructions), one program named after nothing, which
+// needs opts.Type (ErrNeedType).
+func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	var obj *elfload.Object
+	if bytes.HasPrefix(b, []byte("\x7fELF")) {
+		if obj, err = elfload.Load(bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	} else {
+		if opts.Type == progtype.Unspec {
+			return nil, fmt.Errorf("%s: %w", path, ErrNeedType)
+		}
+		insns, err := isa.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not ELF, and not raw bytecode: %w", path, err)
+		}
+		obj = &elfload.Object{Programs: []*elfload.ProgramSpec{{Instructions: insns}}}
+	}
 	var out []ProgramVerdict
 	for _, ps := range obj.Programs {
+		if (opts.Name != "" && ps.Name != opts.Name) || (opts.Section != "" && ps.Section != opts.Section) {
+			continue
+		}
+		if opts.Type != progtype.Unspec {
+			typed := *ps
+			typed.Type, typed.AttachType = opts.Type, opts.AttachType
+			ps = &typed
+		}
 		v := ProgramVerdict{Name: ps.Name, Section: ps.Section, Type: ps.Type}
+		for _, ins := range ps.Instructions {
+			v.Instructions += ins.Slots()
+		}
+		start := time.Now()
 		res, err := verifier.Verify(objverify.Program(obj, ps), nil)
+		v.Duration = time.Since(start)
 		if err != nil {
 			v.Err = err
 		} else {
-			v.Processed = res.Processed
+			v.Processed, v.Warnings, v.Returns = res.Processed, res.Warnings, res.Returns()
 		}
 		out = append(out, v)
 	}

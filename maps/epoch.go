@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Epochs delays the reuse of map memory that a running program may still point to, the
@@ -22,7 +23,19 @@ type Epochs struct {
 	// survives a collection, so that a long-running invocation (which keeps everything
 	// retired alive) does not make every retirement scan the list.
 	collectAt int
+	// sweeping is set while a timer is due to collect deferred functions (Defer), so
+	// that what they release (a map's file, its registration) goes soon even when
+	// nothing else retires or collects.
+	sweeping bool
+	sweepIn  time.Duration
 }
+
+// Bounds of the delay between the sweeps that run deferred functions: the first sweep
+// comes soon after a Defer; while invocations keep them waiting, sweeps back off.
+const (
+	firstSweep = time.Millisecond
+	maxSweep   = 100 * time.Millisecond
+)
 
 type slot struct {
 	// epoch is the epoch the invocation in this slot entered, 0 when the slot is free.
@@ -106,7 +119,35 @@ func (e *Epochs) Retire(mem []byte) { e.retire(retiredItem{mem: mem}) }
 // Defer runs fn once every invocation running now has left (at the latest on the next
 // Collect after that), the way call_rcu does: for unpublishing what running programs
 // may still reach. fn runs without the tracker's lock held.
-func (e *Epochs) Defer(fn func()) { e.retire(retiredItem{fn: fn}) }
+func (e *Epochs) Defer(fn func()) {
+	e.retire(retiredItem{fn: fn})
+	e.mu.Lock()
+	if !e.sweeping && len(e.retired) > 0 {
+		e.sweeping, e.sweepIn = true, firstSweep
+		time.AfterFunc(e.sweepIn, e.sweep)
+	}
+	e.mu.Unlock()
+}
+
+// sweep collects, and comes back later while deferred functions are still waiting.
+func (e *Epochs) sweep() {
+	e.Collect()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	waiting := false
+	for _, r := range e.retired {
+		if r.fn != nil {
+			waiting = true
+			break
+		}
+	}
+	if !waiting {
+		e.sweeping = false
+		return
+	}
+	e.sweepIn = min(2*e.sweepIn, maxSweep)
+	time.AfterFunc(e.sweepIn, e.sweep)
+}
 
 func (e *Epochs) retire(r retiredItem) {
 	r.epoch = e.current.Add(1) - 1

@@ -28,7 +28,7 @@ const (
 // FileBacked reports whether OpenFile can keep maps of type t in a file.
 func FileBacked(t Type) bool {
 	switch t {
-	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie:
+	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie, Queue, Stack:
 		return true
 	}
 	return false
@@ -43,6 +43,8 @@ func (s Spec) FileFootprint(ncpu int) uint64 {
 	switch s.Type {
 	case Array, PerCPUArray:
 		return s.Footprint(ncpu)
+	case Queue, Stack:
+		return queueStateSize + queueRingSize(s)
 	case Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie:
 		if s.Type != PerCPUHash && s.Type != LRUPerCPUHash {
 			ncpu = 1
@@ -70,8 +72,9 @@ func (s Spec) FileFootprint(ncpu int) uint64 {
 // running program can hold its value, as with the in-memory maps, and reopening keeps
 // every element of the last completed update (an update cut short by a crash leaves the
 // old or the new element, never a mix of keys). The order of an LRU map's elements is
-// not kept: reopened, they are ordered by their last update. Other types fail with
-// ErrNotSupported.
+// not kept: reopened, they are ordered by their last update. Queues and stacks keep
+// their ring and a state word in the file; a push or pop cut short leaves the state
+// before or after it. Other types fail with ErrNotSupported.
 //
 // Close the map (io.Closer) to unmap the file; nothing may use the map afterwards.
 func OpenFile(spec Spec, epochs *Epochs, path string) (m Map, created bool, err error) {
@@ -85,6 +88,12 @@ func OpenFile(spec Spec, epochs *Epochs, path string) (m Map, created bool, err 
 		return nil, false, err
 	}
 	switch spec.Type {
+	case Queue, Stack:
+		q, created, err := openQueueFile(spec, path)
+		if err != nil {
+			return nil, false, err
+		}
+		return q, created, nil
 	case Array, PerCPUArray:
 		ncpu := 1
 		if spec.Type == PerCPUArray {

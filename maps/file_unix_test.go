@@ -452,7 +452,7 @@ func TestMapFileRefused(t *testing.T) {
 		}
 	}
 	for _, spec := range []Spec{
-		{Name: "q", Type: Queue, ValueSize: 8, MaxEntries: 4},
+		{Name: "rb", Type: RingBuf, MaxEntries: 4096},
 		{Name: "hm", Type: HashOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 4},
 	} {
 		_, _, err := OpenFile(spec, NewEpochs(2), filepath.Join(dir, "unsupported"))

@@ -3,6 +3,7 @@ package maps
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -21,31 +22,58 @@ type QueueMap interface {
 }
 
 // queue is BPF_MAP_TYPE_QUEUE (FIFO) and BPF_MAP_TYPE_STACK (LIFO), a ring of
-// max_entries values.
+// max_entries+1 values: a push writes its value into a free slot first and then publishes
+// it by storing the state word (head and count in one 8-byte store), so that a
+// file-backed queue (OpenFile) cut short by a crash holds the state before or after the
+// push, never a half-written value; the spare slot lets a push that drops the oldest value
+// do the same.
 type queue struct {
 	spec  Spec
 	lifo  bool
 	mu    sync.Mutex
 	ring  []byte
-	head  uint32 // index of the oldest value
-	count uint32
+	state *atomic.Uint64 // head (index of the oldest value) << 32 | count
+	// mapping is the file a file-backed queue lives in (OpenFile), nil otherwise.
+	mapping []byte
 }
 
 func newQueue(spec Spec, lifo bool) (*queue, error) {
+	if err := checkQueue(spec); err != nil {
+		return nil, err
+	}
+	return &queue{spec: spec, lifo: lifo, ring: make([]byte, queueRingSize(spec)), state: new(atomic.Uint64)}, nil
+}
+
+func checkQueue(spec Spec) error {
 	if spec.KeySize != 0 {
-		return nil, fmt.Errorf("map %q: %w: %s maps have no key, key size must be 0", spec.Name, ErrInvalid, spec.Type)
+		return fmt.Errorf("map %q: %w: %s maps have no key, key size must be 0", spec.Name, ErrInvalid, spec.Type)
 	}
-	if uint64(spec.ValueSize)*uint64(spec.MaxEntries) > 1<<32 {
-		return nil, fmt.Errorf("map %q: %w: too large", spec.Name, ErrInvalid)
+	if queueRingSize(spec) > 1<<32 {
+		return fmt.Errorf("map %q: %w: too large", spec.Name, ErrInvalid)
 	}
-	return &queue{spec: spec, lifo: lifo, ring: make([]byte, uint64(spec.ValueSize)*uint64(spec.MaxEntries))}, nil
+	return nil
+}
+
+// queueRingSize is the size of a queue's ring: max_entries values and a spare one.
+func queueRingSize(spec Spec) uint64 {
+	return uint64(spec.ValueSize) * (uint64(spec.MaxEntries) + 1)
 }
 
 func (q *queue) Spec() Spec { return q.spec }
 
 func (q *queue) slot(i uint32) []byte {
-	off := uint64(i%q.spec.MaxEntries) * uint64(q.spec.ValueSize)
+	off := uint64(i%(q.spec.MaxEntries+1)) * uint64(q.spec.ValueSize)
 	return q.ring[off : off+uint64(q.spec.ValueSize)]
+}
+
+// load returns the head and count; store publishes new ones. Both under mu.
+func (q *queue) load() (head, count uint32) {
+	s := q.state.Load()
+	return uint32(s >> 32), uint32(s)
+}
+
+func (q *queue) store(head, count uint32) {
+	q.state.Store(uint64(head%(q.spec.MaxEntries+1))<<32 | uint64(count))
 }
 
 func (q *queue) Push(value []byte, flags uint64) error {
@@ -57,26 +85,17 @@ func (q *queue) Push(value []byte, flags uint64) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.count == q.spec.MaxEntries {
-		if flags != UpdateExist {
-			return fmt.Errorf("%w: map %q holds %d values", ErrFull, q.spec.Name, q.count)
-		}
-		q.head++ // drop the oldest
-		q.count--
+	head, count := q.load()
+	if count == q.spec.MaxEntries && flags != UpdateExist {
+		return fmt.Errorf("%w: map %q holds %d values", ErrFull, q.spec.Name, count)
 	}
-	copy(q.slot(q.head+q.count), value)
-	q.count++
+	copy(q.slot(head+count), value) // a free slot: the spare one when full
+	if count == q.spec.MaxEntries {
+		q.store(head+1, count) // drop the oldest
+		return nil
+	}
+	q.store(head, count+1)
 	return nil
-}
-
-func (q *queue) next() (uint32, error) {
-	if q.count == 0 {
-		return 0, ErrKeyNotExist
-	}
-	if q.lifo {
-		return q.head + q.count - 1, nil
-	}
-	return q.head, nil
 }
 
 func (q *queue) Peek(value []byte) error { return q.take(value, false) }
@@ -90,18 +109,22 @@ func (q *queue) take(value []byte, remove bool) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	i, err := q.next()
-	if err != nil {
-		return err
+	head, count := q.load()
+	if count == 0 {
+		return ErrKeyNotExist
+	}
+	i := head
+	if q.lifo {
+		i = head + count - 1
 	}
 	copy(value, q.slot(i))
 	if !remove {
 		return nil
 	}
 	if !q.lifo {
-		q.head++
+		head++
 	}
-	q.count--
+	q.store(head, count-1)
 	return nil
 }
 
@@ -135,13 +158,51 @@ func (q *queue) LookupPtr(unsafe.Pointer) unsafe.Pointer { return nil }
 func (q *queue) Elements() [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([][]byte, 0, q.count)
-	for i := uint32(0); i < q.count; i++ {
-		idx := q.head + i
+	head, count := q.load()
+	out := make([][]byte, 0, count)
+	for i := uint32(0); i < count; i++ {
+		idx := head + i
 		if q.lifo {
-			idx = q.head + q.count - 1 - i
+			idx = head + count - 1 - i
 		}
 		out = append(out, append([]byte(nil), q.slot(idx)...))
 	}
 	return out
+}
+
+// Close unmaps a file-backed queue's file; for others it does nothing. Nothing may use
+// the map afterwards.
+func (q *queue) Close() error {
+	m := q.mapping
+	if m == nil {
+		return nil
+	}
+	q.mapping, q.ring = nil, nil
+	return unmapFile(m)
+}
+
+// Sync writes a file-backed queue to its file's disk.
+func (q *queue) Sync() error { return syncFile(q.mapping) }
+
+// queueStateSize is the room for a file-backed queue's state word before its ring.
+const queueStateSize = 8
+
+// openQueueFile is OpenFile for queues and stacks: the state word, then the ring.
+func openQueueFile(spec Spec, path string) (*queue, bool, error) {
+	if err := checkQueue(spec); err != nil {
+		return nil, false, err
+	}
+	size := queueStateSize + queueRingSize(spec)
+	mem, f, _, created, err := mapFile(spec, 1, fileShape{size, size, size}, path)
+	if err != nil {
+		return nil, false, err
+	}
+	f.Close()
+	data := mem[mapFileHeader:]
+	q := &queue{spec: spec, lifo: spec.Type == Stack, ring: data[queueStateSize:], state: (*atomic.Uint64)(unsafe.Pointer(&data[0])), mapping: mem}
+	if head, count := q.load(); head > spec.MaxEntries || count > spec.MaxEntries {
+		q.Close()
+		return nil, false, fmt.Errorf("%w: %s: queue state head %d, count %d past %d entries", ErrBadMapFile, path, head, count, spec.MaxEntries)
+	}
+	return q, created, nil
 }

@@ -177,7 +177,11 @@ type LoadObjectRequest struct {
 	//	*LoadObjectRequest_Path
 	Source isLoadObjectRequest_Source `protobuf_oneof:"source"`
 	// Name stands for the object in errors and in the daemon's log.
-	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// program_type, when set, is the type every program of the object is loaded as,
+	// instead of what its section says (bpftool's `prog load ... type TYPE`): a libbpf
+	// section name (xdp, socket, cgroup/connect4, ...) or a type name (sched_cls, ...).
+	ProgramType   string `protobuf:"bytes,4,opt,name=program_type,json=programType,proto3" json:"program_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,6 +244,13 @@ func (x *LoadObjectRequest) GetPath() string {
 func (x *LoadObjectRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *LoadObjectRequest) GetProgramType() string {
+	if x != nil {
+		return x.ProgramType
 	}
 	return ""
 }
@@ -2591,11 +2602,12 @@ var File_anybpf_proto protoreflect.FileDescriptor
 const file_anybpf_proto_rawDesc = "" +
 	"\n" +
 	"\fanybpf.proto\x12\tanybpf.v1\"\a\n" +
-	"\x05Empty\"a\n" +
+	"\x05Empty\"\x84\x01\n" +
 	"\x11LoadObjectRequest\x12\x18\n" +
 	"\x06object\x18\x01 \x01(\fH\x00R\x06object\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04nameB\b\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12!\n" +
+	"\fprogram_type\x18\x04 \x01(\tR\vprogramTypeB\b\n" +
 	"\x06source\"p\n" +
 	"\x12LoadObjectResponse\x122\n" +
 	"\bprograms\x18\x01 \x03(\v2\x16.anybpf.v1.ProgramInfoR\bprograms\x12&\n" +
@@ -2774,7 +2786,7 @@ const file_anybpf_proto_rawDesc = "" +
 	"\n" +
 	"UPDATE_ANY\x10\x00\x12\x12\n" +
 	"\x0eUPDATE_NOEXIST\x10\x01\x12\x10\n" +
-	"\fUPDATE_EXIST\x10\x022\xfc\x0f\n" +
+	"\fUPDATE_EXIST\x10\x022\xc9\x10\n" +
 	"\x06Anybpf\x12I\n" +
 	"\n" +
 	"LoadObject\x12\x1c.anybpf.v1.LoadObjectRequest\x1a\x1d.anybpf.v1.LoadObjectResponse\x12=\n" +
@@ -2789,7 +2801,8 @@ const file_anybpf_proto_rawDesc = "" +
 	"\tCreateMap\x12\x1b.anybpf.v1.CreateMapRequest\x1a\x12.anybpf.v1.MapInfo\x12B\n" +
 	"\tMapLookup\x12\x18.anybpf.v1.MapKeyRequest\x1a\x1b.anybpf.v1.MapValueResponse\x12K\n" +
 	"\x0fMapLookupStream\x12\x18.anybpf.v1.MapKeyRequest\x1a\x1a.anybpf.v1.MapLookupResult(\x010\x01\x12:\n" +
-	"\tMapUpdate\x12\x1b.anybpf.v1.MapUpdateRequest\x1a\x10.anybpf.v1.Empty\x127\n" +
+	"\tMapUpdate\x12\x1b.anybpf.v1.MapUpdateRequest\x1a\x10.anybpf.v1.Empty\x12K\n" +
+	"\x12MapLookupAndDelete\x12\x18.anybpf.v1.MapKeyRequest\x1a\x1b.anybpf.v1.MapValueResponse\x127\n" +
 	"\tMapDelete\x12\x18.anybpf.v1.MapKeyRequest\x1a\x10.anybpf.v1.Empty\x12L\n" +
 	"\rMapGetNextKey\x12\x1c.anybpf.v1.MapNextKeyRequest\x1a\x1d.anybpf.v1.MapNextKeyResponse\x12@\n" +
 	"\aMapDump\x12\x19.anybpf.v1.MapDumpRequest\x1a\x1a.anybpf.v1.MapDumpResponse\x12I\n" +
@@ -2892,58 +2905,60 @@ var file_anybpf_proto_depIdxs = []int32{
 	18, // 19: anybpf.v1.Anybpf.MapLookup:input_type -> anybpf.v1.MapKeyRequest
 	18, // 20: anybpf.v1.Anybpf.MapLookupStream:input_type -> anybpf.v1.MapKeyRequest
 	21, // 21: anybpf.v1.Anybpf.MapUpdate:input_type -> anybpf.v1.MapUpdateRequest
-	18, // 22: anybpf.v1.Anybpf.MapDelete:input_type -> anybpf.v1.MapKeyRequest
-	22, // 23: anybpf.v1.Anybpf.MapGetNextKey:input_type -> anybpf.v1.MapNextKeyRequest
-	25, // 24: anybpf.v1.Anybpf.MapDump:input_type -> anybpf.v1.MapDumpRequest
-	27, // 25: anybpf.v1.Anybpf.MapLookupBatch:input_type -> anybpf.v1.MapBatchRequest
-	27, // 26: anybpf.v1.Anybpf.MapUpdateBatch:input_type -> anybpf.v1.MapBatchRequest
-	27, // 27: anybpf.v1.Anybpf.MapDeleteBatch:input_type -> anybpf.v1.MapBatchRequest
-	7,  // 28: anybpf.v1.Anybpf.MapFreeze:input_type -> anybpf.v1.GetObjectRequest
-	29, // 29: anybpf.v1.Anybpf.Pin:input_type -> anybpf.v1.PinRequest
-	30, // 30: anybpf.v1.Anybpf.Unpin:input_type -> anybpf.v1.PinPath
-	30, // 31: anybpf.v1.Anybpf.GetPinned:input_type -> anybpf.v1.PinPath
-	32, // 32: anybpf.v1.Anybpf.ListPins:input_type -> anybpf.v1.ListPinsRequest
-	34, // 33: anybpf.v1.Anybpf.Attach:input_type -> anybpf.v1.AttachRequest
-	7,  // 34: anybpf.v1.Anybpf.Detach:input_type -> anybpf.v1.GetObjectRequest
-	8,  // 35: anybpf.v1.Anybpf.ListLinks:input_type -> anybpf.v1.ListRequest
-	7,  // 36: anybpf.v1.Anybpf.GetLink:input_type -> anybpf.v1.GetObjectRequest
-	37, // 37: anybpf.v1.Anybpf.ReadRingBuffer:input_type -> anybpf.v1.ReadRecordsRequest
-	37, // 38: anybpf.v1.Anybpf.ReadPerfEvents:input_type -> anybpf.v1.ReadRecordsRequest
-	39, // 39: anybpf.v1.Anybpf.TraceLog:input_type -> anybpf.v1.TraceLogRequest
-	41, // 40: anybpf.v1.Anybpf.SetStats:input_type -> anybpf.v1.SetStatsRequest
-	4,  // 41: anybpf.v1.Anybpf.LoadObject:output_type -> anybpf.v1.LoadObjectResponse
-	6,  // 42: anybpf.v1.Anybpf.Unload:output_type -> anybpf.v1.UnloadResponse
-	9,  // 43: anybpf.v1.Anybpf.GetProgram:output_type -> anybpf.v1.ProgramInfo
-	10, // 44: anybpf.v1.Anybpf.ListPrograms:output_type -> anybpf.v1.ListProgramsResponse
-	12, // 45: anybpf.v1.Anybpf.DumpProgram:output_type -> anybpf.v1.DumpProgramResponse
-	14, // 46: anybpf.v1.Anybpf.TestRun:output_type -> anybpf.v1.TestRunResponse
-	15, // 47: anybpf.v1.Anybpf.GetMap:output_type -> anybpf.v1.MapInfo
-	16, // 48: anybpf.v1.Anybpf.ListMaps:output_type -> anybpf.v1.ListMapsResponse
-	15, // 49: anybpf.v1.Anybpf.CreateMap:output_type -> anybpf.v1.MapInfo
-	19, // 50: anybpf.v1.Anybpf.MapLookup:output_type -> anybpf.v1.MapValueResponse
-	20, // 51: anybpf.v1.Anybpf.MapLookupStream:output_type -> anybpf.v1.MapLookupResult
-	2,  // 52: anybpf.v1.Anybpf.MapUpdate:output_type -> anybpf.v1.Empty
-	2,  // 53: anybpf.v1.Anybpf.MapDelete:output_type -> anybpf.v1.Empty
-	23, // 54: anybpf.v1.Anybpf.MapGetNextKey:output_type -> anybpf.v1.MapNextKeyResponse
-	26, // 55: anybpf.v1.Anybpf.MapDump:output_type -> anybpf.v1.MapDumpResponse
-	28, // 56: anybpf.v1.Anybpf.MapLookupBatch:output_type -> anybpf.v1.MapBatchResponse
-	28, // 57: anybpf.v1.Anybpf.MapUpdateBatch:output_type -> anybpf.v1.MapBatchResponse
-	28, // 58: anybpf.v1.Anybpf.MapDeleteBatch:output_type -> anybpf.v1.MapBatchResponse
-	2,  // 59: anybpf.v1.Anybpf.MapFreeze:output_type -> anybpf.v1.Empty
-	2,  // 60: anybpf.v1.Anybpf.Pin:output_type -> anybpf.v1.Empty
-	2,  // 61: anybpf.v1.Anybpf.Unpin:output_type -> anybpf.v1.Empty
-	31, // 62: anybpf.v1.Anybpf.GetPinned:output_type -> anybpf.v1.PinnedObject
-	33, // 63: anybpf.v1.Anybpf.ListPins:output_type -> anybpf.v1.ListPinsResponse
-	35, // 64: anybpf.v1.Anybpf.Attach:output_type -> anybpf.v1.LinkInfo
-	2,  // 65: anybpf.v1.Anybpf.Detach:output_type -> anybpf.v1.Empty
-	36, // 66: anybpf.v1.Anybpf.ListLinks:output_type -> anybpf.v1.ListLinksResponse
-	35, // 67: anybpf.v1.Anybpf.GetLink:output_type -> anybpf.v1.LinkInfo
-	38, // 68: anybpf.v1.Anybpf.ReadRingBuffer:output_type -> anybpf.v1.Record
-	38, // 69: anybpf.v1.Anybpf.ReadPerfEvents:output_type -> anybpf.v1.Record
-	40, // 70: anybpf.v1.Anybpf.TraceLog:output_type -> anybpf.v1.TraceLine
-	42, // 71: anybpf.v1.Anybpf.SetStats:output_type -> anybpf.v1.SetStatsResponse
-	41, // [41:72] is the sub-list for method output_type
-	10, // [10:41] is the sub-list for method input_type
+	18, // 22: anybpf.v1.Anybpf.MapLookupAndDelete:input_type -> anybpf.v1.MapKeyRequest
+	18, // 23: anybpf.v1.Anybpf.MapDelete:input_type -> anybpf.v1.MapKeyRequest
+	22, // 24: anybpf.v1.Anybpf.MapGetNextKey:input_type -> anybpf.v1.MapNextKeyRequest
+	25, // 25: anybpf.v1.Anybpf.MapDump:input_type -> anybpf.v1.MapDumpRequest
+	27, // 26: anybpf.v1.Anybpf.MapLookupBatch:input_type -> anybpf.v1.MapBatchRequest
+	27, // 27: anybpf.v1.Anybpf.MapUpdateBatch:input_type -> anybpf.v1.MapBatchRequest
+	27, // 28: anybpf.v1.Anybpf.MapDeleteBatch:input_type -> anybpf.v1.MapBatchRequest
+	7,  // 29: anybpf.v1.Anybpf.MapFreeze:input_type -> anybpf.v1.GetObjectRequest
+	29, // 30: anybpf.v1.Anybpf.Pin:input_type -> anybpf.v1.PinRequest
+	30, // 31: anybpf.v1.Anybpf.Unpin:input_type -> anybpf.v1.PinPath
+	30, // 32: anybpf.v1.Anybpf.GetPinned:input_type -> anybpf.v1.PinPath
+	32, // 33: anybpf.v1.Anybpf.ListPins:input_type -> anybpf.v1.ListPinsRequest
+	34, // 34: anybpf.v1.Anybpf.Attach:input_type -> anybpf.v1.AttachRequest
+	7,  // 35: anybpf.v1.Anybpf.Detach:input_type -> anybpf.v1.GetObjectRequest
+	8,  // 36: anybpf.v1.Anybpf.ListLinks:input_type -> anybpf.v1.ListRequest
+	7,  // 37: anybpf.v1.Anybpf.GetLink:input_type -> anybpf.v1.GetObjectRequest
+	37, // 38: anybpf.v1.Anybpf.ReadRingBuffer:input_type -> anybpf.v1.ReadRecordsRequest
+	37, // 39: anybpf.v1.Anybpf.ReadPerfEvents:input_type -> anybpf.v1.ReadRecordsRequest
+	39, // 40: anybpf.v1.Anybpf.TraceLog:input_type -> anybpf.v1.TraceLogRequest
+	41, // 41: anybpf.v1.Anybpf.SetStats:input_type -> anybpf.v1.SetStatsRequest
+	4,  // 42: anybpf.v1.Anybpf.LoadObject:output_type -> anybpf.v1.LoadObjectResponse
+	6,  // 43: anybpf.v1.Anybpf.Unload:output_type -> anybpf.v1.UnloadResponse
+	9,  // 44: anybpf.v1.Anybpf.GetProgram:output_type -> anybpf.v1.ProgramInfo
+	10, // 45: anybpf.v1.Anybpf.ListPrograms:output_type -> anybpf.v1.ListProgramsResponse
+	12, // 46: anybpf.v1.Anybpf.DumpProgram:output_type -> anybpf.v1.DumpProgramResponse
+	14, // 47: anybpf.v1.Anybpf.TestRun:output_type -> anybpf.v1.TestRunResponse
+	15, // 48: anybpf.v1.Anybpf.GetMap:output_type -> anybpf.v1.MapInfo
+	16, // 49: anybpf.v1.Anybpf.ListMaps:output_type -> anybpf.v1.ListMapsResponse
+	15, // 50: anybpf.v1.Anybpf.CreateMap:output_type -> anybpf.v1.MapInfo
+	19, // 51: anybpf.v1.Anybpf.MapLookup:output_type -> anybpf.v1.MapValueResponse
+	20, // 52: anybpf.v1.Anybpf.MapLookupStream:output_type -> anybpf.v1.MapLookupResult
+	2,  // 53: anybpf.v1.Anybpf.MapUpdate:output_type -> anybpf.v1.Empty
+	19, // 54: anybpf.v1.Anybpf.MapLookupAndDelete:output_type -> anybpf.v1.MapValueResponse
+	2,  // 55: anybpf.v1.Anybpf.MapDelete:output_type -> anybpf.v1.Empty
+	23, // 56: anybpf.v1.Anybpf.MapGetNextKey:output_type -> anybpf.v1.MapNextKeyResponse
+	26, // 57: anybpf.v1.Anybpf.MapDump:output_type -> anybpf.v1.MapDumpResponse
+	28, // 58: anybpf.v1.Anybpf.MapLookupBatch:output_type -> anybpf.v1.MapBatchResponse
+	28, // 59: anybpf.v1.Anybpf.MapUpdateBatch:output_type -> anybpf.v1.MapBatchResponse
+	28, // 60: anybpf.v1.Anybpf.MapDeleteBatch:output_type -> anybpf.v1.MapBatchResponse
+	2,  // 61: anybpf.v1.Anybpf.MapFreeze:output_type -> anybpf.v1.Empty
+	2,  // 62: anybpf.v1.Anybpf.Pin:output_type -> anybpf.v1.Empty
+	2,  // 63: anybpf.v1.Anybpf.Unpin:output_type -> anybpf.v1.Empty
+	31, // 64: anybpf.v1.Anybpf.GetPinned:output_type -> anybpf.v1.PinnedObject
+	33, // 65: anybpf.v1.Anybpf.ListPins:output_type -> anybpf.v1.ListPinsResponse
+	35, // 66: anybpf.v1.Anybpf.Attach:output_type -> anybpf.v1.LinkInfo
+	2,  // 67: anybpf.v1.Anybpf.Detach:output_type -> anybpf.v1.Empty
+	36, // 68: anybpf.v1.Anybpf.ListLinks:output_type -> anybpf.v1.ListLinksResponse
+	35, // 69: anybpf.v1.Anybpf.GetLink:output_type -> anybpf.v1.LinkInfo
+	38, // 70: anybpf.v1.Anybpf.ReadRingBuffer:output_type -> anybpf.v1.Record
+	38, // 71: anybpf.v1.Anybpf.ReadPerfEvents:output_type -> anybpf.v1.Record
+	40, // 72: anybpf.v1.Anybpf.TraceLog:output_type -> anybpf.v1.TraceLine
+	42, // 73: anybpf.v1.Anybpf.SetStats:output_type -> anybpf.v1.SetStatsResponse
+	42, // [42:74] is the sub-list for method output_type
+	10, // [10:42] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name

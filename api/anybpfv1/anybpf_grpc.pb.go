@@ -28,37 +28,38 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Anybpf_LoadObject_FullMethodName      = "/anybpf.v1.Anybpf/LoadObject"
-	Anybpf_Unload_FullMethodName          = "/anybpf.v1.Anybpf/Unload"
-	Anybpf_GetProgram_FullMethodName      = "/anybpf.v1.Anybpf/GetProgram"
-	Anybpf_ListPrograms_FullMethodName    = "/anybpf.v1.Anybpf/ListPrograms"
-	Anybpf_DumpProgram_FullMethodName     = "/anybpf.v1.Anybpf/DumpProgram"
-	Anybpf_TestRun_FullMethodName         = "/anybpf.v1.Anybpf/TestRun"
-	Anybpf_GetMap_FullMethodName          = "/anybpf.v1.Anybpf/GetMap"
-	Anybpf_ListMaps_FullMethodName        = "/anybpf.v1.Anybpf/ListMaps"
-	Anybpf_CreateMap_FullMethodName       = "/anybpf.v1.Anybpf/CreateMap"
-	Anybpf_MapLookup_FullMethodName       = "/anybpf.v1.Anybpf/MapLookup"
-	Anybpf_MapLookupStream_FullMethodName = "/anybpf.v1.Anybpf/MapLookupStream"
-	Anybpf_MapUpdate_FullMethodName       = "/anybpf.v1.Anybpf/MapUpdate"
-	Anybpf_MapDelete_FullMethodName       = "/anybpf.v1.Anybpf/MapDelete"
-	Anybpf_MapGetNextKey_FullMethodName   = "/anybpf.v1.Anybpf/MapGetNextKey"
-	Anybpf_MapDump_FullMethodName         = "/anybpf.v1.Anybpf/MapDump"
-	Anybpf_MapLookupBatch_FullMethodName  = "/anybpf.v1.Anybpf/MapLookupBatch"
-	Anybpf_MapUpdateBatch_FullMethodName  = "/anybpf.v1.Anybpf/MapUpdateBatch"
-	Anybpf_MapDeleteBatch_FullMethodName  = "/anybpf.v1.Anybpf/MapDeleteBatch"
-	Anybpf_MapFreeze_FullMethodName       = "/anybpf.v1.Anybpf/MapFreeze"
-	Anybpf_Pin_FullMethodName             = "/anybpf.v1.Anybpf/Pin"
-	Anybpf_Unpin_FullMethodName           = "/anybpf.v1.Anybpf/Unpin"
-	Anybpf_GetPinned_FullMethodName       = "/anybpf.v1.Anybpf/GetPinned"
-	Anybpf_ListPins_FullMethodName        = "/anybpf.v1.Anybpf/ListPins"
-	Anybpf_Attach_FullMethodName          = "/anybpf.v1.Anybpf/Attach"
-	Anybpf_Detach_FullMethodName          = "/anybpf.v1.Anybpf/Detach"
-	Anybpf_ListLinks_FullMethodName       = "/anybpf.v1.Anybpf/ListLinks"
-	Anybpf_GetLink_FullMethodName         = "/anybpf.v1.Anybpf/GetLink"
-	Anybpf_ReadRingBuffer_FullMethodName  = "/anybpf.v1.Anybpf/ReadRingBuffer"
-	Anybpf_ReadPerfEvents_FullMethodName  = "/anybpf.v1.Anybpf/ReadPerfEvents"
-	Anybpf_TraceLog_FullMethodName        = "/anybpf.v1.Anybpf/TraceLog"
-	Anybpf_SetStats_FullMethodName        = "/anybpf.v1.Anybpf/SetStats"
+	Anybpf_LoadObject_FullMethodName         = "/anybpf.v1.Anybpf/LoadObject"
+	Anybpf_Unload_FullMethodName             = "/anybpf.v1.Anybpf/Unload"
+	Anybpf_GetProgram_FullMethodName         = "/anybpf.v1.Anybpf/GetProgram"
+	Anybpf_ListPrograms_FullMethodName       = "/anybpf.v1.Anybpf/ListPrograms"
+	Anybpf_DumpProgram_FullMethodName        = "/anybpf.v1.Anybpf/DumpProgram"
+	Anybpf_TestRun_FullMethodName            = "/anybpf.v1.Anybpf/TestRun"
+	Anybpf_GetMap_FullMethodName             = "/anybpf.v1.Anybpf/GetMap"
+	Anybpf_ListMaps_FullMethodName           = "/anybpf.v1.Anybpf/ListMaps"
+	Anybpf_CreateMap_FullMethodName          = "/anybpf.v1.Anybpf/CreateMap"
+	Anybpf_MapLookup_FullMethodName          = "/anybpf.v1.Anybpf/MapLookup"
+	Anybpf_MapLookupStream_FullMethodName    = "/anybpf.v1.Anybpf/MapLookupStream"
+	Anybpf_MapUpdate_FullMethodName          = "/anybpf.v1.Anybpf/MapUpdate"
+	Anybpf_MapLookupAndDelete_FullMethodName = "/anybpf.v1.Anybpf/MapLookupAndDelete"
+	Anybpf_MapDelete_FullMethodName          = "/anybpf.v1.Anybpf/MapDelete"
+	Anybpf_MapGetNextKey_FullMethodName      = "/anybpf.v1.Anybpf/MapGetNextKey"
+	Anybpf_MapDump_FullMethodName            = "/anybpf.v1.Anybpf/MapDump"
+	Anybpf_MapLookupBatch_FullMethodName     = "/anybpf.v1.Anybpf/MapLookupBatch"
+	Anybpf_MapUpdateBatch_FullMethodName     = "/anybpf.v1.Anybpf/MapUpdateBatch"
+	Anybpf_MapDeleteBatch_FullMethodName     = "/anybpf.v1.Anybpf/MapDeleteBatch"
+	Anybpf_MapFreeze_FullMethodName          = "/anybpf.v1.Anybpf/MapFreeze"
+	Anybpf_Pin_FullMethodName                = "/anybpf.v1.Anybpf/Pin"
+	Anybpf_Unpin_FullMethodName              = "/anybpf.v1.Anybpf/Unpin"
+	Anybpf_GetPinned_FullMethodName          = "/anybpf.v1.Anybpf/GetPinned"
+	Anybpf_ListPins_FullMethodName           = "/anybpf.v1.Anybpf/ListPins"
+	Anybpf_Attach_FullMethodName             = "/anybpf.v1.Anybpf/Attach"
+	Anybpf_Detach_FullMethodName             = "/anybpf.v1.Anybpf/Detach"
+	Anybpf_ListLinks_FullMethodName          = "/anybpf.v1.Anybpf/ListLinks"
+	Anybpf_GetLink_FullMethodName            = "/anybpf.v1.Anybpf/GetLink"
+	Anybpf_ReadRingBuffer_FullMethodName     = "/anybpf.v1.Anybpf/ReadRingBuffer"
+	Anybpf_ReadPerfEvents_FullMethodName     = "/anybpf.v1.Anybpf/ReadPerfEvents"
+	Anybpf_TraceLog_FullMethodName           = "/anybpf.v1.Anybpf/TraceLog"
+	Anybpf_SetStats_FullMethodName           = "/anybpf.v1.Anybpf/SetStats"
 )
 
 // AnybpfClient is the client API for Anybpf service.
@@ -90,6 +91,8 @@ type AnybpfClient interface {
 	// request: a client may send the next before the answer to the last has come back.
 	MapLookupStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[MapKeyRequest, MapLookupResult], error)
 	MapUpdate(ctx context.Context, in *MapUpdateRequest, opts ...grpc.CallOption) (*Empty, error)
+	// MapLookupAndDelete takes the next value out of a queue or stack map (pop).
+	MapLookupAndDelete(ctx context.Context, in *MapKeyRequest, opts ...grpc.CallOption) (*MapValueResponse, error)
 	MapDelete(ctx context.Context, in *MapKeyRequest, opts ...grpc.CallOption) (*Empty, error)
 	// MapGetNextKey returns the key after key (the first when key is unset); NotFound at
 	// the end.
@@ -252,6 +255,16 @@ func (c *anybpfClient) MapUpdate(ctx context.Context, in *MapUpdateRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
 	err := c.cc.Invoke(ctx, Anybpf_MapUpdate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *anybpfClient) MapLookupAndDelete(ctx context.Context, in *MapKeyRequest, opts ...grpc.CallOption) (*MapValueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MapValueResponse)
+	err := c.cc.Invoke(ctx, Anybpf_MapLookupAndDelete_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -504,6 +517,8 @@ type AnybpfServer interface {
 	// request: a client may send the next before the answer to the last has come back.
 	MapLookupStream(grpc.BidiStreamingServer[MapKeyRequest, MapLookupResult]) error
 	MapUpdate(context.Context, *MapUpdateRequest) (*Empty, error)
+	// MapLookupAndDelete takes the next value out of a queue or stack map (pop).
+	MapLookupAndDelete(context.Context, *MapKeyRequest) (*MapValueResponse, error)
 	MapDelete(context.Context, *MapKeyRequest) (*Empty, error)
 	// MapGetNextKey returns the key after key (the first when key is unset); NotFound at
 	// the end.
@@ -584,6 +599,9 @@ func (UnimplementedAnybpfServer) MapLookupStream(grpc.BidiStreamingServer[MapKey
 }
 func (UnimplementedAnybpfServer) MapUpdate(context.Context, *MapUpdateRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method MapUpdate not implemented")
+}
+func (UnimplementedAnybpfServer) MapLookupAndDelete(context.Context, *MapKeyRequest) (*MapValueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MapLookupAndDelete not implemented")
 }
 func (UnimplementedAnybpfServer) MapDelete(context.Context, *MapKeyRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method MapDelete not implemented")
@@ -864,6 +882,24 @@ func _Anybpf_MapUpdate_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AnybpfServer).MapUpdate(ctx, req.(*MapUpdateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Anybpf_MapLookupAndDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MapKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnybpfServer).MapLookupAndDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Anybpf_MapLookupAndDelete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnybpfServer).MapLookupAndDelete(ctx, req.(*MapKeyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1239,6 +1275,10 @@ var Anybpf_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MapUpdate",
 			Handler:    _Anybpf_MapUpdate_Handler,
+		},
+		{
+			MethodName: "MapLookupAndDelete",
+			Handler:    _Anybpf_MapLookupAndDelete_Handler,
 		},
 		{
 			MethodName: "MapDelete",

@@ -93,6 +93,7 @@ PROG), run (a command whose connects, binds and execs programs decide).`,
 // printJSON writes v as JSON, indented when --pretty is set.
 func (g *globalFlags) printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // messages hold <= and the like; this is not HTML
 	if g.pretty {
 		enc.SetIndent("", "  ")
 	}

@@ -258,7 +258,7 @@ func TestProgDumpAndMaps(t *testing.T) {
 
 func TestProgVerify(t *testing.T) {
 	out, _, err := run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "xdp_counter.o"))
-	if err != nil || !strings.Contains(out, "xdp_count (xdp, section xdp): verified,") {
+	if err != nil || !strings.Contains(out, "xdp_count (xdp, section xdp): verified: 55 instructions, ") {
 		t.Fatalf("verify xdp_counter.o: %v\n%s", err, out)
 	}
 	out, _, err = run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "unverifiable.o"))
@@ -266,16 +266,71 @@ func TestProgVerify(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "refused: ") || !strings.Contains(out, "unverifiable.c:9") {
 		t.Fatalf("verify unverifiable.o: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"), "name", "calls_and_loops")
-	var res []struct {
-		Name     string `json:"name"`
+	type verdict struct {
+		Program  string `json:"program"`
 		Verified bool   `json:"verified"`
-		Insns    int    `json:"verified_insns"`
+		Error    *struct {
+			PC      int    `json:"pc"`
+			Message string `json:"message"`
+			Line    string `json:"line"`
+		} `json:"error"`
+		Instructions int      `json:"instructions"`
+		Insns        int      `json:"verified_insns"`
+		TimeMS       *float64 `json:"time_ms"`
 	}
-	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || !res[0].Verified || res[0].Insns == 0 {
+	var res []verdict
+	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"), "name", "calls_and_loops")
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || !res[0].Verified || res[0].Insns == 0 || res[0].Instructions == 0 || res[0].TimeMS == nil || res[0].Error != nil {
 		t.Fatalf("verify -j: %v\n%s", err, out)
 	}
-	if _, _, err := run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "xdp_counter.o"), "name", "nope"); err == nil {
-		t.Fatal("verify of a missing program succeeded")
+	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "unverifiable.o"))
+	if json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || res[0].Verified || res[0].Error == nil || res[0].Error.PC != 1 ||
+		!strings.Contains(res[0].Error.Message, "past the packet's end") || !strings.Contains(res[0].Error.Line, "unverifiable.c:9") {
+		t.Fatalf("verify -j of a refused program: %v\n%s", err, out)
+	}
+
+	// Raw bytecode: a packet read with a bounds check is safe as an XDP program, and
+	// without a type there is nothing to verify it as.
+	insns, err := isa.Assemble(`
+		ldxw %r2, [%r1+0]
+		ldxw %r3, [%r1+4]
+		mov %r0, 0
+		mov %r4, %r2
+		add %r4, 14
+		jgt %r4, %r3, out
+		ldxb %r0, [%r2+13]
+		and %r0, 3
+	out:
+		exit`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(t.TempDir(), "prog.bin")
+	if err := os.WriteFile(raw, isa.Encode(insns), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run(t, "", "prog", "verify", raw, "type", "xdp", "verbose"); err != nil || !strings.HasPrefix(out, "verified: 9 instructions, ") || !strings.Contains(out, "r0 at exit: [0, 3]") {
+		t.Fatalf("verify raw bytecode as xdp: %v\n%s", err, out)
+	}
+	// As a socket filter the same code reads a __sk_buff: offset 4 is not data_end.
+	if out, _, err := run(t, "", "prog", "verify", raw, "type", "socket"); !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "refused: ") {
+		t.Fatalf("verify raw bytecode as socket: %v\n%s", err, out)
+	}
+
+	for _, bad := range [][]string{
+		{raw},                         // raw bytecode without a type
+		{raw, "type", "no_such_type"}, // unknown type
+		{filepath.Join("..", "..", "testdata", "xdp_counter.o"), "name", "nope"},
+		{filepath.Join("..", "..", "testdata", "xdp_counter.o"), "section", "tc"},
+		{filepath.Join("..", "..", "testdata", "xdp_counter.o"), "name", "xdp_count", "section", "xdp"},
+	} {
+		if _, errOut, err := run(t, "", append([]string{"prog", "verify"}, bad...)...); err == nil {
+			t.Errorf("prog verify %q succeeded", bad)
+		} else if errors.As(err, &ee) && ee.code == 1 {
+			t.Errorf("prog verify %q: a usage error reported as a refusal: %s", bad, errOut)
+		}
+	}
+	if out, _, err := run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "xdp_counter.o"), "section", "xdp"); err != nil || strings.Count(out, "verified: ") != 2 {
+		t.Fatalf("verify section xdp: %v\n%s", err, out)
 	}
 }

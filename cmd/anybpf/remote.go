@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -334,21 +335,23 @@ func runRemote(g *globalFlags, sel []string, kw map[string]string, data, ctxIn [
 func newProgLoadCommand(g *globalFlags, all bool) *cobra.Command {
 	use, short := "load FILE PATH [type TYPE] [pinmaps DIR]", "Load an object into the daemon and pin its first program at PATH"
 	if all {
-		use, short = "loadall FILE DIR [pinmaps DIR]", "Load an object into the daemon and pin every program under DIR"
+		use, short = "loadall FILE DIR [type TYPE] [pinmaps DIR]", "Load an object into the daemon and pin every program under DIR"
 	}
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
 		Long: short + `, as bpftool does: the
 daemon verifies and compiles the programs; what is not pinned is unloaded when the command
-ends. pinmaps DIR pins every map of the object as DIR/NAME. The first program is the
-first by name. Paths are /sys/fs/bpf/... or BPF:\...`,
+ends. pinmaps DIR pins every map of the object as DIR/NAME. type TYPE loads the programs
+as that type instead of what their sections say (a libbpf section name such as xdp,
+socket, tc, cgroup/connect4, sockops, or a type name such as sched_cls). The first
+program is the first by name. Paths are /sys/fs/bpf/... or BPF:\...`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := "prog load"
 			valued := []string{"type", "pinmaps"}
 			if all {
-				name, valued = "prog loadall", []string{"pinmaps"}
+				name = "prog loadall"
 			}
 			kw, err := keywordArgs(args[2:], valued, nil)
 			if err != nil {
@@ -359,7 +362,12 @@ first by name. Paths are /sys/fs/bpf/... or BPF:\...`,
 				return err
 			}
 			defer c.Close()
-			coll, err := c.LoadCollection(args[0])
+			obj, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			defer obj.Close()
+			coll, err := c.LoadCollectionWithOptions(obj, args[0], anybpf.RemoteCollectionOptions{ProgramType: kw["type"]})
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -369,15 +377,6 @@ first by name. Paths are /sys/fs/bpf/... or BPF:\...`,
 			}
 			if !all {
 				p := coll.Programs[progs[0]]
-				if t, ok := kw["type"]; ok {
-					info, err := p.Info()
-					if err != nil {
-						return fmt.Errorf("%s: %w", name, err)
-					}
-					if info.Type != t {
-						return fmt.Errorf("%s: type %s: overriding the program type is not supported yet; %s is a %s program", name, t, p.Name, info.Type)
-					}
-				}
 				if err := p.Pin(args[1]); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}

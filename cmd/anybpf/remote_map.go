@@ -29,6 +29,9 @@ decimal 1 2.`,
 		&cobra.Command{Use: "update MAP key BYTES value BYTES [any|exist|noexist]", Short: "Create or change an element", RunE: mapRun(g, "map update", mapUpdate)},
 		&cobra.Command{Use: "delete MAP key BYTES", Short: "Delete an element", RunE: mapRun(g, "map delete", mapDelete)},
 		&cobra.Command{Use: "getnext MAP [key BYTES]", Short: "Print the key after KEY (or the first)", RunE: mapRun(g, "map getnext", mapGetNext)},
+		&cobra.Command{Use: "push MAP value BYTES", Aliases: []string{"enqueue"}, Short: "Push a value onto a queue or stack map", RunE: mapRun(g, "map push", mapPush)},
+		&cobra.Command{Use: "pop MAP", Aliases: []string{"dequeue"}, Short: "Take the next value out of a queue or stack map and print it", RunE: mapRun(g, "map pop", mapPop(true))},
+		&cobra.Command{Use: "peek MAP", Short: "Print the next value of a queue or stack map", RunE: mapRun(g, "map peek", mapPop(false))},
 		&cobra.Command{Use: "freeze MAP", Short: "Make the map read-only to clients", RunE: mapRun(g, "map freeze", mapFreeze)},
 		&cobra.Command{Use: "pin MAP PATH", Short: "Pin the map at PATH", RunE: mapRun(g, "map pin", mapPin)},
 		&cobra.Command{Use: "event_pipe MAP [count N]", Short: "Print the records of a ring buffer or perf event array as they come", RunE: mapRun(g, "map event_pipe", mapEventPipe)},
@@ -271,6 +274,57 @@ func mapUpdate(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []s
 	}
 	_, err = api.MapUpdate(context.Background(), &pb.MapUpdateRequest{Id: info.Id, Key: key, Value: value, Flags: flags})
 	return remoteErr(err)
+}
+
+// mapPush pushes onto a queue or stack: an update with no key, as bpftool's push does.
+func mapPush(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []string) error {
+	info, rest, err := takeMap(api, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 || rest[0] != "value" {
+		return fmt.Errorf("want value BYTES")
+	}
+	value, rest, err := parseBytes(rest[1:])
+	if err != nil {
+		return fmt.Errorf("value: %w", err)
+	}
+	if err := noMore(rest); err != nil {
+		return err
+	}
+	if len(value) != int(info.ValueSizeUser) {
+		return fmt.Errorf("value: %d bytes given, map %s has %d-byte values", len(value), info.Name, info.ValueSizeUser)
+	}
+	_, err = api.MapUpdate(context.Background(), &pb.MapUpdateRequest{Id: info.Id, Value: value, Flags: pb.UpdateFlag_UPDATE_ANY})
+	return remoteErr(err)
+}
+
+// mapPop prints the next value of a queue or stack, taking it out when remove is set.
+func mapPop(remove bool) mapCmd {
+	return func(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []string) error {
+		info, rest, err := takeMap(api, args)
+		if err != nil {
+			return err
+		}
+		if err := noMore(rest); err != nil {
+			return err
+		}
+		req := &pb.MapKeyRequest{Id: info.Id}
+		var resp *pb.MapValueResponse
+		if remove {
+			resp, err = api.MapLookupAndDelete(context.Background(), req)
+		} else {
+			resp, err = api.MapLookup(context.Background(), req)
+		}
+		if err != nil {
+			return remoteErr(err)
+		}
+		if g.json {
+			return g.printJSON(cmd.OutOrStdout(), map[string]any{"value": hexBytes(resp.Value)})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "value: %s\n", spaced(resp.Value))
+		return nil
+	}
 }
 
 func mapDelete(cmd *cobra.Command, g *globalFlags, api pb.AnybpfClient, args []string) error {

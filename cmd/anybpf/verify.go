@@ -3,67 +3,123 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/progtype"
+	"github.com/anybpf/anybpf/verifier"
 )
 
 // errRefused makes the command exit non-zero when a program was refused.
 var errRefused = errors.New("prog verify: the verifier refused a program")
 
+// verdictJSON is one program's verdict in `prog verify -j`.
+type verdictJSON struct {
+	Program      string           `json:"program"`
+	Type         string           `json:"type"`
+	Section      string           `json:"section"`
+	Verified     bool             `json:"verified"`
+	Error        *verifyErrorJSON `json:"error,omitempty"`
+	Instructions int              `json:"instructions"`
+	Processed    int              `json:"verified_insns"`
+	TimeMS       float64          `json:"time_ms"`
+	Warnings     []string         `json:"warnings,omitempty"`
+	Returns      string           `json:"r0,omitempty"`
+}
+
+// verifyErrorJSON is where and why a program was refused.
+type verifyErrorJSON struct {
+	PC      int    `json:"pc"`
+	Message string `json:"message"`
+	Line    string `json:"line,omitempty"`
+}
+
 func newProgVerifyCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify FILE [name NAME]",
+		Use:   "verify FILE [name NAME | section SEC] [type TYPE] [verbose]",
 		Short: "Prove the programs of an object file safe, or say why not",
-		Long: `Run the verifier on every program of an ELF object file (or the one named), including
-program types anybpf cannot run yet, and print for each whether it was verified and how
-many instructions the analysis processed, or the instruction that could not be proven
+		Long: `Run the verifier on every program of an ELF object file (or the one named, or those of
+one section), including program types anybpf cannot run yet. A safe program prints
+"verified: N instructions, M ms"; a refused one the instruction that could not be proven
 safe, the failed condition, the registers involved and the C source line. Exits with
-status 1 when a program is refused.`,
-		Args: cobra.RangeArgs(1, 3),
+status 1 when a program is refused.
+
+type TYPE verifies the programs as that program type instead of what their sections say;
+a file that is not ELF is read as raw bytecode (8-byte little-endian instructions) and
+needs it. TYPE is a libbpf section name (xdp, socket, tc, cgroup/connect4, sockops, ...)
+or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warnings
+(divisions by a value that may be zero, ...) and the range of r0 at exit.`,
+		Args: cobra.RangeArgs(1, 7),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := keywordArgs(args[1:], []string{"name"}, nil)
+			kw, err := keywordArgs(args[1:], []string{"name", "section", "type"}, []string{"verbose"})
 			if err != nil {
 				return fmt.Errorf("prog verify: %w", err)
 			}
-			verdicts, err := anybpf.VerifyFile(args[0])
+			if kw["name"] != "" && kw["section"] != "" {
+				return fmt.Errorf("prog verify: name and section both given: choose one")
+			}
+			opts := anybpf.VerifyOptions{Name: kw["name"], Section: kw["section"]}
+			if t, ok := kw["type"]; ok {
+				if opts.Type, opts.AttachType, err = progtype.ParseType(t); err != nil {
+					return fmt.Errorf("prog verify: type: %w", err)
+				}
+			}
+			_, verbose := kw["verbose"]
+			verdicts, err := anybpf.VerifyFileWith(args[0], opts)
 			if err != nil {
 				return fmt.Errorf("prog verify: %w", err)
 			}
-			type verdictJSON struct {
-				Name      string `json:"name"`
-				Type      string `json:"type"`
-				Section   string `json:"section"`
-				Verified  bool   `json:"verified"`
-				Processed int    `json:"verified_insns,omitempty"`
-				Error     string `json:"error,omitempty"`
+			if len(verdicts) == 0 {
+				what := "no programs"
+				if opts.Name != "" {
+					what = fmt.Sprintf("no program named %q", opts.Name)
+				} else if opts.Section != "" {
+					what = fmt.Sprintf("no program in section %q", opts.Section)
+				}
+				return fmt.Errorf("prog verify: %s has %s", args[0], what)
 			}
 			var list []verdictJSON
 			refused := false
-			found := false
 			out := cmd.OutOrStdout()
 			for _, v := range verdicts {
-				if want, ok := kw["name"]; ok && v.Name != want {
-					continue
-				}
-				found = true
-				j := verdictJSON{Name: v.Name, Type: v.Type.String(), Section: v.Section, Verified: v.Err == nil, Processed: v.Processed}
+				ms := float64(v.Duration.Microseconds()) / 1000
+				j := verdictJSON{Program: v.Name, Type: v.Type.String(), Section: v.Section, Verified: v.Err == nil,
+					Instructions: v.Instructions, Processed: v.Processed, TimeMS: ms, Warnings: v.Warnings, Returns: v.Returns}
 				if v.Err != nil {
-					j.Error, refused = v.Err.Error(), true
+					refused = true
+					j.Error = &verifyErrorJSON{PC: -1, Message: v.Err.Error()}
+					var ve *verifier.Error
+					if errors.As(v.Err, &ve) {
+						j.Error.PC, j.Error.Message = ve.Slot, ve.Message
+						if ve.State != "" {
+							j.Error.Message += " [" + ve.State + "]"
+						}
+						if ve.Source != nil {
+							j.Error.Line = fmt.Sprintf("%s:%d: %s", ve.Source.File, ve.Source.Line, strings.TrimSpace(ve.Source.Text))
+						}
+					}
 				}
 				if g.json {
 					list = append(list, j)
 					continue
 				}
-				if v.Err != nil {
-					fmt.Fprintf(out, "%s (%s, section %s): refused: %v\n", v.Name, v.Type, v.Section, v.Err)
-				} else {
-					fmt.Fprintf(out, "%s (%s, section %s): verified, %d instructions processed\n", v.Name, v.Type, v.Section, v.Processed)
+				prefix := ""
+				if len(verdicts) > 1 || v.Name != "" {
+					prefix = fmt.Sprintf("%s (%s, section %s): ", v.Name, v.Type, v.Section)
 				}
-			}
-			if !found {
-				return fmt.Errorf("prog verify: %s has no program named %q", args[0], kw["name"])
+				if v.Err != nil {
+					fmt.Fprintf(out, "%srefused: %v\n", prefix, v.Err)
+					continue
+				}
+				fmt.Fprintf(out, "%sverified: %d instructions, %.3f ms (%d processed)\n", prefix, v.Instructions, ms, v.Processed)
+				if verbose {
+					for _, w := range v.Warnings {
+						fmt.Fprintf(out, "  warning: %s\n", w)
+					}
+					fmt.Fprintf(out, "  r0 at exit: %s\n", v.Returns)
+				}
 			}
 			if g.json {
 				if err := g.printJSON(out, list); err != nil {

@@ -24,7 +24,10 @@ import (
 type Peer struct {
 	credentials.CommonAuthInfo
 	UID, GID uint32
-	PID      int32
+	// Groups are the peer's groups where its credentials carry them (macOS); on Linux
+	// they are read from /proc when needed.
+	Groups []uint32
+	PID    int32
 	// Known is false where the platform gives no peer credentials; such peers are
 	// treated as unprivileged.
 	Known bool
@@ -101,6 +104,11 @@ func (s *Server) privileged(p Peer) bool {
 	if int(p.GID) == s.gid {
 		return true
 	}
+	for _, g := range p.Groups {
+		if int(g) == s.gid {
+			return true
+		}
+	}
 	for _, g := range supplementaryGroups(p.PID) {
 		if g == s.gid {
 			return true
@@ -145,7 +153,7 @@ func lookupGroup(name string) (int, error) {
 // only read.
 var privilegedMethods = map[string]bool{
 	"LoadObject": true, "Unload": true, "TestRun": true, "CreateMap": true,
-	"MapUpdate": true, "MapDelete": true, "MapUpdateBatch": true, "MapDeleteBatch": true,
+	"MapUpdate": true, "MapDelete": true, "MapLookupAndDelete": true, "MapUpdateBatch": true, "MapDeleteBatch": true,
 	"MapFreeze": true, "Pin": true, "Unpin": true, "Attach": true, "Detach": true,
 	"SetStats": true,
 }

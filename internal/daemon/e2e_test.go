@@ -547,13 +547,9 @@ func TestRestart(t *testing.T) {
 			t.Errorf("after %v: run: %q", how, out)
 		}
 		runs++
-		// The program and the pinned map are one program and its map again.
-		// (by_proto is a hash map: its contents survive a graceful stop only, so after a
-		// kill it holds only the run just made.)
-		wantProto := "value: 01 00"
-		if how == syscall.SIGTERM {
-			wantProto = "value: 06 00"
-		}
+		// The program and the pinned map are one program and its map again; by_proto is
+		// a hash map, file-backed too: it holds every run, before and after each kill.
+		wantProto := fmt.Sprintf("value: %02x 00", runs)
 		if out := d.mustCLI(t, "map", "lookup", "pinned", "/sys/fs/bpf/r/maps/by_proto", "key", "0xdd", "0x86"); !strings.Contains(out, wantProto) {
 			t.Errorf("after %v: the pinned map is not the program's: %q, want %q", how, out, wantProto)
 		}
@@ -609,4 +605,80 @@ func TestSocketActivation(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("prog show on the inherited socket: %v %q %q\n%s", err, out, errOut, log.String())
 	}
+}
+
+// TestProgLoadType loads a program whose section names no type as the type the command
+// gives, and checks that the type is kept across a kill.
+func TestProgLoadType(t *testing.T) {
+	skipUnlessLinux(t)
+	dir := t.TempDir()
+	obj, err := filepath.Abs(filepath.Join("..", "..", "testdata", "untyped.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, dir)
+	// Without a type the program loads as code of no type, which cannot run.
+	d.mustCLI(t, "prog", "load", obj, "/sys/fs/bpf/plain")
+	if _, errOut, err := d.cli("prog", "run", "pinned", "/sys/fs/bpf/plain", "data_in", writePacket(t, dir, 0x0800)); err == nil || !strings.Contains(errOut, "not verifiable") {
+		t.Fatalf("run of the program loaded without a type: err %v, %q; want the verifier's refusal", err, errOut)
+	}
+	if _, errOut, err := d.cli("prog", "load", obj, "/sys/fs/bpf/u", "type", "no_such_type"); err == nil || !strings.Contains(errOut, "unknown program type") {
+		t.Fatalf("load as an unknown type: err %v, %q", err, errOut)
+	}
+	d.mustCLI(t, "prog", "load", obj, "/sys/fs/bpf/u", "type", "xdp", "pinmaps", "/sys/fs/bpf/um")
+	ipv6, ipv4 := writePacket(t, dir, 0x86dd), writePacket(t, dir, 0x0800)
+	check := func(when string) {
+		t.Helper()
+		if out := d.mustCLI(t, "-j", "prog", "show", "pinned", "/sys/fs/bpf/u"); !strings.Contains(out, `"type":"xdp"`) {
+			t.Errorf("%s: prog show: %s", when, out)
+		}
+		if out := d.mustCLI(t, "prog", "run", "pinned", "/sys/fs/bpf/u", "data_in", ipv6); !strings.HasPrefix(out, "Return value: 1,") {
+			t.Errorf("%s: IPv6 frame: %q, want XDP_DROP", when, out)
+		}
+		if out := d.mustCLI(t, "prog", "run", "pinned", "/sys/fs/bpf/u", "data_in", ipv4); !strings.HasPrefix(out, "Return value: 2,") {
+			t.Errorf("%s: IPv4 frame: %q, want XDP_PASS", when, out)
+		}
+	}
+	check("loaded")
+	d.stop(t, syscall.SIGKILL)
+	d = startDaemon(t, dir)
+	check("after kill -9")
+	// Four runs in all, counted in the pinned (file-backed) array.
+	if out := d.mustCLI(t, "map", "lookup", "pinned", "/sys/fs/bpf/um/seen", "key", "0", "0", "0", "0"); !strings.Contains(out, "value: 04 00") {
+		t.Errorf("seen after the restart: %q, want 4", out)
+	}
+	d.stop(t, syscall.SIGTERM)
+}
+
+// TestQueueSurvivesKill pushes and pops on a pinned queue through the CLI, kills the
+// daemon, and finds the queue as it was.
+func TestQueueSurvivesKill(t *testing.T) {
+	skipUnlessLinux(t)
+	dir := t.TempDir()
+	d := startDaemon(t, dir)
+	d.mustCLI(t, "map", "create", "/sys/fs/bpf/q", "type", "queue", "key", "0", "value", "4", "entries", "3", "name", "jobs")
+	for _, v := range []string{"1", "2", "3"} {
+		d.mustCLI(t, "map", "push", "pinned", "/sys/fs/bpf/q", "value", v, "0", "0", "0")
+	}
+	if _, errOut, err := d.cli("map", "enqueue", "pinned", "/sys/fs/bpf/q", "value", "4", "0", "0", "0"); err == nil || !strings.Contains(errOut, "full") {
+		t.Fatalf("push into a full queue: %v, %q", err, errOut)
+	}
+	if out := d.mustCLI(t, "map", "pop", "pinned", "/sys/fs/bpf/q"); !strings.Contains(out, "value: 01 00 00 00") {
+		t.Fatalf("pop: %q, want the oldest value, 1", out)
+	}
+	d.stop(t, syscall.SIGKILL)
+	d = startDaemon(t, dir)
+	for i, want := range []string{"value: 02 00 00 00", "value: 02 00 00 00", "value: 03 00 00 00"} {
+		op := "pop"
+		if i == 0 {
+			op = "peek"
+		}
+		if out := d.mustCLI(t, "map", op, "pinned", "/sys/fs/bpf/q"); !strings.Contains(out, want) {
+			t.Fatalf("after the kill, %s %d: %q, want %q", op, i, out, want)
+		}
+	}
+	if _, errOut, err := d.cli("map", "dequeue", "pinned", "/sys/fs/bpf/q"); err == nil || !strings.Contains(errOut, "does not exist") {
+		t.Fatalf("pop of an empty queue: %v, %q", err, errOut)
+	}
+	d.stop(t, syscall.SIGTERM)
 }

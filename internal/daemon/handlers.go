@@ -18,6 +18,7 @@ import (
 	"github.com/anybpf/anybpf"
 	pb "github.com/anybpf/anybpf/api/anybpfv1"
 	"github.com/anybpf/anybpf/maps"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // statusOf turns a runtime error into a gRPC status with the right code.
@@ -81,7 +82,12 @@ func (s *Server) LoadObject(ctx context.Context, req *pb.LoadObjectRequest) (*pb
 	if len(data) == 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "load %s: empty object", name)
 	}
-	progs, ms, err := s.loadSource(newSource(data, name), p.UID, p.conn, nil)
+	if t := req.GetProgramType(); t != "" {
+		if _, _, err := progtype.ParseType(t); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "load %s: %v", name, err)
+		}
+	}
+	progs, ms, err := s.loadSource(newSource(data, name, req.GetProgramType()), p.UID, p.conn, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +126,11 @@ func (s *Server) loadSource(src *source, uid uint32, conn uint64, files map[stri
 		}
 		return f
 	}}
+	if src.progType != "" {
+		if opts.ProgramType, opts.AttachType, err = progtype.ParseType(src.progType); err != nil {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "load %s: %v", src.name, err)
+		}
+	}
 	coll, err := s.rt.LoadCollectionWithOptions(bytes.NewReader(src.data), src.name, opts)
 	s.metrics.loadDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -347,9 +358,10 @@ func (s *Server) CreateMap(ctx context.Context, req *pb.CreateMapRequest) (*pb.M
 	return s.mapInfoLocked(o), nil
 }
 
-// newMap creates a map for CreateMap, or reopens the file of a pinned one (file): array
-// maps live in files of the state directory (newMapFile), so that what is written to
-// them survives a kill; it returns the map and its file.
+// newMap creates a map for CreateMap, or reopens the file of a pinned one (file): maps
+// of the types maps.FileBacked names (arrays, hash maps, LRU hash maps, LPM tries) live
+// in files of the state directory (newMapFile), so that what is written to them
+// survives a kill; it returns the map and its file.
 func (s *Server) newMap(spec maps.Spec, file string) (*anybpf.Map, string, error) {
 	if file == "" {
 		file = s.newMapFile(spec)
@@ -371,7 +383,7 @@ const mapFilesDir = "mapfiles"
 // newMapFile returns a new file name for a map of spec, or "" when the map stays in
 // memory (no state directory, or a type maps.OpenFile does not take).
 func (s *Server) newMapFile(spec maps.Spec) string {
-	if s.cfg.StateDir == "" || (spec.Type != maps.Array && spec.Type != maps.PerCPUArray) {
+	if s.cfg.StateDir == "" || !maps.FileBacked(spec.Type) {
 		return ""
 	}
 	dir := filepath.Join(s.cfg.StateDir, mapFilesDir)
@@ -405,6 +417,22 @@ func (s *Server) MapLookup(ctx context.Context, req *pb.MapKeyRequest) (*pb.MapV
 	val := make([]byte, s.userValueSize(o.m.Spec()))
 	if err := o.m.Lookup(req.GetKey(), val); err != nil {
 		return nil, statusOf(err, "lookup in map %d", o.id)
+	}
+	return &pb.MapValueResponse{Value: val}, nil
+}
+
+// MapLookupAndDelete implements pb.AnybpfServer.
+func (s *Server) MapLookupAndDelete(ctx context.Context, req *pb.MapKeyRequest) (*pb.MapValueResponse, error) {
+	o, err := s.writable(req.GetId(), "lookup and delete in")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(o, req.GetKey(), "lookup and delete in"); err != nil {
+		return nil, err
+	}
+	val := make([]byte, s.userValueSize(o.m.Spec()))
+	if err := o.m.LookupAndDelete(nil, val); err != nil {
+		return nil, statusOf(err, "lookup and delete in map %d", o.id)
 	}
 	return &pb.MapValueResponse{Value: val}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 )
 
@@ -69,10 +70,16 @@ func inheritedListener() (net.Listener, error) {
 	return l, nil
 }
 
+// errNoGroupsOnWindows is GroupID's error on Windows, where groups are SIDs.
+var errNoGroupsOnWindows = errors.New("--group is not supported on Windows: elevated members of Administrators may load, attach, pin and write; others may read")
+
 // GroupID returns the id of the group given by name or number, for Listen.
 func GroupID(name string) (int, error) {
 	if name == "" {
 		return -1, nil
+	}
+	if runtime.GOOS == "windows" {
+		return 0, errNoGroupsOnWindows
 	}
 	return lookupGroup(name)
 }

@@ -51,11 +51,23 @@ type source struct {
 	sha  string // hex SHA-256 of data
 	data []byte
 	name string
+	// progType, when set, is the program type every program is loaded as (LoadObject's
+	// program_type), instead of what the sections say.
+	progType string
 }
 
-func newSource(data []byte, name string) *source {
+func newSource(data []byte, name, progType string) *source {
 	sum := sha256.Sum256(data)
-	return &source{sha: hex.EncodeToString(sum[:]), data: data, name: name}
+	return &source{sha: hex.EncodeToString(sum[:]), data: data, name: name, progType: progType}
+}
+
+// loadKey names one load of an object: the same bytes loaded as another program type are
+// other programs.
+func loadKey(sha, progType string) string {
+	if progType == "" {
+		return sha
+	}
+	return sha + " as " + progType
 }
 
 // link is a program attached through a hook provider.

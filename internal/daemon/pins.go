@@ -185,6 +185,9 @@ type pinRecord struct {
 	// there.
 	Object string `json:"object,omitempty"`
 	Name   string `json:"name,omitempty"`
+	// ProgramType is the type the object's programs were loaded as, when not their
+	// sections' (LoadObject's program_type).
+	ProgramType string `json:"program_type,omitempty"`
 	// Map is the spec of a map created with CreateMap.
 	Map    *mapRecord `json:"map,omitempty"`
 	Frozen bool       `json:"frozen,omitempty"`
@@ -206,11 +209,12 @@ type mapRecord struct {
 }
 
 type linkRecord struct {
-	Object     string `json:"object"`
-	Program    string `json:"program"`
-	AttachType string `json:"attach_type"`
-	Target     string `json:"target"`
-	Flags      uint64 `json:"flags"`
+	Object      string `json:"object"`
+	ProgramType string `json:"program_type,omitempty"`
+	Program     string `json:"program"`
+	AttachType  string `json:"attach_type"`
+	Target      string `json:"target"`
+	Flags       uint64 `json:"flags"`
 }
 
 type stateFile struct {
@@ -238,10 +242,10 @@ func (s *Server) savePinsLocked() error {
 				continue
 			}
 			need[prog.src.sha] = prog.src
-			r.Link = &linkRecord{Object: prog.src.sha, Program: prog.name, AttachType: o.link.attachType, Target: o.link.target, Flags: o.link.flags}
+			r.Link = &linkRecord{Object: prog.src.sha, ProgramType: prog.src.progType, Program: prog.name, AttachType: o.link.attachType, Target: o.link.target, Flags: o.link.flags}
 		case o.src != nil:
 			need[o.src.sha] = o.src
-			r.Object, r.Name = o.src.sha, o.name
+			r.Object, r.Name, r.ProgramType = o.src.sha, o.name, o.src.progType
 		case o.spec != nil:
 			r.Map = &mapRecord{Type: o.spec.Type.String(), Name: o.spec.Name, KeySize: o.spec.KeySize, ValueSize: o.spec.ValueSize, MaxEntries: o.spec.MaxEntries, Flags: o.spec.Flags, UID: o.uid}
 		default:
@@ -346,17 +350,19 @@ func (s *Server) restore() error {
 	files := map[string]map[string]string{}
 	for _, r := range st.Pins {
 		if r.Kind == "map" && r.Object != "" && r.File != "" {
-			if files[r.Object] == nil {
-				files[r.Object] = map[string]string{}
+			k := loadKey(r.Object, r.ProgramType)
+			if files[k] == nil {
+				files[k] = map[string]string{}
 			}
-			files[r.Object][r.Name] = s.mapFilePath(r.File)
+			files[k][r.Name] = s.mapFilePath(r.File)
 		}
 	}
-	load := func(sha string) *loaded {
-		if l, ok := objs[sha]; ok {
+	load := func(sha, progType string) *loaded {
+		key := loadKey(sha, progType)
+		if l, ok := objs[key]; ok {
 			return l
 		}
-		objs[sha] = nil
+		objs[key] = nil
 		if len(sha) != 64 || strings.ContainsAny(sha, "./\\") {
 			s.log.Error("restore: bad object name in pins", "object", sha)
 			return nil
@@ -366,7 +372,7 @@ func (s *Server) restore() error {
 			s.log.Error("restore: object", "object", sha, "err", err)
 			return nil
 		}
-		progs, ms, err := s.loadSource(newSource(data, sha+".o"), 0, 0, files[sha])
+		progs, ms, err := s.loadSource(newSource(data, sha+".o", progType), 0, 0, files[key])
 		if err != nil {
 			s.log.Error("restore: load object", "object", sha, "err", err)
 			return nil
@@ -378,7 +384,7 @@ func (s *Server) restore() error {
 		for _, o := range ms {
 			l.maps[o.name] = o
 		}
-		objs[sha] = l
+		objs[key] = l
 		return l
 	}
 	s.mu.Lock()
@@ -394,7 +400,7 @@ func (s *Server) restore() error {
 		switch {
 		case r.Kind == "link" && r.Link != nil:
 			s.mu.Unlock()
-			l := load(r.Link.Object)
+			l := load(r.Link.Object, r.Link.ProgramType)
 			s.mu.Lock()
 			if l == nil || l.progs[r.Link.Program] == nil {
 				break
@@ -406,7 +412,7 @@ func (s *Server) restore() error {
 			}
 		case r.Object != "":
 			s.mu.Unlock()
-			l := load(r.Object)
+			l := load(r.Object, r.ProgramType)
 			s.mu.Lock()
 			if l == nil {
 				break
