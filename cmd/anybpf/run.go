@@ -30,28 +30,58 @@ var runAttachTypes = map[string]struct {
 	"connect6": {"cgroup/connect6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Connect6 = append(h.Connect6, p) }},
 	"bind4":    {"cgroup/bind4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Bind4 = append(h.Bind4, p) }},
 	"bind6":    {"cgroup/bind6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Bind6 = append(h.Bind6, p) }},
+	"sendmsg4": {"cgroup/sendmsg4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Sendmsg4 = append(h.Sendmsg4, p) }},
+	"sendmsg6": {"cgroup/sendmsg6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Sendmsg6 = append(h.Sendmsg6, p) }},
+	"sockops":  {"sockops", progtype.SockOps, func(h *supervisor.Hooks, p *anybpf.Program) { h.SockOps = append(h.SockOps, p) }},
 	"process":  {"process", progtype.Process, func(h *supervisor.Hooks, p *anybpf.Program) { h.Exec = append(h.Exec, p) }},
 }
+
+// runAttachNames lists the attach types run takes, for messages.
+const runAttachNames = "connect4, connect6, bind4, bind6, sendmsg4, sendmsg6, sockops, process"
+
+// runRefused are attach types run knows but does not offer, and why.
+var runRefused = map[string]string{
+	"recvmsg4": recvmsgRefusal,
+	"recvmsg6": recvmsgRefusal,
+}
+
+const recvmsgRefusal = "recvmsg hooks are not supported under anybpf run: rewriting the source address a " +
+	"command sees would mean receiving on its behalf (its blocking, MSG_PEEK, MSG_ERRQUEUE and " +
+	"timeout semantics, and its buffers written from outside), which the supervisor does not do soundly yet"
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var attaches, mapSets []string
 	var engine string
 	cmd := &cobra.Command{
 		Use:   "run [--attach TYPE=PROG]... [--map-set MAP:KEY=VALUE]... -- COMMAND [ARGS]",
-		Short: "Run a command whose connects, binds and execs eBPF programs decide",
-		Long: `run starts COMMAND under a seccomp user-notification filter (Linux) and runs the
-attached programs on its calls, and on those of its threads and children:
+		Short: "Run a command whose connects, binds, UDP sends and execs eBPF programs decide",
+		Long: `run starts COMMAND under a seccomp user-notification filter (Linux, as root) and runs
+the attached programs on its calls, and on those of its threads and children:
 
   connect4, connect6  cgroup/connect4|6 programs (struct bpf_sock_addr): 1 allows, 0
                       refuses (EPERM); a rewritten user_ip4/user_ip6/user_port redirects
   bind4, bind6        cgroup/bind4|6 programs, the same way
+  sendmsg4, sendmsg6  cgroup/sendmsg4|6 programs on sendto/sendmsg/sendmmsg with a
+                      destination on UDP sockets, the same way (a rewritten
+                      msg_src_ip4/msg_src_ip6 sets the source); connected sends are not
+                      judged, as in Linux
+  sockops             sock_ops programs (struct bpf_sock_ops) on the command's TCP
+                      connections: ACTIVE_ESTABLISHED_CB when a connect succeeds,
+                      PASSIVE_ESTABLISHED_CB when an accept returns a connection, and
+                      STATE_CB (args[1] = BPF_TCP_CLOSE; args[0], the old state, is 0)
+                      when its socket is destroyed, on connections where a program set
+                      BPF_SOCK_OPS_STATE_CB_FLAG; no other callbacks; reply, sk_txhash
+                      and setsockopt have no effect
   process             PROCESS programs (include/anybpf/process.h) on each execve: non-zero
                       refuses it (EPERM)
 
+Not supported: recvmsg4, recvmsg6 (refused with the reason); the daemon's view of these
+hooks (--pin).
+
 PROG is FILE.o (its program of that attach type) or FILE.o:NAME. --map-set fills a map
 of the loaded objects before COMMAND starts: KEY and VALUE are unsigned integers, stored
-little-endian at the map's key and value sizes, or "quoted strings", zero-padded. anybpf run exits with COMMAND's status.
-Not yet: sendmsg/recvmsg hooks, sock_ops events, the daemon's view of these hooks.`,
+little-endian at the map's key and value sizes, or "quoted strings", zero-padded. anybpf
+run exits with COMMAND's status.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(attaches) == 0 {
@@ -92,7 +122,7 @@ Not yet: sendmsg/recvmsg hooks, sock_ops events, the daemon's view of these hook
 			return err
 		},
 	}
-	cmd.Flags().StringArrayVar(&attaches, "attach", nil, "TYPE=PROG: run PROG (FILE.o or FILE.o:NAME) on the command's TYPE calls (connect4, connect6, bind4, bind6, process)")
+	cmd.Flags().StringArrayVar(&attaches, "attach", nil, "TYPE=PROG: run PROG (FILE.o or FILE.o:NAME) on the command's TYPE calls or events ("+runAttachNames+")")
 	cmd.Flags().StringArrayVar(&mapSets, "map-set", nil, "MAP:KEY=VALUE: store VALUE at KEY in map MAP before the command starts (unsigned integers, or \"strings\")")
 	cmd.Flags().StringVar(&engine, "engine", "auto", "execution engine: auto, interp or jit")
 	return cmd
@@ -104,9 +134,13 @@ func loadRunHooks(rt *anybpf.Runtime, attaches []string) (supervisor.Hooks, map[
 	colls := map[string]*anybpf.Collection{}
 	for _, a := range attaches {
 		typ, prog, ok := strings.Cut(a, "=")
-		at, known := runAttachTypes[strings.TrimPrefix(typ, "cgroup/")]
+		typ = strings.TrimPrefix(typ, "cgroup/")
+		if why, refused := runRefused[typ]; refused {
+			return hooks, nil, fmt.Errorf("--attach %s: %s", a, why)
+		}
+		at, known := runAttachTypes[typ]
 		if !ok || !known {
-			return hooks, nil, fmt.Errorf("--attach %q: want TYPE=PROG with TYPE one of connect4, connect6, bind4, bind6, process", a)
+			return hooks, nil, fmt.Errorf("--attach %q: want TYPE=PROG with TYPE one of %s", a, runAttachNames)
 		}
 		file, name, _ := strings.Cut(prog, ":")
 		coll := colls[file]

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -27,6 +28,15 @@ func TestRunCommand(t *testing.T) {
 	port := testutil.TCPServer(t, "").Port()
 	connect := fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port)
 	obj := "../../examples/connect_redirect/redirect.o"
+	python, _ := exec.LookPath("python3")
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
+	sendto := fmt.Sprintf("import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', %d))", udpPort)
+	sendmsg := "../../testdata/sendmsg.o"
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -43,11 +53,18 @@ func TestRunCommand(t *testing.T) {
 		{"no such map", []string{"run", "--attach", "connect4=" + obj, "--map-set", "nope:1=1", "--", "true"}, -1, `no map "nope"`},
 		{"value too large", []string{"run", "--attach", "connect4=" + obj, "--map-set", "denied:70000=1", "--", "true"}, -1, "does not fit 2 bytes"},
 		{"no attach", []string{"run", "--", "true"}, -1, "no --attach"},
+		{"sockops on a connection", []string{"run", "--attach", "sockops=../../testdata/sockops_events.o", "--", bash, "-c", connect + "; exec 3>&-"}, 0, ""},
+		{"sendmsg4 allowed", []string{"run", "--attach", "sendmsg4=" + sendmsg, "--", python, "-c", sendto}, 0, ""},
+		{"sendmsg4 denied", []string{"run", "--attach", "sendmsg4=" + sendmsg, "--map-set", fmt.Sprintf("denied:%d=1", udpPort), "--", python, "-c", sendto}, 1, "PermissionError"},
+		{"recvmsg refused", []string{"run", "--attach", "recvmsg4=" + obj, "--", "true"}, -1, "recvmsg hooks are not supported"},
 		{"string key too long", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"` + strings.Repeat("x", 65) + `"=1`, "--", "true"}, -1, "longer than 64 bytes"},
 		{"exec denied by a string key", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"/usr/bin/true"=1`, "--", bash, "-c", "/usr/bin/true"}, 126, ""},
 		{"exec allowed", []string{"run", "--attach", "process=../../examples/exec_audit/audit.o", "--map-set", `denied:"/usr/bin/true"=1`, "--", bash, "-c", "/usr/bin/false"}, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.args[len(tc.args)-3] == python && python == "" {
+				t.Skip("no python3 (it sends the datagrams)")
+			}
 			_, stderr, err := run(t, "", tc.args...)
 			var ee *exitError
 			switch {

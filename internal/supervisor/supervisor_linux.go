@@ -226,6 +226,37 @@ func StartWith(cmd *exec.Cmd, hooks Hooks, opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
+// Launched is a command started under a filter that no supervisor serves yet.
+type Launched struct {
+	// Cmd is the started process (the running binary re-executed; it executes the
+	// command once released).
+	Cmd *exec.Cmd
+	// Listener is the filter's listener, in this process: hand it to Adopt here, or to
+	// a supervisor in another process (which takes it with pidfd_getfd), and close it.
+	Listener int
+	release  func() error
+}
+
+// Launch starts cmd under a filter that intercepts the calls of intercept (InterceptAll
+// for hooks attached later) and returns before the command runs: the command's
+// intercepted calls wait until a supervisor serves Listener (see Adopt). Release lets
+// the command start. Like Start, it needs MaybeChild.
+func Launch(cmd *exec.Cmd, intercept Intercept) (*Launched, error) {
+	child, listener, goAhead, err := spawn(cmd, intercept)
+	if err != nil {
+		return nil, err
+	}
+	return &Launched{Cmd: child, Listener: listener, release: goAhead}, nil
+}
+
+// Release lets the launched command start (it executes COMMAND).
+func (l *Launched) Release() error {
+	if err := l.release(); err != nil {
+		return fmt.Errorf("supervise: release: %w", err)
+	}
+	return nil
+}
+
 // spawn re-executes the running binary (see MaybeChild) to install a filter intercepting
 // intercept and execute cmd. It returns the child, the supervisor's copy of its
 // listener, and the function that lets the child go on to execute the command.

@@ -103,7 +103,7 @@ func client(action string) int {
 		}
 		slices.Sort(ts)
 		return report(fmt.Sprintf("%.1f %.1f", float64(ts[len(ts)/2].Nanoseconds())/1e3, float64(ts[len(ts)*99/100].Nanoseconds())/1e3), nil)
-	case "dial", "dial-blocking":
+	case "dial", "dial6", "dial-blocking":
 		// dial N ADDR: N TCP connections one after the other (Go's non-blocking connect,
 		// or a blocking connect(2)), each reading one byte; prints the local ports.
 		f := strings.Fields(arg)
@@ -111,7 +111,7 @@ func client(action string) int {
 		var ports []string
 		for range n {
 			var port int
-			if verb == "dial" {
+			if verb != "dial-blocking" {
 				c, err := net.DialTimeout("tcp", f[1], 5*time.Second)
 				if err != nil {
 					return report("", err)
@@ -144,9 +144,10 @@ func client(action string) int {
 		return report(strings.Join(ports, ","), nil)
 	case "serve", "serve-blocking":
 		// serve M: listen on 127.0.0.1, print "port P", accept M connections (Go's
-		// non-blocking accept4, or a blocking accept(2) whose peer address is checked
-		// against getpeername), write one byte to each and close it; prints the peers'
-		// ports.
+		// listener, an MPTCP socket whose connections fall back to TCP, with its
+		// non-blocking accept4; or a blocking TCP accept(2) whose peer address is
+		// checked against getpeername), write one byte to each and close it; prints
+		// the peers' ports.
 		m, _ := strconv.Atoi(arg)
 		var peers []string
 		if verb == "serve" {
@@ -250,17 +251,17 @@ func client(action string) int {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), clientEnv+"="+arg)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		child, listener, goAhead, err := spawn(cmd, InterceptAll)
+		l, err := Launch(cmd, InterceptAll)
 		if err != nil {
 			return report("", err)
 		}
-		fmt.Printf("listener %d %d\n", listener, os.Getpid())
-		if err := goAhead(); err != nil {
+		fmt.Printf("listener %d %d\n", l.Listener, os.Getpid())
+		if err := l.Release(); err != nil {
 			return report("", err)
 		}
 		bufio.NewReader(os.Stdin).ReadString('\n')
-		syscall.Close(listener)
-		child.Wait()
+		syscall.Close(l.Listener)
+		l.Cmd.Wait()
 		return 0
 	case "child":
 		cmd := exec.Command(os.Args[0])
@@ -510,12 +511,22 @@ func checkConnEvents(t *testing.T, evs []sockOpsEvent, op uint32, locals, remote
 		t.Errorf("%d events, want %d: %+v", len(evs), 2*len(locals), evs)
 	}
 	lo := binary.NativeEndian.Uint32([]byte{127, 0, 0, 1})
+	lo6 := [4]uint32{0, 0, 0, binary.NativeEndian.Uint32([]byte{0, 0, 0, 1})}
 	for i := range locals {
 		var seen []uint32
 		for _, e := range evs {
 			if e.LocalPort == locals[i] && e.RemotePort == remotes[i] {
-				if e.Family != syscall.AF_INET || e.LocalIP4 != lo || e.RemoteIP4 != lo {
-					t.Errorf("event %+v: want AF_INET 127.0.0.1 on both ends", e)
+				switch e.Family {
+				case syscall.AF_INET:
+					if e.LocalIP4 != lo || e.RemoteIP4 != lo {
+						t.Errorf("event %+v: want 127.0.0.1 on both ends", e)
+					}
+				case syscall.AF_INET6:
+					if e.LocalIP6 != lo6 || e.RemoteIP6 != lo6 || e.LocalIP4 != 0 {
+						t.Errorf("event %+v: want ::1 on both ends", e)
+					}
+				default:
+					t.Errorf("event %+v: family %d", e, e.Family)
 				}
 				seen = append(seen, e.Op)
 				if e.Op == opState && (e.NewState != 7 || e.State != 7) {
@@ -546,10 +557,28 @@ func ports(t *testing.T, s string) []uint32 {
 }
 
 func TestSockOpsActive(t *testing.T) {
-	for _, verb := range []string{"dial", "dial-blocking"} {
+	for _, verb := range []string{"dial", "dial-blocking", "dial6"} {
 		t.Run(verb, func(t *testing.T) {
 			coll := load(t, "testdata/sockops_events.o")
 			server := testutil.TCPServer(t, "X")
+			if verb == "dial6" {
+				l, err := net.Listen("tcp6", "[::1]:0")
+				if err != nil {
+					t.Skip("no IPv6 loopback: ", err)
+				}
+				t.Cleanup(func() { l.Close() })
+				go func() {
+					for {
+						c, err := l.Accept()
+						if err != nil {
+							return
+						}
+						c.Write([]byte("X"))
+						c.Close()
+					}
+				}()
+				server = l.Addr().(*net.TCPAddr).AddrPort()
+			}
 			const n = 5
 			got := supervised(t, Hooks{SockOps: []*anybpf.Program{coll.Programs["record"]}}, fmt.Sprintf("%s %d %s", verb, n, server))
 			local, ok := strings.CutPrefix(got, "ok ")
@@ -615,7 +644,8 @@ func TestSockOpsPassive(t *testing.T) {
 }
 
 // udpServer listens on a loopback UDP port and returns its address and a function that
-// returns the next datagram's payload, or "" after a short wait.
+// returns the next datagram's payload (and, when from is set, its source address), or
+// "" after a short wait.
 func udpServer(t *testing.T) (netip.AddrPort, func() string) {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -626,9 +656,12 @@ func udpServer(t *testing.T) (netip.AddrPort, func() string) {
 	return c.LocalAddr().(*net.UDPAddr).AddrPort(), func() string {
 		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		b := make([]byte, 100)
-		n, _, err := c.ReadFromUDP(b)
+		n, from, err := c.ReadFromUDPAddrPort(b)
 		if err != nil {
 			return ""
+		}
+		if string(b[:n]) == "from" {
+			return from.Addr().String()
 		}
 		return string(b[:n])
 	}
@@ -663,18 +696,26 @@ func TestSendmsg(t *testing.T) {
 		{"redirected sendto", "127.0.0.1:9", "sendto", "ok", recvBackend},
 		{"redirected sendmsg", "127.0.0.1:9", "sendmsg", "ok", recvBackend},
 		{"redirected sendmmsg", "127.0.0.1:9", "sendmmsg", "ok", recvBackend},
+		// The payload "from" makes the server answer with the datagram's source.
+		{"source rewritten", "127.0.0.1:10", "sendto", "ok", recvBackend},
 		// As in Linux, a connected socket's sends are not judged (connect4 judges the
 		// connect).
 		{"connected, not judged", denied.String(), "connected", "ok", recvDenied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			payload := strings.ReplaceAll(tc.name, " ", "-")
+			payload, want := strings.ReplaceAll(tc.name, " ", "-"), ""
+			if tc.name == "source rewritten" {
+				payload, want = "from", "127.0.0.2"
+			}
 			if got := supervised(t, hooks, fmt.Sprintf("udp %s %s %s", tc.to, payload, tc.call)); got != tc.want {
 				t.Fatalf("client: %q, want %q", got, tc.want)
 			}
+			if want == "" {
+				want = payload
+			}
 			if tc.recv != nil {
-				if got := tc.recv(); got != payload {
-					t.Errorf("received %q, want %q", got, payload)
+				if got := tc.recv(); got != want {
+					t.Errorf("received %q, want %q", got, want)
 				}
 			}
 		})
@@ -685,8 +726,8 @@ func TestSendmsg(t *testing.T) {
 		}
 	}
 	var judged uint64
-	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 8 {
-		t.Errorf("judged = %d, %v; want 8 (every send with an address, once)", judged, err)
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 9 {
+		t.Errorf("judged = %d, %v; want 9 (every send with an address, once)", judged, err)
 	}
 	// Without hooks the denied port receives.
 	if got := supervised(t, Hooks{}, "udp "+denied.String()+" plain sendto"); got != "ok" || recvDenied() != "plain" {

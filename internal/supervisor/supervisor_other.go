@@ -21,6 +21,20 @@ func StartWith(cmd *exec.Cmd, hooks Hooks, opts Options) (*Supervisor, error) {
 // Adopt returns ErrNotSupported on this platform.
 func Adopt(listener int, hooks Hooks) (*Supervisor, error) { return nil, ErrNotSupported }
 
+// Launched is not available on this platform.
+type Launched struct {
+	// Cmd is the started process.
+	Cmd *exec.Cmd
+	// Listener is the filter's listener.
+	Listener int
+}
+
+// Launch returns ErrNotSupported on this platform.
+func Launch(cmd *exec.Cmd, intercept Intercept) (*Launched, error) { return nil, ErrNotSupported }
+
+// Release returns ErrNotSupported.
+func (l *Launched) Release() error { return ErrNotSupported }
+
 // Pid returns 0.
 func (s *Supervisor) Pid() int { return 0 }
 
