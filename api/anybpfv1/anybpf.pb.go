@@ -326,8 +326,12 @@ func (x *LoadObjectResponse) GetMaps() []*MapInfo {
 }
 
 type UnloadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// release, when set, only lets go of the calling connection's hold on the object, as
+	// closing a file descriptor does: a pinned object, or one that programs or other
+	// connections use, stays. Without it the object is unpinned and unloaded.
+	Release       bool `protobuf:"varint,2,opt,name=release,proto3" json:"release,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,6 +371,13 @@ func (x *UnloadRequest) GetId() uint32 {
 		return x.Id
 	}
 	return 0
+}
+
+func (x *UnloadRequest) GetRelease() bool {
+	if x != nil {
+		return x.Release
+	}
+	return false
 }
 
 type UnloadResponse struct {
@@ -2718,9 +2729,10 @@ const file_anybpf_proto_rawDesc = "" +
 	"\x06source\"p\n" +
 	"\x12LoadObjectResponse\x122\n" +
 	"\bprograms\x18\x01 \x03(\v2\x16.anybpf.v1.ProgramInfoR\bprograms\x12&\n" +
-	"\x04maps\x18\x02 \x03(\v2\x12.anybpf.v1.MapInfoR\x04maps\"\x1f\n" +
+	"\x04maps\x18\x02 \x03(\v2\x12.anybpf.v1.MapInfoR\x04maps\"9\n" +
 	"\rUnloadRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\rR\x02id\"\x10\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\arelease\x18\x02 \x01(\bR\arelease\"\x10\n" +
 	"\x0eUnloadResponse\"\"\n" +
 	"\x10GetObjectRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\"\r\n" +
