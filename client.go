@@ -100,7 +100,7 @@ type RemoteCollection struct {
 	Maps     map[string]*RemoteMap
 }
 
-// Close unloads every program and map still in the collection (pinned ones stay).
+// Close lets go of every program and map still in the collection; pinned ones stay.
 func (c *RemoteCollection) Close() {
 	for _, p := range c.Programs {
 		p.Close()
@@ -300,7 +300,8 @@ func (p *RemoteProgram) Xlated() ([]string, error) {
 // Pin pins the program at path (/sys/fs/bpf/... or BPF:\...).
 func (p *RemoteProgram) Pin(path string) error { return p.c.pin(p.id, path) }
 
-// Close unloads the program (pins included); maps it uses stay while others hold them.
+// Close lets go of the client's hold on the program, as closing a file descriptor does:
+// the daemon unloads it unless it is pinned or in use (a link, a program array).
 func (p *RemoteProgram) Close() error { return p.c.unload(p.id) }
 
 func (c *Client) pin(id uint32, path string) error {
@@ -308,9 +309,10 @@ func (c *Client) pin(id uint32, path string) error {
 	return remoteError(err)
 }
 
-// unload unloads an object; one that is gone already is no error.
+// unload lets go of the client's hold on an object; one that is gone already is no
+// error.
 func (c *Client) unload(id uint32) error {
-	_, err := c.api.Unload(context.Background(), &pb.UnloadRequest{Id: id})
+	_, err := c.api.Unload(context.Background(), &pb.UnloadRequest{Id: id, Release: true})
 	if status.Code(err) == codes.NotFound {
 		return nil
 	}
@@ -483,7 +485,8 @@ func (m *RemoteMap) Freeze() error {
 	return remoteError(err)
 }
 
-// Close unloads the map (pins included); programs that use it keep it.
+// Close lets go of the client's hold on the map, as closing a file descriptor does: the
+// daemon unloads it unless it is pinned or programs use it.
 func (m *RemoteMap) Close() error { return m.c.unload(m.id) }
 
 // RemoteReader reads the records of a ring buffer or perf event array in the daemon.

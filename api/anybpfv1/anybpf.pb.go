@@ -326,8 +326,12 @@ func (x *LoadObjectResponse) GetMaps() []*MapInfo {
 }
 
 type UnloadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// release, when set, only lets go of the calling connection's hold on the object, as
+	// closing a file descriptor does: a pinned object, or one that programs or other
+	// connections use, stays. Without it the object is unpinned and unloaded.
+	Release       bool `protobuf:"varint,2,opt,name=release,proto3" json:"release,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,6 +371,13 @@ func (x *UnloadRequest) GetId() uint32 {
 		return x.Id
 	}
 	return 0
+}
+
+func (x *UnloadRequest) GetRelease() bool {
+	if x != nil {
+		return x.Release
+	}
+	return false
 }
 
 type UnloadResponse struct {
@@ -2125,6 +2136,113 @@ func (x *ListPinsResponse) GetPins() []*PinnedObject {
 	return nil
 }
 
+type SuperviseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener's file descriptor number in the calling process.
+	ListenerFd int32 `protobuf:"varint,1,opt,name=listener_fd,json=listenerFd,proto3" json:"listener_fd,omitempty"`
+	// The supervised command's pid and command line, shown in link targets.
+	Pid           int32  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	Command       string `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuperviseRequest) Reset() {
+	*x = SuperviseRequest{}
+	mi := &file_anybpf_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuperviseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuperviseRequest) ProtoMessage() {}
+
+func (x *SuperviseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anybpf_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuperviseRequest.ProtoReflect.Descriptor instead.
+func (*SuperviseRequest) Descriptor() ([]byte, []int) {
+	return file_anybpf_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SuperviseRequest) GetListenerFd() int32 {
+	if x != nil {
+		return x.ListenerFd
+	}
+	return 0
+}
+
+func (x *SuperviseRequest) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *SuperviseRequest) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+type SuperviseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The target to attach programs to ("supervised:N").
+	Target        string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuperviseResponse) Reset() {
+	*x = SuperviseResponse{}
+	mi := &file_anybpf_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuperviseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuperviseResponse) ProtoMessage() {}
+
+func (x *SuperviseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anybpf_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuperviseResponse.ProtoReflect.Descriptor instead.
+func (*SuperviseResponse) Descriptor() ([]byte, []int) {
+	return file_anybpf_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SuperviseResponse) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
 type AttachRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ProgId uint32                 `protobuf:"varint,1,opt,name=prog_id,json=progId,proto3" json:"prog_id,omitempty"`
@@ -2139,7 +2257,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_anybpf_proto_msgTypes[32]
+	mi := &file_anybpf_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2151,7 +2269,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[32]
+	mi := &file_anybpf_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2282,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{32}
+	return file_anybpf_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AttachRequest) GetProgId() uint32 {
@@ -2208,7 +2326,7 @@ type LinkInfo struct {
 
 func (x *LinkInfo) Reset() {
 	*x = LinkInfo{}
-	mi := &file_anybpf_proto_msgTypes[33]
+	mi := &file_anybpf_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2338,7 @@ func (x *LinkInfo) String() string {
 func (*LinkInfo) ProtoMessage() {}
 
 func (x *LinkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[33]
+	mi := &file_anybpf_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2351,7 @@ func (x *LinkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkInfo.ProtoReflect.Descriptor instead.
 func (*LinkInfo) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{33}
+	return file_anybpf_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LinkInfo) GetId() uint32 {
@@ -2280,7 +2398,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_anybpf_proto_msgTypes[34]
+	mi := &file_anybpf_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2292,7 +2410,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[34]
+	mi := &file_anybpf_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2305,7 +2423,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{34}
+	return file_anybpf_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListLinksResponse) GetLinks() []*LinkInfo {
@@ -2326,7 +2444,7 @@ type ReadRecordsRequest struct {
 
 func (x *ReadRecordsRequest) Reset() {
 	*x = ReadRecordsRequest{}
-	mi := &file_anybpf_proto_msgTypes[35]
+	mi := &file_anybpf_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2456,7 @@ func (x *ReadRecordsRequest) String() string {
 func (*ReadRecordsRequest) ProtoMessage() {}
 
 func (x *ReadRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[35]
+	mi := &file_anybpf_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2469,7 @@ func (x *ReadRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ReadRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{35}
+	return file_anybpf_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReadRecordsRequest) GetId() uint32 {
@@ -2379,7 +2497,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_anybpf_proto_msgTypes[36]
+	mi := &file_anybpf_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2509,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[36]
+	mi := &file_anybpf_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2522,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{36}
+	return file_anybpf_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Record) GetSample() []byte {
@@ -2436,7 +2554,7 @@ type TraceLogRequest struct {
 
 func (x *TraceLogRequest) Reset() {
 	*x = TraceLogRequest{}
-	mi := &file_anybpf_proto_msgTypes[37]
+	mi := &file_anybpf_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2448,7 +2566,7 @@ func (x *TraceLogRequest) String() string {
 func (*TraceLogRequest) ProtoMessage() {}
 
 func (x *TraceLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[37]
+	mi := &file_anybpf_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +2579,7 @@ func (x *TraceLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceLogRequest.ProtoReflect.Descriptor instead.
 func (*TraceLogRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{37}
+	return file_anybpf_proto_rawDescGZIP(), []int{39}
 }
 
 type TraceLine struct {
@@ -2473,7 +2591,7 @@ type TraceLine struct {
 
 func (x *TraceLine) Reset() {
 	*x = TraceLine{}
-	mi := &file_anybpf_proto_msgTypes[38]
+	mi := &file_anybpf_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2485,7 +2603,7 @@ func (x *TraceLine) String() string {
 func (*TraceLine) ProtoMessage() {}
 
 func (x *TraceLine) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[38]
+	mi := &file_anybpf_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2498,7 +2616,7 @@ func (x *TraceLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceLine.ProtoReflect.Descriptor instead.
 func (*TraceLine) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{38}
+	return file_anybpf_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TraceLine) GetLine() string {
@@ -2517,7 +2635,7 @@ type SetStatsRequest struct {
 
 func (x *SetStatsRequest) Reset() {
 	*x = SetStatsRequest{}
-	mi := &file_anybpf_proto_msgTypes[39]
+	mi := &file_anybpf_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2647,7 @@ func (x *SetStatsRequest) String() string {
 func (*SetStatsRequest) ProtoMessage() {}
 
 func (x *SetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[39]
+	mi := &file_anybpf_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2660,7 @@ func (x *SetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatsRequest.ProtoReflect.Descriptor instead.
 func (*SetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{39}
+	return file_anybpf_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SetStatsRequest) GetEnabled() bool {
@@ -2562,7 +2680,7 @@ type SetStatsResponse struct {
 
 func (x *SetStatsResponse) Reset() {
 	*x = SetStatsResponse{}
-	mi := &file_anybpf_proto_msgTypes[40]
+	mi := &file_anybpf_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2574,7 +2692,7 @@ func (x *SetStatsResponse) String() string {
 func (*SetStatsResponse) ProtoMessage() {}
 
 func (x *SetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anybpf_proto_msgTypes[40]
+	mi := &file_anybpf_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2587,7 +2705,7 @@ func (x *SetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatsResponse.ProtoReflect.Descriptor instead.
 func (*SetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_anybpf_proto_rawDescGZIP(), []int{40}
+	return file_anybpf_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SetStatsResponse) GetWasEnabled() bool {
@@ -2611,9 +2729,10 @@ const file_anybpf_proto_rawDesc = "" +
 	"\x06source\"p\n" +
 	"\x12LoadObjectResponse\x122\n" +
 	"\bprograms\x18\x01 \x03(\v2\x16.anybpf.v1.ProgramInfoR\bprograms\x12&\n" +
-	"\x04maps\x18\x02 \x03(\v2\x12.anybpf.v1.MapInfoR\x04maps\"\x1f\n" +
+	"\x04maps\x18\x02 \x03(\v2\x12.anybpf.v1.MapInfoR\x04maps\"9\n" +
 	"\rUnloadRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\rR\x02id\"\x10\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\arelease\x18\x02 \x01(\bR\arelease\"\x10\n" +
 	"\x0eUnloadResponse\"\"\n" +
 	"\x10GetObjectRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\"\r\n" +
@@ -2744,7 +2863,14 @@ const file_anybpf_proto_rawDesc = "" +
 	"\x0fListPinsRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"?\n" +
 	"\x10ListPinsResponse\x12+\n" +
-	"\x04pins\x18\x01 \x03(\v2\x17.anybpf.v1.PinnedObjectR\x04pins\"w\n" +
+	"\x04pins\x18\x01 \x03(\v2\x17.anybpf.v1.PinnedObjectR\x04pins\"_\n" +
+	"\x10SuperviseRequest\x12\x1f\n" +
+	"\vlistener_fd\x18\x01 \x01(\x05R\n" +
+	"listenerFd\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x18\n" +
+	"\acommand\x18\x03 \x01(\tR\acommand\"+\n" +
+	"\x11SuperviseResponse\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\"w\n" +
 	"\rAttachRequest\x12\x17\n" +
 	"\aprog_id\x18\x01 \x01(\rR\x06progId\x12\x1f\n" +
 	"\vattach_type\x18\x02 \x01(\tR\n" +
@@ -2786,7 +2912,7 @@ const file_anybpf_proto_rawDesc = "" +
 	"\n" +
 	"UPDATE_ANY\x10\x00\x12\x12\n" +
 	"\x0eUPDATE_NOEXIST\x10\x01\x12\x10\n" +
-	"\fUPDATE_EXIST\x10\x022\xc9\x10\n" +
+	"\fUPDATE_EXIST\x10\x022\x91\x11\n" +
 	"\x06Anybpf\x12I\n" +
 	"\n" +
 	"LoadObject\x12\x1c.anybpf.v1.LoadObjectRequest\x1a\x1d.anybpf.v1.LoadObjectResponse\x12=\n" +
@@ -2814,7 +2940,8 @@ const file_anybpf_proto_rawDesc = "" +
 	"\x05Unpin\x12\x12.anybpf.v1.PinPath\x1a\x10.anybpf.v1.Empty\x128\n" +
 	"\tGetPinned\x12\x12.anybpf.v1.PinPath\x1a\x17.anybpf.v1.PinnedObject\x12C\n" +
 	"\bListPins\x12\x1a.anybpf.v1.ListPinsRequest\x1a\x1b.anybpf.v1.ListPinsResponse\x127\n" +
-	"\x06Attach\x12\x18.anybpf.v1.AttachRequest\x1a\x13.anybpf.v1.LinkInfo\x127\n" +
+	"\x06Attach\x12\x18.anybpf.v1.AttachRequest\x1a\x13.anybpf.v1.LinkInfo\x12F\n" +
+	"\tSupervise\x12\x1b.anybpf.v1.SuperviseRequest\x1a\x1c.anybpf.v1.SuperviseResponse\x127\n" +
 	"\x06Detach\x12\x1b.anybpf.v1.GetObjectRequest\x1a\x10.anybpf.v1.Empty\x12A\n" +
 	"\tListLinks\x12\x16.anybpf.v1.ListRequest\x1a\x1c.anybpf.v1.ListLinksResponse\x12;\n" +
 	"\aGetLink\x12\x1b.anybpf.v1.GetObjectRequest\x1a\x13.anybpf.v1.LinkInfo\x12D\n" +
@@ -2836,7 +2963,7 @@ func file_anybpf_proto_rawDescGZIP() []byte {
 }
 
 var file_anybpf_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_anybpf_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_anybpf_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_anybpf_proto_goTypes = []any{
 	(ObjectKind)(0),              // 0: anybpf.v1.ObjectKind
 	(UpdateFlag)(0),              // 1: anybpf.v1.UpdateFlag
@@ -2872,15 +2999,17 @@ var file_anybpf_proto_goTypes = []any{
 	(*PinnedObject)(nil),         // 31: anybpf.v1.PinnedObject
 	(*ListPinsRequest)(nil),      // 32: anybpf.v1.ListPinsRequest
 	(*ListPinsResponse)(nil),     // 33: anybpf.v1.ListPinsResponse
-	(*AttachRequest)(nil),        // 34: anybpf.v1.AttachRequest
-	(*LinkInfo)(nil),             // 35: anybpf.v1.LinkInfo
-	(*ListLinksResponse)(nil),    // 36: anybpf.v1.ListLinksResponse
-	(*ReadRecordsRequest)(nil),   // 37: anybpf.v1.ReadRecordsRequest
-	(*Record)(nil),               // 38: anybpf.v1.Record
-	(*TraceLogRequest)(nil),      // 39: anybpf.v1.TraceLogRequest
-	(*TraceLine)(nil),            // 40: anybpf.v1.TraceLine
-	(*SetStatsRequest)(nil),      // 41: anybpf.v1.SetStatsRequest
-	(*SetStatsResponse)(nil),     // 42: anybpf.v1.SetStatsResponse
+	(*SuperviseRequest)(nil),     // 34: anybpf.v1.SuperviseRequest
+	(*SuperviseResponse)(nil),    // 35: anybpf.v1.SuperviseResponse
+	(*AttachRequest)(nil),        // 36: anybpf.v1.AttachRequest
+	(*LinkInfo)(nil),             // 37: anybpf.v1.LinkInfo
+	(*ListLinksResponse)(nil),    // 38: anybpf.v1.ListLinksResponse
+	(*ReadRecordsRequest)(nil),   // 39: anybpf.v1.ReadRecordsRequest
+	(*Record)(nil),               // 40: anybpf.v1.Record
+	(*TraceLogRequest)(nil),      // 41: anybpf.v1.TraceLogRequest
+	(*TraceLine)(nil),            // 42: anybpf.v1.TraceLine
+	(*SetStatsRequest)(nil),      // 43: anybpf.v1.SetStatsRequest
+	(*SetStatsResponse)(nil),     // 44: anybpf.v1.SetStatsResponse
 }
 var file_anybpf_proto_depIdxs = []int32{
 	9,  // 0: anybpf.v1.LoadObjectResponse.programs:type_name -> anybpf.v1.ProgramInfo
@@ -2892,7 +3021,7 @@ var file_anybpf_proto_depIdxs = []int32{
 	1,  // 6: anybpf.v1.MapBatchRequest.flags:type_name -> anybpf.v1.UpdateFlag
 	0,  // 7: anybpf.v1.PinnedObject.kind:type_name -> anybpf.v1.ObjectKind
 	31, // 8: anybpf.v1.ListPinsResponse.pins:type_name -> anybpf.v1.PinnedObject
-	35, // 9: anybpf.v1.ListLinksResponse.links:type_name -> anybpf.v1.LinkInfo
+	37, // 9: anybpf.v1.ListLinksResponse.links:type_name -> anybpf.v1.LinkInfo
 	3,  // 10: anybpf.v1.Anybpf.LoadObject:input_type -> anybpf.v1.LoadObjectRequest
 	5,  // 11: anybpf.v1.Anybpf.Unload:input_type -> anybpf.v1.UnloadRequest
 	7,  // 12: anybpf.v1.Anybpf.GetProgram:input_type -> anybpf.v1.GetObjectRequest
@@ -2917,48 +3046,50 @@ var file_anybpf_proto_depIdxs = []int32{
 	30, // 31: anybpf.v1.Anybpf.Unpin:input_type -> anybpf.v1.PinPath
 	30, // 32: anybpf.v1.Anybpf.GetPinned:input_type -> anybpf.v1.PinPath
 	32, // 33: anybpf.v1.Anybpf.ListPins:input_type -> anybpf.v1.ListPinsRequest
-	34, // 34: anybpf.v1.Anybpf.Attach:input_type -> anybpf.v1.AttachRequest
-	7,  // 35: anybpf.v1.Anybpf.Detach:input_type -> anybpf.v1.GetObjectRequest
-	8,  // 36: anybpf.v1.Anybpf.ListLinks:input_type -> anybpf.v1.ListRequest
-	7,  // 37: anybpf.v1.Anybpf.GetLink:input_type -> anybpf.v1.GetObjectRequest
-	37, // 38: anybpf.v1.Anybpf.ReadRingBuffer:input_type -> anybpf.v1.ReadRecordsRequest
-	37, // 39: anybpf.v1.Anybpf.ReadPerfEvents:input_type -> anybpf.v1.ReadRecordsRequest
-	39, // 40: anybpf.v1.Anybpf.TraceLog:input_type -> anybpf.v1.TraceLogRequest
-	41, // 41: anybpf.v1.Anybpf.SetStats:input_type -> anybpf.v1.SetStatsRequest
-	4,  // 42: anybpf.v1.Anybpf.LoadObject:output_type -> anybpf.v1.LoadObjectResponse
-	6,  // 43: anybpf.v1.Anybpf.Unload:output_type -> anybpf.v1.UnloadResponse
-	9,  // 44: anybpf.v1.Anybpf.GetProgram:output_type -> anybpf.v1.ProgramInfo
-	10, // 45: anybpf.v1.Anybpf.ListPrograms:output_type -> anybpf.v1.ListProgramsResponse
-	12, // 46: anybpf.v1.Anybpf.DumpProgram:output_type -> anybpf.v1.DumpProgramResponse
-	14, // 47: anybpf.v1.Anybpf.TestRun:output_type -> anybpf.v1.TestRunResponse
-	15, // 48: anybpf.v1.Anybpf.GetMap:output_type -> anybpf.v1.MapInfo
-	16, // 49: anybpf.v1.Anybpf.ListMaps:output_type -> anybpf.v1.ListMapsResponse
-	15, // 50: anybpf.v1.Anybpf.CreateMap:output_type -> anybpf.v1.MapInfo
-	19, // 51: anybpf.v1.Anybpf.MapLookup:output_type -> anybpf.v1.MapValueResponse
-	20, // 52: anybpf.v1.Anybpf.MapLookupStream:output_type -> anybpf.v1.MapLookupResult
-	2,  // 53: anybpf.v1.Anybpf.MapUpdate:output_type -> anybpf.v1.Empty
-	19, // 54: anybpf.v1.Anybpf.MapLookupAndDelete:output_type -> anybpf.v1.MapValueResponse
-	2,  // 55: anybpf.v1.Anybpf.MapDelete:output_type -> anybpf.v1.Empty
-	23, // 56: anybpf.v1.Anybpf.MapGetNextKey:output_type -> anybpf.v1.MapNextKeyResponse
-	26, // 57: anybpf.v1.Anybpf.MapDump:output_type -> anybpf.v1.MapDumpResponse
-	28, // 58: anybpf.v1.Anybpf.MapLookupBatch:output_type -> anybpf.v1.MapBatchResponse
-	28, // 59: anybpf.v1.Anybpf.MapUpdateBatch:output_type -> anybpf.v1.MapBatchResponse
-	28, // 60: anybpf.v1.Anybpf.MapDeleteBatch:output_type -> anybpf.v1.MapBatchResponse
-	2,  // 61: anybpf.v1.Anybpf.MapFreeze:output_type -> anybpf.v1.Empty
-	2,  // 62: anybpf.v1.Anybpf.Pin:output_type -> anybpf.v1.Empty
-	2,  // 63: anybpf.v1.Anybpf.Unpin:output_type -> anybpf.v1.Empty
-	31, // 64: anybpf.v1.Anybpf.GetPinned:output_type -> anybpf.v1.PinnedObject
-	33, // 65: anybpf.v1.Anybpf.ListPins:output_type -> anybpf.v1.ListPinsResponse
-	35, // 66: anybpf.v1.Anybpf.Attach:output_type -> anybpf.v1.LinkInfo
-	2,  // 67: anybpf.v1.Anybpf.Detach:output_type -> anybpf.v1.Empty
-	36, // 68: anybpf.v1.Anybpf.ListLinks:output_type -> anybpf.v1.ListLinksResponse
-	35, // 69: anybpf.v1.Anybpf.GetLink:output_type -> anybpf.v1.LinkInfo
-	38, // 70: anybpf.v1.Anybpf.ReadRingBuffer:output_type -> anybpf.v1.Record
-	38, // 71: anybpf.v1.Anybpf.ReadPerfEvents:output_type -> anybpf.v1.Record
-	40, // 72: anybpf.v1.Anybpf.TraceLog:output_type -> anybpf.v1.TraceLine
-	42, // 73: anybpf.v1.Anybpf.SetStats:output_type -> anybpf.v1.SetStatsResponse
-	42, // [42:74] is the sub-list for method output_type
-	10, // [10:42] is the sub-list for method input_type
+	36, // 34: anybpf.v1.Anybpf.Attach:input_type -> anybpf.v1.AttachRequest
+	34, // 35: anybpf.v1.Anybpf.Supervise:input_type -> anybpf.v1.SuperviseRequest
+	7,  // 36: anybpf.v1.Anybpf.Detach:input_type -> anybpf.v1.GetObjectRequest
+	8,  // 37: anybpf.v1.Anybpf.ListLinks:input_type -> anybpf.v1.ListRequest
+	7,  // 38: anybpf.v1.Anybpf.GetLink:input_type -> anybpf.v1.GetObjectRequest
+	39, // 39: anybpf.v1.Anybpf.ReadRingBuffer:input_type -> anybpf.v1.ReadRecordsRequest
+	39, // 40: anybpf.v1.Anybpf.ReadPerfEvents:input_type -> anybpf.v1.ReadRecordsRequest
+	41, // 41: anybpf.v1.Anybpf.TraceLog:input_type -> anybpf.v1.TraceLogRequest
+	43, // 42: anybpf.v1.Anybpf.SetStats:input_type -> anybpf.v1.SetStatsRequest
+	4,  // 43: anybpf.v1.Anybpf.LoadObject:output_type -> anybpf.v1.LoadObjectResponse
+	6,  // 44: anybpf.v1.Anybpf.Unload:output_type -> anybpf.v1.UnloadResponse
+	9,  // 45: anybpf.v1.Anybpf.GetProgram:output_type -> anybpf.v1.ProgramInfo
+	10, // 46: anybpf.v1.Anybpf.ListPrograms:output_type -> anybpf.v1.ListProgramsResponse
+	12, // 47: anybpf.v1.Anybpf.DumpProgram:output_type -> anybpf.v1.DumpProgramResponse
+	14, // 48: anybpf.v1.Anybpf.TestRun:output_type -> anybpf.v1.TestRunResponse
+	15, // 49: anybpf.v1.Anybpf.GetMap:output_type -> anybpf.v1.MapInfo
+	16, // 50: anybpf.v1.Anybpf.ListMaps:output_type -> anybpf.v1.ListMapsResponse
+	15, // 51: anybpf.v1.Anybpf.CreateMap:output_type -> anybpf.v1.MapInfo
+	19, // 52: anybpf.v1.Anybpf.MapLookup:output_type -> anybpf.v1.MapValueResponse
+	20, // 53: anybpf.v1.Anybpf.MapLookupStream:output_type -> anybpf.v1.MapLookupResult
+	2,  // 54: anybpf.v1.Anybpf.MapUpdate:output_type -> anybpf.v1.Empty
+	19, // 55: anybpf.v1.Anybpf.MapLookupAndDelete:output_type -> anybpf.v1.MapValueResponse
+	2,  // 56: anybpf.v1.Anybpf.MapDelete:output_type -> anybpf.v1.Empty
+	23, // 57: anybpf.v1.Anybpf.MapGetNextKey:output_type -> anybpf.v1.MapNextKeyResponse
+	26, // 58: anybpf.v1.Anybpf.MapDump:output_type -> anybpf.v1.MapDumpResponse
+	28, // 59: anybpf.v1.Anybpf.MapLookupBatch:output_type -> anybpf.v1.MapBatchResponse
+	28, // 60: anybpf.v1.Anybpf.MapUpdateBatch:output_type -> anybpf.v1.MapBatchResponse
+	28, // 61: anybpf.v1.Anybpf.MapDeleteBatch:output_type -> anybpf.v1.MapBatchResponse
+	2,  // 62: anybpf.v1.Anybpf.MapFreeze:output_type -> anybpf.v1.Empty
+	2,  // 63: anybpf.v1.Anybpf.Pin:output_type -> anybpf.v1.Empty
+	2,  // 64: anybpf.v1.Anybpf.Unpin:output_type -> anybpf.v1.Empty
+	31, // 65: anybpf.v1.Anybpf.GetPinned:output_type -> anybpf.v1.PinnedObject
+	33, // 66: anybpf.v1.Anybpf.ListPins:output_type -> anybpf.v1.ListPinsResponse
+	37, // 67: anybpf.v1.Anybpf.Attach:output_type -> anybpf.v1.LinkInfo
+	35, // 68: anybpf.v1.Anybpf.Supervise:output_type -> anybpf.v1.SuperviseResponse
+	2,  // 69: anybpf.v1.Anybpf.Detach:output_type -> anybpf.v1.Empty
+	38, // 70: anybpf.v1.Anybpf.ListLinks:output_type -> anybpf.v1.ListLinksResponse
+	37, // 71: anybpf.v1.Anybpf.GetLink:output_type -> anybpf.v1.LinkInfo
+	40, // 72: anybpf.v1.Anybpf.ReadRingBuffer:output_type -> anybpf.v1.Record
+	40, // 73: anybpf.v1.Anybpf.ReadPerfEvents:output_type -> anybpf.v1.Record
+	42, // 74: anybpf.v1.Anybpf.TraceLog:output_type -> anybpf.v1.TraceLine
+	44, // 75: anybpf.v1.Anybpf.SetStats:output_type -> anybpf.v1.SetStatsResponse
+	43, // [43:76] is the sub-list for method output_type
+	10, // [10:43] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -2981,7 +3112,7 @@ func file_anybpf_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anybpf_proto_rawDesc), len(file_anybpf_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

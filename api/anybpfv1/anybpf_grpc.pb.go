@@ -53,6 +53,7 @@ const (
 	Anybpf_GetPinned_FullMethodName          = "/anybpf.v1.Anybpf/GetPinned"
 	Anybpf_ListPins_FullMethodName           = "/anybpf.v1.Anybpf/ListPins"
 	Anybpf_Attach_FullMethodName             = "/anybpf.v1.Anybpf/Attach"
+	Anybpf_Supervise_FullMethodName          = "/anybpf.v1.Anybpf/Supervise"
 	Anybpf_Detach_FullMethodName             = "/anybpf.v1.Anybpf/Detach"
 	Anybpf_ListLinks_FullMethodName          = "/anybpf.v1.Anybpf/ListLinks"
 	Anybpf_GetLink_FullMethodName            = "/anybpf.v1.Anybpf/GetLink"
@@ -113,8 +114,16 @@ type AnybpfClient interface {
 	GetPinned(ctx context.Context, in *PinPath, opts ...grpc.CallOption) (*PinnedObject, error)
 	ListPins(ctx context.Context, in *ListPinsRequest, opts ...grpc.CallOption) (*ListPinsResponse, error)
 	// Attach links a program to a hook through the provider registered for its attach
-	// type. No hook provider exists yet: Attach fails with FailedPrecondition.
+	// type (xdp, process, and a supervised command's types); an attach type without a
+	// provider fails with FailedPrecondition.
 	Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (*LinkInfo, error)
+	// Supervise takes over the seccomp user-notification listener of a command the client
+	// started under anybpf's filter (anybpf run): the client's process holds it as
+	// listener_fd and the daemon fetches it (pidfd_getfd). Programs then attach to the
+	// returned target with Attach (attach types connect4, connect6, bind4, bind6,
+	// sendmsg4, sendmsg6, recvmsg4, recvmsg6, sockops, process); those links go when
+	// every process of the command has exited.
+	Supervise(ctx context.Context, in *SuperviseRequest, opts ...grpc.CallOption) (*SuperviseResponse, error)
 	Detach(ctx context.Context, in *GetObjectRequest, opts ...grpc.CallOption) (*Empty, error)
 	ListLinks(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListLinksResponse, error)
 	GetLink(ctx context.Context, in *GetObjectRequest, opts ...grpc.CallOption) (*LinkInfo, error)
@@ -391,6 +400,16 @@ func (c *anybpfClient) Attach(ctx context.Context, in *AttachRequest, opts ...gr
 	return out, nil
 }
 
+func (c *anybpfClient) Supervise(ctx context.Context, in *SuperviseRequest, opts ...grpc.CallOption) (*SuperviseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuperviseResponse)
+	err := c.cc.Invoke(ctx, Anybpf_Supervise_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *anybpfClient) Detach(ctx context.Context, in *GetObjectRequest, opts ...grpc.CallOption) (*Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
@@ -539,8 +558,16 @@ type AnybpfServer interface {
 	GetPinned(context.Context, *PinPath) (*PinnedObject, error)
 	ListPins(context.Context, *ListPinsRequest) (*ListPinsResponse, error)
 	// Attach links a program to a hook through the provider registered for its attach
-	// type. No hook provider exists yet: Attach fails with FailedPrecondition.
+	// type (xdp, process, and a supervised command's types); an attach type without a
+	// provider fails with FailedPrecondition.
 	Attach(context.Context, *AttachRequest) (*LinkInfo, error)
+	// Supervise takes over the seccomp user-notification listener of a command the client
+	// started under anybpf's filter (anybpf run): the client's process holds it as
+	// listener_fd and the daemon fetches it (pidfd_getfd). Programs then attach to the
+	// returned target with Attach (attach types connect4, connect6, bind4, bind6,
+	// sendmsg4, sendmsg6, recvmsg4, recvmsg6, sockops, process); those links go when
+	// every process of the command has exited.
+	Supervise(context.Context, *SuperviseRequest) (*SuperviseResponse, error)
 	Detach(context.Context, *GetObjectRequest) (*Empty, error)
 	ListLinks(context.Context, *ListRequest) (*ListLinksResponse, error)
 	GetLink(context.Context, *GetObjectRequest) (*LinkInfo, error)
@@ -638,6 +665,9 @@ func (UnimplementedAnybpfServer) ListPins(context.Context, *ListPinsRequest) (*L
 }
 func (UnimplementedAnybpfServer) Attach(context.Context, *AttachRequest) (*LinkInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method Attach not implemented")
+}
+func (UnimplementedAnybpfServer) Supervise(context.Context, *SuperviseRequest) (*SuperviseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Supervise not implemented")
 }
 func (UnimplementedAnybpfServer) Detach(context.Context, *GetObjectRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Detach not implemented")
@@ -1120,6 +1150,24 @@ func _Anybpf_Attach_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Anybpf_Supervise_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuperviseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnybpfServer).Supervise(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Anybpf_Supervise_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnybpfServer).Supervise(ctx, req.(*SuperviseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Anybpf_Detach_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetObjectRequest)
 	if err := dec(in); err != nil {
@@ -1327,6 +1375,10 @@ var Anybpf_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Attach",
 			Handler:    _Anybpf_Attach_Handler,
+		},
+		{
+			MethodName: "Supervise",
+			Handler:    _Anybpf_Supervise_Handler,
 		},
 		{
 			MethodName: "Detach",

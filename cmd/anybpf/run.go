@@ -43,7 +43,8 @@ const runAttachNames = "connect4, connect6, bind4, bind6, sendmsg4, sendmsg6, re
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var attaches, mapSets []string
-	var engine string
+	var engine, pinDir string
+	var viaDaemon bool
 	cmd := &cobra.Command{
 		Use:   "run [--attach TYPE=PROG]... [--map-set MAP:KEY=VALUE]... -- COMMAND [ARGS]",
 		Short: "Run a command whose connects, binds, UDP sends and execs eBPF programs decide",
@@ -73,8 +74,13 @@ the attached programs on its calls, and on those of its threads and children:
 
 The supervisor performs the calls it judges on its copy of the command's socket. A
 blocking accept or receive waits in the supervisor; a signal to the waiting thread
-interrupts it as Linux would (restarted with SA_RESTART), within 0.1 s. Not yet: the
-daemon's view of these hooks (--pin).
+interrupts it as Linux would (restarted with SA_RESTART), within 0.1 s.
+
+With --daemon (or --pin DIR) the objects are loaded into the daemon (--socket) instead
+of this process: the daemon verifies and runs the programs, the command's hooks are
+daemon links (anybpf link show lists them with the command's pid; link detach removes
+one while the command runs), and --pin DIR pins the objects' maps as DIR/NAME so that
+anybpf map dump|lookup pinned DIR/NAME reads them while it runs (they stay pinned after).
 
 PROG is FILE.o (its program of that attach type) or FILE.o:NAME. --map-set fills a map
 of the loaded objects before COMMAND starts: KEY and VALUE are unsigned integers, stored
@@ -85,6 +91,12 @@ run exits with COMMAND's status.`,
 			if len(attaches) == 0 {
 				return errors.New("run: no --attach TYPE=PROG given")
 			}
+			if pinDir != "" {
+				viaDaemon = true
+			}
+			if viaDaemon {
+				return runThroughDaemon(c, g, attaches, mapSets, pinDir, args)
+			}
 			if _, err := anybpf.EngineByName(engine); err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
@@ -94,8 +106,12 @@ run exits with COMMAND's status.`,
 			if err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
+			var handles []*anybpf.Handles
+			for _, coll := range colls {
+				handles = append(handles, coll.Handles())
+			}
 			for _, ms := range mapSets {
-				if err := setRunMap(colls, ms); err != nil {
+				if err := setRunMap(handles, ms); err != nil {
 					return fmt.Errorf("run: --map-set %s: %w", ms, err)
 				}
 			}
@@ -109,20 +125,14 @@ run exits with COMMAND's status.`,
 			signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
 			err = s.Wait()
 			signal.Reset(syscall.SIGINT, syscall.SIGQUIT)
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code := ee.ExitCode()
-				if code < 0 {
-					code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
-				}
-				return &exitError{code: code, err: err}
-			}
-			return err
+			return commandExit(err)
 		},
 	}
 	cmd.Flags().StringArrayVar(&attaches, "attach", nil, "TYPE=PROG: run PROG (FILE.o or FILE.o:NAME) on the command's TYPE calls or events ("+runAttachNames+")")
 	cmd.Flags().StringArrayVar(&mapSets, "map-set", nil, "MAP:KEY=VALUE: store VALUE at KEY in map MAP before the command starts (unsigned integers, or \"strings\")")
-	cmd.Flags().StringVar(&engine, "engine", "auto", "execution engine: auto, interp or jit")
+	cmd.Flags().StringVar(&engine, "engine", "auto", "execution engine: auto, interp or jit (in process; the daemon has its own)")
+	cmd.Flags().BoolVar(&viaDaemon, "daemon", false, "load the programs into the daemon (--socket) and make the command's hooks daemon links (anybpf link show|detach)")
+	cmd.Flags().StringVar(&pinDir, "pin", "", "DIR: pin the objects' maps in the daemon as DIR/NAME while the command runs (implies --daemon)")
 	return cmd
 }
 
@@ -187,15 +197,15 @@ func pickHookProgram(coll *anybpf.Collection, file, name, section string, typ pr
 	return nil, fmt.Errorf("%s has several programs in section %s (%s): say which with FILE.o:NAME", file, section, strings.Join(names, ", "))
 }
 
-// setRunMap stores one --map-set entry.
-func setRunMap(colls map[string]*anybpf.Collection, arg string) error {
+// setRunMap stores one --map-set entry in the map of that name among the objects'.
+func setRunMap(objs []*anybpf.Handles, arg string) error {
 	name, kv, ok := strings.Cut(arg, ":")
 	k, v, ok2 := strings.Cut(kv, "=")
 	if !ok || !ok2 {
 		return errors.New("want MAP:KEY=VALUE")
 	}
-	var m *anybpf.Map
-	for _, c := range colls {
+	var m anybpf.MapHandle
+	for _, c := range objs {
 		if found := c.Maps[name]; found != nil {
 			if m != nil {
 				return fmt.Errorf("several objects have a map %q", name)

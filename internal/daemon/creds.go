@@ -154,7 +154,7 @@ func lookupGroup(name string) (int, error) {
 var privilegedMethods = map[string]bool{
 	"LoadObject": true, "Unload": true, "TestRun": true, "CreateMap": true,
 	"MapUpdate": true, "MapDelete": true, "MapLookupAndDelete": true, "MapUpdateBatch": true, "MapDeleteBatch": true,
-	"MapFreeze": true, "Pin": true, "Unpin": true, "Attach": true, "Detach": true,
+	"MapFreeze": true, "Pin": true, "Unpin": true, "Attach": true, "Supervise": true, "Detach": true,
 	"SetStats": true,
 }
 

@@ -110,6 +110,7 @@ type Server struct {
 	conns    map[uint64]map[uint32]bool
 	users    map[uint32]*usage
 	provider map[string]HookProvider
+	sessions sessions // supervised commands (Supervise)
 	cursors  *cursorTable
 	closed   bool
 	// pending are pins of the state directory that could not be restored (a hook
@@ -161,6 +162,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	for t, p := range cfg.Providers {
 		s.provider[t] = p
+	}
+	// Supervised commands' hooks; targets that are not supervised commands go to the
+	// provider the type had (the host's process events for "process").
+	sp := superviseProvider{s: s, next: map[string]HookProvider{}}
+	for _, t := range supervisedTypes {
+		if p := s.provider[t]; p != nil {
+			sp.next[t] = p
+		}
+		s.provider[t] = sp
 	}
 	s.metrics = newMetrics(s)
 	rcfg := anybpf.NewRuntimeConfig().WithEngine(cfg.Engine).WithTraceLog(s.trace).WithMemoryLimit(cfg.MemoryLimit)
@@ -221,6 +231,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	g := s.grpc
 	s.mu.Unlock()
+	s.closeSessions()
 	s.trace.Close()
 	if g != nil {
 		stopped := make(chan struct{})

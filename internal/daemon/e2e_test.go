@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/anybpf/anybpf"
+	pb "github.com/anybpf/anybpf/api/anybpfv1"
+	"github.com/anybpf/anybpf/internal/testutil"
 	"github.com/anybpf/anybpf/maps"
 )
 
@@ -443,11 +445,19 @@ func TestClientEndToEnd(t *testing.T) {
 	if err := pinned.Lookup(uint32(0), &n); err != nil || n != 3 {
 		t.Errorf("pinned map after its loader closed: %d %v", n, err)
 	}
+	// Closing lets go of the client's hold, as closing a descriptor does: the pin keeps
+	// the map; unpinned, it goes.
 	if err := pinned.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, m := list(); m != 1 {
+		t.Errorf("%d maps after closing the pinned one, want 1 (the pin holds it)", m)
+	}
+	if _, err := c2.API().Unpin(t.Context(), &pb.PinPath{Path: "/sys/fs/bpf/client/counts"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, m := list(); m != 0 {
-		t.Errorf("%d maps after unloading the last", m)
+		t.Errorf("%d maps after unpinning the last", m)
 	}
 }
 
@@ -681,4 +691,86 @@ func TestQueueSurvivesKill(t *testing.T) {
 		t.Fatalf("pop of an empty queue: %v, %q", err, errOut)
 	}
 	d.stop(t, syscall.SIGTERM)
+}
+
+// TestRunThroughDaemon runs commands under `anybpf run --daemon|--pin`: the programs run
+// in the daemon, the command's hook is a daemon link that can be listed and detached
+// while the command runs, and the pinned maps are readable meanwhile.
+func TestRunThroughDaemon(t *testing.T) {
+	skipUnlessLinux(t)
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash (its /dev/tcp makes the connections)")
+	}
+	dir := t.TempDir()
+	d := startDaemon(t, dir)
+	port := testutil.TCPServer(t, "").Port()
+	obj, err := filepath.Abs("../../examples/connect_redirect/redirect.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := fmt.Sprintf("denied:%d=1", port)
+	connect := fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && echo connected", port)
+
+	// A connect the map denies fails with EPERM, and run exits with the command's status.
+	cmd := exec.Command(bin, "--socket", d.socket, "run", "--daemon", "--attach", "connect4="+obj, "--map-set", deny, "--", bash, "-c", connect)
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Operation not permitted") {
+		t.Fatalf("denied connect through the daemon: %v\n%s", err, out)
+	}
+
+	// A command that waits before connecting: meanwhile its hook is a link, and the map
+	// is pinned.
+	fifo := filepath.Join(dir, "go")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	cmd = exec.Command(bin, "--socket", d.socket, "run", "--pin", "/sys/fs/bpf/run", "--attach", "connect4="+obj, "--map-set", deny, "--", bash, "-c", "read x < "+fifo+"; "+connect)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var linkID string
+	for deadline := time.Now().Add(10 * time.Second); linkID == ""; time.Sleep(20 * time.Millisecond) {
+		var links []struct {
+			ID         uint32 `json:"id"`
+			AttachType string `json:"attach_type"`
+			Target     string `json:"target"`
+		}
+		if err := json.Unmarshal([]byte(d.mustCLI(t, "-j", "link", "show")), &links); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links {
+			if l.AttachType == "connect4" && strings.HasPrefix(l.Target, "supervised:") && strings.Contains(l.Target, "bash -c read x") {
+				linkID = fmt.Sprint(l.ID)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no supervised link listed; run's output:\n%s", log.String())
+		}
+	}
+	key := []string{"key", fmt.Sprint(port & 0xff), fmt.Sprint(port >> 8)}
+	if out := d.mustCLI(t, append([]string{"map", "lookup", "pinned", "/sys/fs/bpf/run/denied"}, key...)...); !strings.Contains(out, "value: 01") {
+		t.Errorf("pinned map while the command runs: %q", out)
+	}
+	if _, errOut, err := d.cli("link", "pin", "id", linkID, "/sys/fs/bpf/supervised"); err == nil || !strings.Contains(errOut, "supervised command") {
+		t.Errorf("pinning a supervised link: %v, %q", err, errOut)
+	}
+	d.mustCLI(t, "link", "detach", "id", linkID)
+	// Detached, the program no longer denies the connect.
+	if err := os.WriteFile(fifo, []byte("go\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil || !strings.Contains(log.String(), "connected") {
+		t.Fatalf("connect after the link was detached: %v\n%s", err, log.String())
+	}
+	// The command is done: no supervised link is left; the pinned map stays.
+	for deadline := time.Now().Add(5 * time.Second); strings.Contains(d.mustCLI(t, "link", "show"), "supervised:"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("supervised links left after the command ended:\n%s", d.mustCLI(t, "link", "show"))
+		}
+	}
+	d.mustCLI(t, append([]string{"map", "lookup", "pinned", "/sys/fs/bpf/run/denied"}, key...)...)
 }

@@ -170,6 +170,13 @@ func (s *Server) Unload(ctx context.Context, req *pb.UnloadRequest) (*pb.UnloadR
 	if err != nil {
 		return nil, err
 	}
+	if req.GetRelease() {
+		conn := peerFrom(ctx).conn
+		delete(o.holders, conn)
+		delete(s.conns[conn], o.id)
+		s.maybeDropLocked(o)
+		return &pb.UnloadResponse{}, nil
+	}
 	if err := s.dropLocked(o); err != nil {
 		return nil, status.Errorf(codes.Internal, "unload %d: %v", o.id, err)
 	}

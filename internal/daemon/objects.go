@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -347,7 +348,11 @@ func (s *Server) mapInfoLocked(o *object) *pb.MapInfo {
 }
 
 func (s *Server) linkInfoLocked(o *object) *pb.LinkInfo {
-	return &pb.LinkInfo{Id: o.id, ProgId: o.link.progID, AttachType: o.link.attachType, Target: o.link.target, Pinned: o.sortedPins()}
+	target := o.link.target
+	if strings.HasPrefix(target, supervisedPrefix) {
+		target = s.supervisedTarget(target)
+	}
+	return &pb.LinkInfo{Id: o.id, ProgId: o.link.progID, AttachType: o.link.attachType, Target: target, Pinned: o.sortedPins()}
 }
 
 // userValueSize is the size of a value as clients read and write it.

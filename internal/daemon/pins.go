@@ -81,6 +81,9 @@ func (s *Server) pinLocked(o *object, p string) error {
 	if o.kind == pb.ObjectKind_OBJECT_KIND_PROGRAM && o.src == nil {
 		return status.Errorf(codes.FailedPrecondition, "pin %s: program %d has no object to restore it from", p, o.id)
 	}
+	if o.kind == pb.ObjectKind_OBJECT_KIND_LINK && strings.HasPrefix(o.link.target, supervisedPrefix) {
+		return status.Errorf(codes.FailedPrecondition, "pin %s: link %d is a supervised command's hook, which ends with the command and cannot be restored", p, o.id)
+	}
 	s.pins[p] = o
 	o.pins[p] = true
 	if err := s.savePinsLocked(); err != nil {

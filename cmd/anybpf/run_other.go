@@ -1,0 +1,6 @@
+//go:build !unix
+
+package main
+
+// closeListener does nothing: there are no supervised commands on this platform.
+func closeListener(int) {}
