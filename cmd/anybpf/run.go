@@ -35,11 +35,12 @@ var runAttachTypes = map[string]struct {
 	"recvmsg4": {"cgroup/recvmsg4", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Recvmsg4 = append(h.Recvmsg4, p) }},
 	"recvmsg6": {"cgroup/recvmsg6", progtype.CgroupSockAddr, func(h *supervisor.Hooks, p *anybpf.Program) { h.Recvmsg6 = append(h.Recvmsg6, p) }},
 	"sockops":  {"sockops", progtype.SockOps, func(h *supervisor.Hooks, p *anybpf.Program) { h.SockOps = append(h.SockOps, p) }},
+	"bind":     {"bind", progtype.Bind, func(h *supervisor.Hooks, p *anybpf.Program) { h.Bind = append(h.Bind, p) }},
 	"process":  {"process", progtype.Process, func(h *supervisor.Hooks, p *anybpf.Program) { h.Exec = append(h.Exec, p) }},
 }
 
 // runAttachNames lists the attach types run takes, for messages.
-const runAttachNames = "connect4, connect6, bind4, bind6, sendmsg4, sendmsg6, recvmsg4, recvmsg6, sockops, process"
+const runAttachNames = "connect4, connect6, bind4, bind6, sendmsg4, sendmsg6, recvmsg4, recvmsg6, sockops, bind, process"
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var attaches, mapSets []string
@@ -69,6 +70,10 @@ the attached programs on its calls, and on those of its threads and children:
                       when its socket is destroyed, on connections where a program set
                       BPF_SOCK_OPS_STATE_CB_FLAG; no other callbacks; reply, sk_txhash
                       and setsockopt have no effect
+  bind                BIND programs (ebpf-for-windows's bind_md, include/anybpf/bind.h) on
+                      each bind, after bind4/bind6: BIND_DENY refuses (EPERM),
+                      BIND_REDIRECT binds to the socket_address written, BIND_PERMIT
+                      allows, BIND_PERMIT_HARD allows without asking later programs
   process             PROCESS programs (include/anybpf/process.h) on each execve: non-zero
                       refuses it (EPERM)
 

@@ -56,6 +56,8 @@ func TestRunCommand(t *testing.T) {
 		{"no such map", []string{"run", "--attach", "connect4=" + obj, "--map-set", "nope:1=1", "--", "true"}, -1, `no map "nope"`},
 		{"value too large", []string{"run", "--attach", "connect4=" + obj, "--map-set", "denied:70000=1", "--", "true"}, -1, "does not fit 2 bytes"},
 		{"no attach", []string{"run", "--", "true"}, -1, "no --attach"},
+		{"ebpf-for-windows bind", []string{"run", "--attach", "bind=../../testdata/bind_md.o:port_policy", "--", bash, "-c", "true"}, 0, ""},
+		{"bind of the wrong type", []string{"run", "--attach", "bind=" + obj + ":connect4", "--", "true"}, -1, "not bind"},
 		{"sockops on a connection", []string{"run", "--attach", "sockops=../../testdata/sockops_events.o", "--", bash, "-c", connect + "; exec 3>&-"}, 0, ""},
 		{"sendmsg4 allowed", []string{"run", "--attach", "sendmsg4=" + sendmsg, "--", python, "-c", sendto}, 0, ""},
 		{"sendmsg4 denied", []string{"run", "--attach", "sendmsg4=" + sendmsg, "--map-set", fmt.Sprintf("denied:%d=1", udpPort), "--", python, "-c", sendto}, 1, "PermissionError"},

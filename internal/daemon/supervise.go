@@ -18,7 +18,7 @@ import (
 const supervisedPrefix = "supervised:"
 
 // supervisedTypes are the attach types of a supervised command's hooks.
-var supervisedTypes = []string{"connect4", "connect6", "bind4", "bind6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "sockops", "process"}
+var supervisedTypes = []string{"connect4", "connect6", "bind4", "bind6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "sockops", "bind", "process"}
 
 // session is a supervised command whose hooks the daemon runs.
 type session struct {
@@ -145,7 +145,7 @@ func (sess *session) apply() {
 		Bind4: h["bind4"], Bind6: h["bind6"],
 		Sendmsg4: h["sendmsg4"], Sendmsg6: h["sendmsg6"],
 		Recvmsg4: h["recvmsg4"], Recvmsg6: h["recvmsg6"],
-		SockOps: h["sockops"], Exec: h["process"],
+		SockOps: h["sockops"], Bind: h["bind"], Exec: h["process"],
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 
 	"github.com/anybpf/anybpf"
+	"github.com/anybpf/anybpf/progtype"
 )
 
 // Hooks are the programs a supervised command's calls run, in order; a call is allowed
@@ -39,6 +40,12 @@ type Hooks struct {
 	// socket is destroyed, for connections on which a program set
 	// BPF_SOCK_OPS_STATE_CB_FLAG (bpf_sock_ops_cb_flags_set), as Linux does.
 	SockOps []*anybpf.Program
+	// Bind are ebpf-for-windows BIND programs (struct bind_md, include/anybpf/bind.h)
+	// on each bind of an IPv4 or IPv6 socket, after Bind4/Bind6: BIND_DENY refuses it
+	// (EPERM), BIND_REDIRECT binds to the socket_address the program wrote, BIND_PERMIT
+	// allows and BIND_PERMIT_HARD allows without asking the programs after it. The
+	// application id is the command's executable path (UTF-8).
+	Bind []*anybpf.Program
 	// Exec are PROCESS programs: a non-zero return value refuses the execve.
 	Exec []*anybpf.Program
 }
@@ -67,7 +74,7 @@ func (h Hooks) Intercepts() Intercept {
 	if len(h.Connect4)+len(h.Connect6)+len(h.SockOps) > 0 {
 		i |= InterceptConnect
 	}
-	if len(h.Bind4)+len(h.Bind6) > 0 {
+	if len(h.Bind4)+len(h.Bind6)+len(h.Bind) > 0 {
 		i |= InterceptBind
 	}
 	if len(h.Sendmsg4)+len(h.Sendmsg6) > 0 {
@@ -179,4 +186,59 @@ func judgeMsg(progs []*anybpf.Program, to netip.AddrPort, src netip.Addr, sockTy
 		finalSrc = netip.Addr{}
 	}
 	return true, netip.AddrPortFrom(netip.AddrFrom16([16]byte(ctx[8:24])).WithZone(to.Addr().Zone()), port), finalSrc, nil
+}
+
+// The verdicts of BIND programs (enum bind_action).
+const (
+	bindPermitSoft = 0
+	bindDeny       = 1
+	bindRedirect   = 2
+	bindPermitHard = 3
+)
+
+// JudgeBind runs ebpf-for-windows BIND programs on a bind of process pid (image its
+// executable's path) to address to, given as the caller's sockaddr raw, on a socket of
+// protocol proto: each program sees the address the previous ones left; BIND_DENY
+// refuses, BIND_PERMIT_HARD allows at once, BIND_REDIRECT takes the address the program
+// wrote (its port, and its IPv4 address or the first half of its IPv6 one). A value
+// that is no bind_action refuses.
+func JudgeBind(progs []*anybpf.Program, pid uint32, image []byte, to netip.AddrPort, raw []byte, proto int) (allow bool, final netip.AddrPort, err error) {
+	md := progtype.BindMD{ProcessID: uint64(pid), SocketAddressLength: uint8(min(len(raw), 255)), Protocol: uint8(proto)}
+	copy(md.SocketAddress[:], raw)
+	binary.BigEndian.PutUint16(md.SocketAddress[2:], to.Port())
+	if to.Addr().Is4() {
+		a := to.Addr().As4()
+		copy(md.SocketAddress[4:8], a[:])
+	} else {
+		a := to.Addr().As16()
+		copy(md.SocketAddress[8:16], a[:8])
+	}
+	final = to
+	for _, p := range progs {
+		opts := &anybpf.RunOptions{Context: md.Encode(), Data: image}
+		ret, err := p.Run(opts)
+		if err != nil {
+			return false, to, err
+		}
+		switch ret {
+		case bindPermitSoft:
+		case bindPermitHard:
+			return true, final, nil
+		case bindRedirect:
+			if md, err = progtype.DecodeBindMD(opts.ContextOut); err != nil {
+				return false, to, err
+			}
+			port := binary.BigEndian.Uint16(md.SocketAddress[2:])
+			if final.Addr().Is4() {
+				final = netip.AddrPortFrom(netip.AddrFrom4([4]byte(md.SocketAddress[4:8])), port)
+			} else {
+				a := final.Addr().As16()
+				copy(a[:8], md.SocketAddress[8:16])
+				final = netip.AddrPortFrom(netip.AddrFrom16(a).WithZone(final.Addr().Zone()), port)
+			}
+		default: // BIND_DENY, or no verdict at all
+			return false, to, nil
+		}
+	}
+	return true, final, nil
 }

@@ -700,7 +700,8 @@ func (s *Supervisor) sockCall(c *call) error {
 		}
 	}
 	sockOps := n.Nr == sysConnect && inet && len(h.SockOps) > 0
-	if len(progs) == 0 && !sockOps {
+	winBind := n.Nr == sysBind && inet && len(h.Bind) > 0
+	if len(progs) == 0 && !sockOps && !winBind {
 		s.respond(n, 0, 0, true)
 		return nil
 	}
@@ -725,7 +726,7 @@ func (s *Supervisor) sockCall(c *call) error {
 		return nil
 	}
 	sockOps = sockOps && isTCP(typ, proto)
-	if len(progs) == 0 && !sockOps {
+	if len(progs) == 0 && !sockOps && !winBind {
 		s.respond(n, 0, 0, true)
 		return nil
 	}
@@ -742,6 +743,22 @@ func (s *Supervisor) sockCall(c *call) error {
 		allow, final, _, err = judgeMsg(progs, to, netip.Addr{}, typ, proto, cookie)
 		if err != nil {
 			return err
+		}
+		if !allow {
+			s.denied.Add(1)
+			s.respond(n, 0, unix.EPERM, false)
+			return nil
+		}
+	}
+	if winBind {
+		image, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", n.Pid))
+		var allow bool
+		allow, final, err = JudgeBind(h.Bind, tgidOf(n.Pid), []byte(image), final, raw, proto)
+		if err != nil {
+			return err
+		}
+		if !s.valid(n) {
+			return nil
 		}
 		if !allow {
 			s.denied.Add(1)

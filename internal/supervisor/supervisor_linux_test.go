@@ -75,6 +75,13 @@ func client(action string) int {
 		}
 		l.Close()
 		return report("", nil)
+	case "bind-port": // bind-port ADDR: bind a UDP socket, print the port it got
+		c, err := net.ListenPacket("udp", arg)
+		if err != nil {
+			return report("", err)
+		}
+		defer c.Close()
+		return report(fmt.Sprint(c.LocalAddr().(*net.UDPAddr).Port), nil)
 	case "exec":
 		err := exec.Command(arg).Run()
 		return report("", err)
@@ -587,6 +594,42 @@ func TestBind(t *testing.T) {
 	// Each refused Listen is two binds: Go tries an MPTCP socket first, then TCP.
 	if err := coll.Maps[".bss"].Lookup(uint32(0), &refused); err != nil || refused < 2 || refused%2 != 0 {
 		t.Errorf("refused = %d, %v; want 2 Listen calls' worth", refused, err)
+	}
+}
+
+// TestBindMD runs ebpf-for-windows BIND programs (bind_md) on a command's binds: deny,
+// redirect, permit, and permit-hard ahead of a program that denies everything.
+func TestBindMD(t *testing.T) {
+	coll := load(t, "testdata/bind_md.o")
+	policy := coll.Programs["port_policy"]
+	eperm := fmt.Sprintf("err %d", int(syscall.EPERM))
+	for _, tc := range []struct {
+		name   string
+		progs  []*anybpf.Program
+		action string
+		want   string
+	}{
+		{"permitted", []*anybpf.Program{policy}, "bind-port 127.0.0.1:18080", "ok 18080"},
+		{"denied", []*anybpf.Program{policy}, "bind-port 127.0.0.1:18081", eperm},
+		{"redirected", []*anybpf.Program{policy}, "bind-port 127.0.0.1:18082", "ok 18083"},
+		{"redirected, IPv6", []*anybpf.Program{policy}, "bind-port [::1]:18082", "ok 18083"},
+		{"soft permit, then a deny", []*anybpf.Program{policy, coll.Programs["deny_all"]}, "bind-port 127.0.0.1:18080", eperm},
+		{"hard permit skips the deny", []*anybpf.Program{policy, coll.Programs["deny_all"]}, "bind-port 127.0.0.1:18084", "ok 18084"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := supervised(t, Hooks{Bind: tc.progs}, tc.action); got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.action, got, tc.want)
+			}
+		})
+	}
+	v := make([]byte, 16) // .bss: seen, app_id_len
+	if err := coll.Maps[".bss"].Lookup(uint32(0), v); err != nil {
+		t.Fatal(err)
+	}
+	seen, appIDLen := binary.LittleEndian.Uint64(v), binary.LittleEndian.Uint64(v[8:])
+	self, _ := os.Executable()
+	if seen != 6 || appIDLen != uint64(len(self)) {
+		t.Errorf("the program saw %d binds and an application id of %d bytes; want 6 and %d (%s)", seen, appIDLen, len(self), self)
 	}
 }
 
