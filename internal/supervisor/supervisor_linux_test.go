@@ -658,13 +658,27 @@ func BenchmarkCallLatency(b *testing.B) {
 	defer udp.Close()
 	hooks := Hooks{Connect4: []*anybpf.Program{connect.Programs["connect4"]}, Bind4: []*anybpf.Program{bind.Programs["bind4"]},
 		Sendmsg4: []*anybpf.Program{send.Programs["sendmsg4"]}, Recvmsg4: []*anybpf.Program{send.Programs["recvmsg4"]}}
+	events, err := rt.LoadCollection("../../testdata/sockops_events.o")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sockOpsHooks := Hooks{Connect4: hooks.Connect4, SockOps: []*anybpf.Program{events.Programs["record"]}}
 	const n = 2000 // fewer than the listener's backlog
 	for b.Loop() {
 		for _, call := range []string{"connect", "connect-nb", "bind", "sendto", "recvfrom"} {
-			for _, h := range []struct {
+			variants := []struct {
 				name  string
 				hooks *Hooks
-			}{{"plain", nil}, {"supervised", &hooks}} {
+			}{{"plain", nil}, {"supervised", &hooks}}
+			if call == "connect-nb" {
+				// The connect4 program and a sock_ops program recording the connection
+				// established (the supervisor then performs the connect).
+				variants = append(variants, struct {
+					name  string
+					hooks *Hooks
+				}{"sockops", &sockOpsHooks})
+			}
+			for _, h := range variants {
 				action := fmt.Sprintf("latency %d %s %s", n, call, l.Addr())
 				if call == "sendto" {
 					action = fmt.Sprintf("latency %d %s %s", n, call, udp.LocalAddr())
