@@ -406,9 +406,18 @@ func client(action string) int {
 		_, _, err = syscall.Accept(fd)
 		return report("", err)
 	case "udp":
-		// udp ADDR PAYLOAD sendto|sendmsg|sendmmsg: send one datagram.
+		// udp ADDR PAYLOAD sendto|sendmsg|sendmmsg|connected: send one datagram (IPv6
+		// with sendto only).
 		f := strings.Fields(arg)
 		ap := netip.MustParseAddrPort(f[0])
+		if ap.Addr().Is6() {
+			fd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_DGRAM, 0)
+			if err != nil {
+				return report("", err)
+			}
+			defer syscall.Close(fd)
+			return report("", syscall.Sendto(fd, []byte(f[1]), 0, &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}))
+		}
 		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
 		if err != nil {
 			return report("", err)
@@ -692,13 +701,27 @@ func BenchmarkCallLatency(b *testing.B) {
 	defer udp.Close()
 	hooks := Hooks{Connect4: []*anybpf.Program{connect.Programs["connect4"]}, Bind4: []*anybpf.Program{bind.Programs["bind4"]},
 		Sendmsg4: []*anybpf.Program{send.Programs["sendmsg4"]}, Recvmsg4: []*anybpf.Program{send.Programs["recvmsg4"]}}
+	events, err := rt.LoadCollection("../../testdata/sockops_events.o")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sockOpsHooks := Hooks{Connect4: hooks.Connect4, SockOps: []*anybpf.Program{events.Programs["record"]}}
 	const n = 2000 // fewer than the listener's backlog
 	for b.Loop() {
 		for _, call := range []string{"connect", "connect-nb", "bind", "sendto", "recvfrom"} {
-			for _, h := range []struct {
+			variants := []struct {
 				name  string
 				hooks *Hooks
-			}{{"plain", nil}, {"supervised", &hooks}} {
+			}{{"plain", nil}, {"supervised", &hooks}}
+			if call == "connect-nb" {
+				// The connect4 program and a sock_ops program recording the connection
+				// established (the supervisor then performs the connect).
+				variants = append(variants, struct {
+					name  string
+					hooks *Hooks
+				}{"sockops", &sockOpsHooks})
+			}
+			for _, h := range variants {
 				action := fmt.Sprintf("latency %d %s %s", n, call, l.Addr())
 				if call == "sendto" {
 					action = fmt.Sprintf("latency %d %s %s", n, call, udp.LocalAddr())
@@ -950,9 +973,13 @@ func TestSockOpsPassive(t *testing.T) {
 // udpServer listens on a loopback UDP port and returns its address and a function that
 // returns the next datagram's payload (and, when from is set, its source address), or
 // "" after a short wait.
-func udpServer(t *testing.T) (netip.AddrPort, func() string) {
+func udpServer(t *testing.T, network string) (netip.AddrPort, func() string) {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	ip := net.IPv4(127, 0, 0, 1)
+	if network == "udp6" {
+		ip = net.IPv6loopback
+	}
+	c, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -973,9 +1000,10 @@ func udpServer(t *testing.T) (netip.AddrPort, func() string) {
 
 func TestSendmsg(t *testing.T) {
 	coll := load(t, "testdata/sendmsg.o")
-	allowed, recvAllowed := udpServer(t)
-	backend, recvBackend := udpServer(t)
-	denied, recvDenied := udpServer(t)
+	allowed, recvAllowed := udpServer(t, "udp4")
+	backend, recvBackend := udpServer(t, "udp4")
+	denied, recvDenied := udpServer(t, "udp4")
+	allowed6, recvAllowed6 := udpServer(t, "udp6")
 	if err := coll.Maps["denied"].Update(denied.Port(), []byte{1}, maps.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
@@ -1002,6 +1030,8 @@ func TestSendmsg(t *testing.T) {
 		{"redirected sendmmsg", "127.0.0.1:9", "sendmmsg", "ok", recvBackend},
 		// The payload "from" makes the server answer with the datagram's source.
 		{"source rewritten", "127.0.0.1:10", "sendto", "ok", recvBackend},
+		{"IPv6 allowed", allowed6.String(), "sendto", "ok", recvAllowed6},
+		{"IPv6 denied", netip.AddrPortFrom(netip.IPv6Loopback(), denied.Port()).String(), "sendto", eperm, nil},
 		// As in Linux, a connected socket's sends are not judged (connect4 judges the
 		// connect).
 		{"connected, not judged", denied.String(), "connected", "ok", recvDenied},
@@ -1024,14 +1054,14 @@ func TestSendmsg(t *testing.T) {
 			}
 		})
 	}
-	for name, recv := range map[string]func() string{"allowed": recvAllowed, "backend": recvBackend, "denied": recvDenied} {
+	for name, recv := range map[string]func() string{"allowed": recvAllowed, "backend": recvBackend, "denied": recvDenied, "allowed6": recvAllowed6} {
 		if got := recv(); got != "" {
 			t.Errorf("%s server also received %q", name, got)
 		}
 	}
 	var judged uint64
-	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 9 {
-		t.Errorf("judged = %d, %v; want 9 (every send with an address, once)", judged, err)
+	if err := coll.Maps[".bss"].Lookup(uint32(0), &judged); err != nil || judged != 11 {
+		t.Errorf("judged = %d, %v; want 11 (every send with an address, once)", judged, err)
 	}
 	// Without hooks the denied port receives.
 	if got := supervised(t, Hooks{}, "udp "+denied.String()+" plain sendto"); got != "ok" || recvDenied() != "plain" {
