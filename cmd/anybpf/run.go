@@ -78,7 +78,8 @@ the attached programs on its calls, and on those of its threads and children:
                       refuses it (EPERM)
 
 Status: connect4/6, bind4/6, sendmsg4/6, recvmsg4/6 and process are complete (for IPv4
-and IPv6 sockets); sockops is partial (the three callbacks above only). The
+and IPv6 sockets); sockops is partial (the three callbacks above only), bind is partial
+(the bind operation only: no post-bind or unbind events). The
 supervisor performs the calls it judges on its copy of the command's socket. A
 blocking accept or receive waits in the supervisor; a signal to the waiting thread
 interrupts it as Linux would (restarted with SA_RESTART), within 0.1 s.
