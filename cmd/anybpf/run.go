@@ -65,7 +65,8 @@ the attached programs on its calls, and on those of its threads and children:
                       value is ignored; Linux requires 1)
   sockops             sock_ops programs (struct bpf_sock_ops) on the command's TCP
                       connections: ACTIVE_ESTABLISHED_CB when a connect succeeds,
-                      PASSIVE_ESTABLISHED_CB when an accept returns a connection, and
+                      PASSIVE_ESTABLISHED_CB when an accept returns a connection,
+                      TCP_LISTEN_CB when a socket starts listening, and
                       STATE_CB (args[1] = BPF_TCP_CLOSE; args[0], the old state, is 0)
                       when its socket is destroyed, on connections where a program set
                       BPF_SOCK_OPS_STATE_CB_FLAG; no other callbacks; reply, sk_txhash
@@ -78,7 +79,7 @@ the attached programs on its calls, and on those of its threads and children:
                       refuses it (EPERM)
 
 Status: connect4/6, bind4/6, sendmsg4/6, recvmsg4/6 and process are complete (for IPv4
-and IPv6 sockets); sockops is partial (the three callbacks above only), bind is partial
+and IPv6 sockets); sockops is partial (the four callbacks above only), bind is partial
 (the bind operation only: no post-bind or unbind events). The
 supervisor performs the calls it judges on its copy of the command's socket. A
 blocking accept or receive waits in the supervisor; a signal to the waiting thread

@@ -20,6 +20,8 @@ const (
 	sockOpsActiveEstablished  = 4  // BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB
 	sockOpsPassiveEstablished = 5  // BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB
 	sockOpsStateCB            = 10 // BPF_SOCK_OPS_STATE_CB
+	sockOpsTCPListen          = 11 // BPF_SOCK_OPS_TCP_LISTEN_CB
+	tcpListen                 = 10 // BPF_TCP_LISTEN
 	sockOpsStateCBFlag        = 4  // BPF_SOCK_OPS_STATE_CB_FLAG
 	tcpClose                  = 7  // BPF_TCP_CLOSE
 )
@@ -508,5 +510,61 @@ func writeMem(pid uint32, addr uint64, buf []byte) error {
 	if n != len(buf) {
 		return unix.EFAULT
 	}
+	return nil
+}
+
+// listen performs a TCP socket's listen on the supervisor's copy of it and, when the
+// socket starts listening, runs the sock_ops programs with BPF_SOCK_OPS_TCP_LISTEN_CB,
+// as Linux does once a socket enters the listening state.
+func (s *Supervisor) listen(c *call) error {
+	n, h := c.n, c.hooks
+	if len(h.SockOps) == 0 {
+		s.respond(n, 0, 0, true)
+		return nil
+	}
+	fd, backlog := int(int32(n.Args[0])), int(int32(n.Args[1]))
+	sock, err := s.socketOf(n.Pid, fd)
+	if err != nil {
+		if errors.Is(err, unix.EBADF) {
+			s.respond(n, 0, unix.EBADF, false)
+			return nil
+		}
+		s.respond(n, 0, 0, true) // not a socket, say: the kernel answers
+		return nil
+	}
+	defer unix.Close(sock)
+	typ, err1 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
+	proto, err2 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	domain, err3 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	listening, err4 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
+		s.respond(n, 0, 0, true)
+		return nil
+	}
+	if !s.valid(n) {
+		return nil
+	}
+	if err := unix.Listen(sock, backlog); err != nil {
+		errno, ok := err.(unix.Errno)
+		if !ok {
+			errno = unix.EINVAL
+		}
+		s.respond(n, 0, errno, false)
+		return nil
+	}
+	if listening == 0 {
+		if lsa, err := unix.Getsockname(sock); err == nil {
+			local := addrPortOf(lsa)
+			none := netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+			if local.Addr().Unmap().Is4() {
+				none = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+			}
+			ctx := sockOpsContext(sockOpsTCPListen, domain, local, none)
+			binary.LittleEndian.PutUint32(ctx[88:], tcpListen)
+			cookie, _ := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, unix.SO_COOKIE)
+			s.runSockOps(ctx, h.SockOps, cookie)
+		}
+	}
+	s.respond(n, 0, 0, false)
 	return nil
 }

@@ -35,7 +35,8 @@ type Hooks struct {
 	Recvmsg4, Recvmsg6 []*anybpf.Program
 	// SockOps are sock_ops programs run on the command's TCP connections:
 	// BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB when a connect succeeds,
-	// BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB when an accept returns a connection, and
+	// BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB when an accept returns a connection,
+	// BPF_SOCK_OPS_TCP_LISTEN_CB when a socket starts listening, and
 	// BPF_SOCK_OPS_STATE_CB with the new state BPF_TCP_CLOSE when the connection's
 	// socket is destroyed, for connections on which a program set
 	// BPF_SOCK_OPS_STATE_CB_FLAG (bpf_sock_ops_cb_flags_set), as Linux does.
@@ -59,7 +60,7 @@ const (
 	InterceptConnect Intercept = 1 << iota // connect
 	InterceptBind                          // bind
 	InterceptSend                          // sendto with an address, sendmsg, sendmmsg
-	InterceptAccept                        // accept, accept4
+	InterceptAccept                        // accept, accept4, listen
 	InterceptExec                          // execve, execveat
 	InterceptRecv                          // recvfrom with an address, recvmsg, recvmmsg
 	// InterceptAll is every call some hook judges: what a command needs whose hooks may

@@ -32,6 +32,7 @@ const (
 	sysSendto   = 44
 	sysSendmsg  = 46
 	sysBind     = 49
+	sysListen   = 50
 	sysExecve   = 59
 	sysRecvfrom = 45
 	sysRecvmsg  = 47
@@ -78,7 +79,7 @@ func filter(intercept Intercept) []unix.SockFilter {
 		calls = append(calls, sysBind)
 	}
 	if intercept&InterceptAccept != 0 {
-		calls = append(calls, sysAccept, sysAccept4)
+		calls = append(calls, sysAccept, sysAccept4, sysListen)
 	}
 	if intercept&InterceptSend != 0 {
 		calls = append(calls, sysSendmsg, sysSendmmsg)
@@ -593,6 +594,8 @@ func (c *call) handle() {
 		err = s.sockCall(c)
 	case sysAccept, sysAccept4:
 		err = s.accept(c)
+	case sysListen:
+		err = s.listen(c)
 	case sysSendto, sysSendmsg, sysSendmmsg:
 		err = s.send(c)
 	case sysRecvfrom, sysRecvmsg, sysRecvmmsg:

@@ -966,6 +966,11 @@ func TestSockOpsPassive(t *testing.T) {
 				t.Fatalf("server saw %q, want the ports dialed %v", rest, dialed)
 			}
 			checkConnEvents(t, sockOpsEvents(t, coll), opPassive, slices.Repeat([]uint32{uint32(port)}, m), dialed)
+			// The server's listen ran the programs once, with BPF_SOCK_OPS_TCP_LISTEN_CB.
+			var listens uint64
+			if err := coll.Maps["counts"].Lookup(uint32(11), &listens); err != nil || listens != 1 {
+				t.Errorf("BPF_SOCK_OPS_TCP_LISTEN_CB seen %d times (%v), want 1", listens, err)
+			}
 		})
 	}
 }
