@@ -4,6 +4,8 @@ package jit
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/isa"
@@ -38,7 +40,7 @@ type compiler struct {
 	exit    int // label of the shared exit sequence
 	saveRet int // label of the sequence that stores the registers and returns to Go
 	helpers []engine.HelperFunc
-	index   map[int32]int
+	ids     []helperRef // the entries of helpers that are a helper id's function
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
 
@@ -52,18 +54,63 @@ type compiler struct {
 	taken      []takenJump
 }
 
+// scratch is the compiler's working memory, kept between compilations so that a small
+// program's compilation allocates little more than its Code.
+type scratch struct {
+	b      []byte
+	labels []int
+	fixups []fixup
+	ids    []helperRef
+}
+
+// helperRef says which entry of a program's helpers is helper id's function.
+type helperRef struct {
+	id  int32
+	idx int
+}
+
+// maxScratch is the largest code buffer kept for the next compilation.
+const maxScratch = 1 << 20
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns s with room for n elements.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s
+}
+
+// takeScratch gives the compiler the pool's working memory.
+func (c *compiler) takeScratch() *scratch {
+	s := scratchPool.Get().(*scratch)
+	c.a.b, c.a.labels, c.a.fixups, c.ids = s.b, s.labels, s.fixups, s.ids[:0]
+	return s
+}
+
+// putScratch hands the working memory back, once the code has been copied out.
+func (c *compiler) putScratch(s *scratch) {
+	if cap(c.a.b) > maxScratch {
+		return
+	}
+	s.b, s.labels, s.fixups, s.ids = c.a.b[:0], c.a.labels[:0], c.a.fixups[:0], c.ids[:0]
+	c.a = asm{}
+	scratchPool.Put(s)
+}
+
 // slotLabel returns the label of a slot; labels 0..total-1 are the slots.
 func (c *compiler) slotLabel(slot int) int { return slot }
 
 func (c *compiler) compile() error {
 	total := len(c.bySlot) - 1
 	a := &c.a
-	a.b = make([]byte, 0, 16*total+512)
-	a.labels = make([]int, total, total+total/2+8)
+	a.b = grow(a.b[:0], 16*total+512)
+	a.labels = grow(a.labels[:0], total+total/2+8)[:total]
 	for i := range a.labels {
 		a.labels[i] = -1
 	}
-	a.fixups = make([]fixup, 0, total+8)
+	a.fixups = grow(a.fixups[:0], total+8)
 	c.exit = a.newLabel()
 	c.saveRet = a.newLabel()
 	c.prologue()
@@ -347,10 +394,13 @@ func (c *compiler) call(ins isa.Instruction, slot, target int) error {
 		if c.specialised(id, slot) {
 			return nil
 		}
-		idx, ok := c.index[id]
-		if !ok {
+		i := slices.IndexFunc(c.ids, func(r helperRef) bool { return r.id == id })
+		var idx int
+		if i >= 0 {
+			idx = c.ids[i].idx
+		} else {
 			idx = len(c.helpers)
-			c.index[id] = idx
+			c.ids = append(c.ids, helperRef{id, idx})
 			c.helpers = append(c.helpers, fn)
 		}
 		c.exitToGo(exitHelper, idx)

@@ -2,7 +2,10 @@
 
 package jit
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // x86-64 general-purpose registers, numbered as in their encodings.
 const (
@@ -59,15 +62,29 @@ type fixup struct {
 	label int
 }
 
-func (a *asm) byte1(v ...byte) { a.b = append(a.b, v...) }
+// room extends the code by n bytes and returns them. Only the length is stored back
+// when the buffer has room (a self-slicing), so emitting code needs no write barrier.
+func (a *asm) room(n int) []byte {
+	l := len(a.b)
+	if cap(a.b)-l < n {
+		a.b = slices.Grow(a.b, n)
+	}
+	a.b = a.b[:l+n]
+	return a.b[l : l+n]
+}
 
-func (a *asm) byte2(x, y byte) { a.b = append(a.b, x, y) }
+func (a *asm) byte1(v ...byte) { copy(a.room(len(v)), v) }
 
-func (a *asm) imm32(v int32) { a.b = binary.LittleEndian.AppendUint32(a.b, uint32(v)) }
+func (a *asm) byte2(x, y byte) {
+	r := a.room(2)
+	r[0], r[1] = x, y
+}
 
-func (a *asm) imm16(v int16) { a.b = binary.LittleEndian.AppendUint16(a.b, uint16(v)) }
+func (a *asm) imm32(v int32) { binary.LittleEndian.PutUint32(a.room(4), uint32(v)) }
 
-func (a *asm) imm64(v uint64) { a.b = binary.LittleEndian.AppendUint64(a.b, v) }
+func (a *asm) imm16(v int16) { binary.LittleEndian.PutUint16(a.room(2), uint16(v)) }
+
+func (a *asm) imm64(v uint64) { binary.LittleEndian.PutUint64(a.room(8), v) }
 
 // newLabel returns a fresh unbound label.
 func (a *asm) newLabel() int {
