@@ -375,6 +375,26 @@ func (a *asm) shiftRI(size, op, r int, n uint8) {
 // shiftRCL emits a shift of r by CL.
 func (a *asm) shiftRCL(size, op, r int) { a.rr(size, []byte{0xd3}, op, r) }
 
+// shiftRX emits "shlx/shrx/sarx dst, dst, count" (BMI2): a shift of dst by a count in
+// any register, masked like shiftRCL's; the 32-bit forms clear the upper half.
+func (a *asm) shiftRX(size, op, dst, count int) {
+	var pp byte // the implied prefix: 66 shlx, f3 sarx, f2 shrx
+	switch op {
+	case shShl:
+		pp = 1
+	case shSar:
+		pp = 2
+	default:
+		pp = 3
+	}
+	var w byte
+	if size == s64 {
+		w = 1
+	}
+	ext := byte(^dst>>3) & 1 // VEX.R and VEX.B, inverted: dst is both reg and rm
+	a.byte1(0xc4, ext<<7|1<<6|ext<<5|0x02, w<<7|byte(^count&15)<<3|pp, 0xf7, 0xc0|byte(dst&7)<<3|byte(dst&7))
+}
+
 // movzx16 emits "movzx dst32, src16".
 func (a *asm) movzx16(dst, src int) { a.rr(s32, []byte{0x0f, 0xb7}, dst, src) }
 
