@@ -113,7 +113,8 @@ func (c *compiler) compile() error {
 	a.fixups = grow(a.fixups[:0], total+8)
 	c.exit = a.newLabel()
 	c.saveRet = a.newLabel()
-	c.prologue()
+	fixed := fixedCode()
+	copy(a.room(len(fixed.prologue)), fixed.prologue)
 
 	if c.counting {
 		c.targets = jumpTargets(c.insns, c.offs, total)
@@ -131,13 +132,43 @@ func (c *compiler) compile() error {
 			return fmt.Errorf("slot %d (%s): %w", slot, ins, err)
 		}
 	}
-	c.stubs()
+	if c.counting {
+		c.stubs()
+	} else {
+		// The stubs of code that does not count are the same for every program and
+		// position-independent: copy them and bind their labels.
+		off := len(a.b)
+		copy(a.room(len(fixed.stubs)), fixed.stubs)
+		a.labels[c.exit] = off + fixed.exit
+		a.labels[c.saveRet] = off + fixed.saveRet
+	}
 	c.takenStubs()
 	if !a.resolve() {
 		return fmt.Errorf("jit: internal error: unbound label")
 	}
 	return nil
 }
+
+// fixed is the code every program that does not count instructions starts and ends
+// with, assembled once: the entry sequence and the shared exit sequences, with the
+// offsets of the exit and save-and-return labels in the latter.
+type fixed struct {
+	prologue, stubs []byte
+	exit, saveRet   int
+}
+
+var fixedCode = sync.OnceValue(func() fixed {
+	var p compiler
+	p.prologue()
+	var s compiler
+	s.exit = s.a.newLabel()
+	s.saveRet = s.a.newLabel()
+	s.stubs()
+	if !s.a.resolve() {
+		panic("jit: internal error: unbound label in the exit sequences")
+	}
+	return fixed{prologue: p.a.b, stubs: s.a.b, exit: s.a.labels[s.exit], saveRet: s.a.labels[s.saveRet]}
+})
 
 // prologue emits the entry sequence: load the eBPF registers from the context and
 // jump to the resume address.
