@@ -87,6 +87,7 @@ type mapping struct {
 	p      *pool
 	pooled block
 	class  int
+	used   int // bytes of the block the code took
 	// closed is set before the memory is freed.
 	closed atomic.Bool
 }
@@ -98,7 +99,7 @@ func (m *mapping) free() {
 	m.once.Do(func() {
 		m.closed.Store(true)
 		if m.class >= 0 {
-			m.p.put(m.pooled, m.class)
+			m.p.put(m.pooled, m.class, m.used)
 		} else {
 			syscall.Munmap(m.mem)
 		}

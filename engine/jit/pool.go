@@ -80,10 +80,12 @@ func (p *pool) alloc(text []byte) (*mapping, error) {
 		return mapOwn(text)
 	}
 	var b block
+	fresh := false
 	if n := len(p.free[class]); n > 0 {
 		b = p.free[class][n-1]
 		p.free[class] = p.free[class][:n-1]
 	} else {
+		fresh = true
 		if p.cur[class] == nil || p.next[class]+size > arenaSize {
 			a, err := newArena()
 			if err != nil {
@@ -97,15 +99,19 @@ func (p *pool) alloc(text []byte) (*mapping, error) {
 		p.next[class] += size
 	}
 	p.mu.Unlock()
-	// The block is ours alone: write it outside the lock, int3 past the code.
+	// The block is ours alone: write it outside the lock. Past the code it holds int3:
+	// a block from the free list is int3 throughout, a fresh one is filled here.
 	n := copy(b.a.rw[b.off:], text)
-	fillTrap(b.a.rw[b.off+n : b.off+size])
-	return &mapping{mem: b.a.rx[b.off : b.off+size : b.off+size], p: p, pooled: b, class: class}, nil
+	if fresh {
+		fillTrap(b.a.rw[b.off+n : b.off+size])
+	}
+	return &mapping{mem: b.a.rx[b.off : b.off+size : b.off+size], p: p, pooled: b, class: class, used: n}, nil
 }
 
-// put fills a freed block with int3 and makes it available again.
-func (p *pool) put(b block, class int) {
-	fillTrap(b.a.rw[b.off : b.off+1<<(class+minClassLog)])
+// put fills the used part of a freed block with int3 (the rest still is) and makes it
+// available again.
+func (p *pool) put(b block, class, used int) {
+	fillTrap(b.a.rw[b.off : b.off+used])
 	p.mu.Lock()
 	p.free[class] = append(p.free[class], b)
 	p.mu.Unlock()
