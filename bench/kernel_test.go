@@ -13,11 +13,9 @@ import (
 	"strings"
 	"testing"
 	"text/tabwriter"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
 
 	"github.com/anybpf/anybpf"
 	"github.com/anybpf/anybpf/engine/jit"
@@ -274,14 +272,4 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// threadTime returns the CPU time the calling thread has used, in ns (the goroutine must
-// be locked to its thread).
-func threadTime() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		return time.Now().UnixNano()
-	}
-	return ts.Nano()
 }
