@@ -47,11 +47,12 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 			return nil, err
 		}
 	}
-	offs, bySlot := isa.SlotIndex(insns)
-	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0, maps: cfg.Maps, tailClass: cfg.TailClass + 1}
+	c := &compiler{insns: insns, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0, maps: cfg.Maps, tailClass: cfg.TailClass + 1}
 	c.tails, _ = cfg.Tails.(*TailTable)
 	s := c.takeScratch()
 	defer c.putScratch(s)
+	c.offs, c.bySlot = slotIndex(insns, c.offs, c.bySlot)
+	bySlot := c.bySlot
 	if err := c.compile(); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,8 @@ type scratch struct {
 	labels []int
 	fixups []fixup
 	ids    []helperRef
+	offs   []int
+	bySlot []int
 }
 
 // helperRef says which entry of a program's helpers is helper id's function.
@@ -82,10 +84,32 @@ func grow[T any](s []T, n int) []T {
 	return s
 }
 
+// slotIndex is isa.SlotIndex into the given buffers: the slot of each instruction, and
+// for each slot the instruction starting there or -1, plus len(insns) for the slot past
+// the end.
+func slotIndex(insns []isa.Instruction, offs, bySlot []int) ([]int, []int) {
+	offs = grow(offs[:0], len(insns))[:len(insns)]
+	slot := 0
+	for i, ins := range insns {
+		offs[i] = slot
+		slot += ins.Slots()
+	}
+	bySlot = grow(bySlot[:0], slot+1)[:slot+1]
+	for i := range bySlot {
+		bySlot[i] = -1
+	}
+	for i, o := range offs {
+		bySlot[o] = i
+	}
+	bySlot[slot] = len(insns)
+	return offs, bySlot
+}
+
 // takeScratch gives the compiler the pool's working memory.
 func (c *compiler) takeScratch() *scratch {
 	s := scratchPool.Get().(*scratch)
 	c.a.b, c.a.labels, c.a.fixups, c.ids = s.b, s.labels, s.fixups, s.ids[:0]
+	c.offs, c.bySlot = s.offs, s.bySlot
 	return s
 }
 
@@ -95,6 +119,7 @@ func (c *compiler) putScratch(s *scratch) {
 		return
 	}
 	s.b, s.labels, s.fixups, s.ids = c.a.b[:0], c.a.labels[:0], c.a.fixups[:0], c.ids[:0]
+	s.offs, s.bySlot = c.offs[:0], c.bySlot[:0]
 	c.a = asm{}
 	scratchPool.Put(s)
 }
