@@ -5,6 +5,8 @@ package jit
 import (
 	"fmt"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/anybpf/anybpf/isa"
 )
 
@@ -84,9 +86,17 @@ func (c *compiler) alu(ins isa.Instruction) error {
 	return nil
 }
 
-// shiftX emits a shift of dst by src, which x86 wants in cl.
+// useBMI2 says whether shifts by a register use BMI2's shlx/shrx/sarx (as Linux's JIT
+// does where the CPU has them), which take the count in any register.
+var useBMI2 = cpu.X86.HasBMI2
+
+// shiftX emits a shift of dst by src, which x86 wants in cl unless BMI2 is there.
 func (c *compiler) shiftX(size, op, dst, src int) {
 	a := &c.a
+	if useBMI2 {
+		a.shiftRX(size, op, dst, src)
+		return
+	}
 	switch {
 	case src == rcx:
 		a.shiftRCL(size, op, dst)

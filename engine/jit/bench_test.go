@@ -34,3 +34,17 @@ func BenchmarkHelperCall(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCompileSmall measures the fixed cost of a compilation: a two-instruction
+// program, compiled and dropped.
+func BenchmarkCompileSmall(b *testing.B) {
+	insns, err := isa.Assemble("mov %r0, 3\nexit")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := jit.Compile(insns, engine.Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -23,8 +23,8 @@ const Supported = true
 // scheduler.
 const yieldInterval = 1 << 22
 
-// Code is a program compiled to native code. Its executable memory is unmapped by Close,
-// or when the Code becomes unreachable.
+// Code is a program compiled to native code. Its executable memory (see pool.go) is
+// released by Close, or when the Code becomes unreachable.
 type Code struct {
 	text    *mapping
 	base    uintptr // address of the code; the prologue starts there
@@ -47,9 +47,12 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 			return nil, err
 		}
 	}
-	offs, bySlot := isa.SlotIndex(insns)
-	c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0, maps: cfg.Maps, tailClass: cfg.TailClass + 1}
+	c := &compiler{insns: insns, byID: cfg.Helpers, checked: cfg.Checked, counting: cfg.Checked || cfg.Budget != 0, maps: cfg.Maps, tailClass: cfg.TailClass + 1}
 	c.tails, _ = cfg.Tails.(*TailTable)
+	s := c.takeScratch()
+	defer c.putScratch(s)
+	c.offs, c.bySlot = slotIndex(insns, c.offs, c.bySlot)
+	bySlot := c.bySlot
 	if err := c.compile(); err != nil {
 		return nil, err
 	}
@@ -64,23 +67,29 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 			code.slots[slot] = int32(c.a.labels[c.slotLabel(slot)])
 		}
 	}
-	m, err := mapExecutable(c.a.b)
+	m, err := codePool.alloc(c.a.b)
 	if err != nil {
 		return nil, err
 	}
-	code.text = &mapping{mem: m}
+	code.text = m
 	code.size = len(c.a.b)
 	liveMappings.Add(1)
-	code.base = uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+	code.base = uintptr(unsafe.Pointer(unsafe.SliceData(m.mem)))
 	runtime.AddCleanup(code, (*mapping).free, code.text)
 	return code, nil
 }
 
-// mapping is executable memory, unmapped once.
+// mapping is a program's executable memory: a block of the code pool, or pages of its
+// own. It is freed once.
 type mapping struct {
 	once sync.Once
-	mem  []byte
-	// closed is set before the memory is unmapped.
+	mem  []byte // the read-execute view
+	// pooled is the block of pool p when class >= 0.
+	p      *pool
+	pooled block
+	class  int
+	used   int // bytes of the block the code took
+	// closed is set before the memory is freed.
 	closed atomic.Bool
 }
 
@@ -90,34 +99,22 @@ var liveMappings atomic.Int64
 func (m *mapping) free() {
 	m.once.Do(func() {
 		m.closed.Store(true)
-		syscall.Munmap(m.mem)
+		if m.class >= 0 {
+			m.p.put(m.pooled, m.class, m.used)
+		} else {
+			syscall.Munmap(m.mem)
+		}
 		liveMappings.Add(-1)
 	})
 }
 
 // Close releases the native code now instead of when the Code becomes unreachable.
-// It must not be called while a run of the Code is in progress; runs started after it
-// fail with ErrClosed.
+// It must not be called while a run of the Code is in progress, nor while a tail-call
+// table names it: its memory may hold another program's code afterwards. Runs started
+// after it fail with ErrClosed.
 func (c *Code) Close() error {
 	c.text.free()
 	return nil
-}
-
-// mapExecutable copies machine code into fresh pages and makes them read-only and
-// executable (never writable and executable at once).
-func mapExecutable(text []byte) ([]byte, error) {
-	page := syscall.Getpagesize()
-	size := (len(text) + page - 1) &^ (page - 1)
-	m, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
-	if err != nil {
-		return nil, fmt.Errorf("jit: mmap: %w", err)
-	}
-	copy(m, text)
-	if err := syscall.Mprotect(m, syscall.PROT_READ|syscall.PROT_EXEC); err != nil {
-		syscall.Munmap(m)
-		return nil, fmt.Errorf("jit: mprotect: %w", err)
-	}
-	return m, nil
 }
 
 // tailEntry returns the address a tail call within native code enters the program at,

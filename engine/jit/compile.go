@@ -4,6 +4,8 @@ package jit
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/anybpf/anybpf/engine"
 	"github.com/anybpf/anybpf/isa"
@@ -38,7 +40,7 @@ type compiler struct {
 	exit    int // label of the shared exit sequence
 	saveRet int // label of the sequence that stores the registers and returns to Go
 	helpers []engine.HelperFunc
-	index   map[int32]int
+	ids     []helperRef // the entries of helpers that are a helper id's function
 	byID    map[int32]engine.HelperFunc
 	aux     []aux
 
@@ -52,21 +54,92 @@ type compiler struct {
 	taken      []takenJump
 }
 
+// scratch is the compiler's working memory, kept between compilations so that a small
+// program's compilation allocates little more than its Code.
+type scratch struct {
+	b      []byte
+	labels []int
+	fixups []fixup
+	ids    []helperRef
+	offs   []int
+	bySlot []int
+}
+
+// helperRef says which entry of a program's helpers is helper id's function.
+type helperRef struct {
+	id  int32
+	idx int
+}
+
+// maxScratch is the largest code buffer kept for the next compilation.
+const maxScratch = 1 << 20
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns s with room for n elements.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s
+}
+
+// slotIndex is isa.SlotIndex into the given buffers: the slot of each instruction, and
+// for each slot the instruction starting there or -1, plus len(insns) for the slot past
+// the end.
+func slotIndex(insns []isa.Instruction, offs, bySlot []int) ([]int, []int) {
+	offs = grow(offs[:0], len(insns))[:len(insns)]
+	slot := 0
+	for i, ins := range insns {
+		offs[i] = slot
+		slot += ins.Slots()
+	}
+	bySlot = grow(bySlot[:0], slot+1)[:slot+1]
+	for i := range bySlot {
+		bySlot[i] = -1
+	}
+	for i, o := range offs {
+		bySlot[o] = i
+	}
+	bySlot[slot] = len(insns)
+	return offs, bySlot
+}
+
+// takeScratch gives the compiler the pool's working memory.
+func (c *compiler) takeScratch() *scratch {
+	s := scratchPool.Get().(*scratch)
+	c.a.b, c.a.labels, c.a.fixups, c.ids = s.b, s.labels, s.fixups, s.ids[:0]
+	c.offs, c.bySlot = s.offs, s.bySlot
+	return s
+}
+
+// putScratch hands the working memory back, once the code has been copied out.
+func (c *compiler) putScratch(s *scratch) {
+	if cap(c.a.b) > maxScratch {
+		return
+	}
+	s.b, s.labels, s.fixups, s.ids = c.a.b[:0], c.a.labels[:0], c.a.fixups[:0], c.ids[:0]
+	s.offs, s.bySlot = c.offs[:0], c.bySlot[:0]
+	c.a = asm{}
+	scratchPool.Put(s)
+}
+
 // slotLabel returns the label of a slot; labels 0..total-1 are the slots.
 func (c *compiler) slotLabel(slot int) int { return slot }
 
 func (c *compiler) compile() error {
 	total := len(c.bySlot) - 1
 	a := &c.a
-	a.b = make([]byte, 0, 16*total+512)
-	a.labels = make([]int, total, total+total/2+8)
+	a.b = grow(a.b[:0], 16*total+512)
+	a.labels = grow(a.labels[:0], total+total/2+8)[:total]
 	for i := range a.labels {
 		a.labels[i] = -1
 	}
-	a.fixups = make([]fixup, 0, total+8)
+	a.fixups = grow(a.fixups[:0], total+8)
 	c.exit = a.newLabel()
 	c.saveRet = a.newLabel()
-	c.prologue()
+	fixed := fixedCode()
+	copy(a.room(len(fixed.prologue)), fixed.prologue)
 
 	if c.counting {
 		c.targets = jumpTargets(c.insns, c.offs, total)
@@ -84,13 +157,43 @@ func (c *compiler) compile() error {
 			return fmt.Errorf("slot %d (%s): %w", slot, ins, err)
 		}
 	}
-	c.stubs()
+	if c.counting {
+		c.stubs()
+	} else {
+		// The stubs of code that does not count are the same for every program and
+		// position-independent: copy them and bind their labels.
+		off := len(a.b)
+		copy(a.room(len(fixed.stubs)), fixed.stubs)
+		a.labels[c.exit] = off + fixed.exit
+		a.labels[c.saveRet] = off + fixed.saveRet
+	}
 	c.takenStubs()
 	if !a.resolve() {
 		return fmt.Errorf("jit: internal error: unbound label")
 	}
 	return nil
 }
+
+// fixed is the code every program that does not count instructions starts and ends
+// with, assembled once: the entry sequence and the shared exit sequences, with the
+// offsets of the exit and save-and-return labels in the latter.
+type fixed struct {
+	prologue, stubs []byte
+	exit, saveRet   int
+}
+
+var fixedCode = sync.OnceValue(func() fixed {
+	var p compiler
+	p.prologue()
+	var s compiler
+	s.exit = s.a.newLabel()
+	s.saveRet = s.a.newLabel()
+	s.stubs()
+	if !s.a.resolve() {
+		panic("jit: internal error: unbound label in the exit sequences")
+	}
+	return fixed{prologue: p.a.b, stubs: s.a.b, exit: s.a.labels[s.exit], saveRet: s.a.labels[s.saveRet]}
+})
 
 // prologue emits the entry sequence: load the eBPF registers from the context and
 // jump to the resume address.
@@ -347,10 +450,13 @@ func (c *compiler) call(ins isa.Instruction, slot, target int) error {
 		if c.specialised(id, slot) {
 			return nil
 		}
-		idx, ok := c.index[id]
-		if !ok {
+		i := slices.IndexFunc(c.ids, func(r helperRef) bool { return r.id == id })
+		var idx int
+		if i >= 0 {
+			idx = c.ids[i].idx
+		} else {
 			idx = len(c.helpers)
-			c.index[id] = idx
+			c.ids = append(c.ids, helperRef{id, idx})
 			c.helpers = append(c.helpers, fn)
 		}
 		c.exitToGo(exitHelper, idx)

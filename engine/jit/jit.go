@@ -21,6 +21,18 @@
 // to Go from any depth. Native code uses 8 bytes of the goroutine stack, for the
 // trampoline's call.
 //
+// # Executable memory
+//
+// Compiled code lives in a process-wide pool (pool.go): memfd arenas mapped twice, once
+// read-write for the compiler to write into and once read-execute for the code to run
+// from, so that no mapping is ever writable and executable and a compilation makes no
+// system call once an arena exists. Each program takes a block of a power-of-two size
+// class, returned to the pool (filled with int3) when its Code is closed or collected;
+// programs over 64 KiB, and all programs where memfd_create is unavailable, get pages of
+// their own (mmap, then mprotect to read-execute). The runtime keeps a Code reachable
+// while a run may execute it: a run holds its Code, and a TailTable's replaced copies,
+// which name the Code tail calls enter, are retired through the runtime's epochs.
+//
 // # Specialised helper calls
 //
 // In unchecked code without a budget, calls on maps the program names with a constant

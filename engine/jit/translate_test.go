@@ -34,7 +34,7 @@ func BenchmarkTranslate(b *testing.B) {
 	for b.Loop() {
 		for _, insns := range progs {
 			offs, bySlot := isa.SlotIndex(insns)
-			c := &compiler{insns: insns, offs: offs, bySlot: bySlot, index: map[int32]int{}}
+			c := &compiler{insns: insns, offs: offs, bySlot: bySlot}
 			if err := c.compile(); err != nil {
 				b.Fatal(err)
 			}

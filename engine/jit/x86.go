@@ -2,7 +2,10 @@
 
 package jit
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // x86-64 general-purpose registers, numbered as in their encodings.
 const (
@@ -59,15 +62,29 @@ type fixup struct {
 	label int
 }
 
-func (a *asm) byte1(v ...byte) { a.b = append(a.b, v...) }
+// room extends the code by n bytes and returns them. Only the length is stored back
+// when the buffer has room (a self-slicing), so emitting code needs no write barrier.
+func (a *asm) room(n int) []byte {
+	l := len(a.b)
+	if cap(a.b)-l < n {
+		a.b = slices.Grow(a.b, n)
+	}
+	a.b = a.b[:l+n]
+	return a.b[l : l+n]
+}
 
-func (a *asm) byte2(x, y byte) { a.b = append(a.b, x, y) }
+func (a *asm) byte1(v ...byte) { copy(a.room(len(v)), v) }
 
-func (a *asm) imm32(v int32) { a.b = binary.LittleEndian.AppendUint32(a.b, uint32(v)) }
+func (a *asm) byte2(x, y byte) {
+	r := a.room(2)
+	r[0], r[1] = x, y
+}
 
-func (a *asm) imm16(v int16) { a.b = binary.LittleEndian.AppendUint16(a.b, uint16(v)) }
+func (a *asm) imm32(v int32) { binary.LittleEndian.PutUint32(a.room(4), uint32(v)) }
 
-func (a *asm) imm64(v uint64) { a.b = binary.LittleEndian.AppendUint64(a.b, v) }
+func (a *asm) imm16(v int16) { binary.LittleEndian.PutUint16(a.room(2), uint16(v)) }
+
+func (a *asm) imm64(v uint64) { binary.LittleEndian.PutUint64(a.room(8), v) }
 
 // newLabel returns a fresh unbound label.
 func (a *asm) newLabel() int {
@@ -357,6 +374,26 @@ func (a *asm) shiftRI(size, op, r int, n uint8) {
 
 // shiftRCL emits a shift of r by CL.
 func (a *asm) shiftRCL(size, op, r int) { a.rr(size, []byte{0xd3}, op, r) }
+
+// shiftRX emits "shlx/shrx/sarx dst, dst, count" (BMI2): a shift of dst by a count in
+// any register, masked like shiftRCL's; the 32-bit forms clear the upper half.
+func (a *asm) shiftRX(size, op, dst, count int) {
+	var pp byte // the implied prefix: 66 shlx, f3 sarx, f2 shrx
+	switch op {
+	case shShl:
+		pp = 1
+	case shSar:
+		pp = 2
+	default:
+		pp = 3
+	}
+	var w byte
+	if size == s64 {
+		w = 1
+	}
+	ext := byte(^dst>>3) & 1 // VEX.R and VEX.B, inverted: dst is both reg and rm
+	a.byte1(0xc4, ext<<7|1<<6|ext<<5|0x02, w<<7|byte(^count&15)<<3|pp, 0xf7, 0xc0|byte(dst&7)<<3|byte(dst&7))
+}
 
 // movzx16 emits "movzx dst32, src16".
 func (a *asm) movzx16(dst, src int) { a.rr(s32, []byte{0x0f, 0xb7}, dst, src) }
