@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -263,24 +265,41 @@ func BenchmarkSocketLoad(b *testing.B) {
 // BenchmarkMapMemory reports the daemon's heap per 1,000 maps (hash maps of 64 8-byte
 // elements, created over the socket).
 func BenchmarkMapMemory(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		s := newTestServer(b, Config{})
-		c, err := anybpf.Connect(serve(b, s))
-		if err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for j := 0; j < 1000; j++ {
-			if _, err := c.NewMap(maps.Spec{Name: "m", Type: maps.Hash, KeySize: 8, ValueSize: 8, MaxEntries: 64}); err != nil {
-				b.Fatal(err)
+	for _, tc := range []struct {
+		name     string
+		stateDir bool // maps in files of the state directory (what pins survive with)
+	}{{"file-backed", true}, {"in-memory", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				cfg := Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+				if tc.stateDir {
+					cfg.StateDir = b.TempDir()
+				}
+				s, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := anybpf.Connect(serve(b, s))
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				charged := s.rt.MemoryInUse()
+				for j := 0; j < 1000; j++ {
+					if _, err := c.NewMap(maps.Spec{Name: "m", Type: maps.Hash, KeySize: 8, ValueSize: 8, MaxEntries: 64}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "heap-bytes/1000maps")
+				b.ReportMetric(float64(s.rt.MemoryInUse()-charged), "charged-bytes/1000maps")
+				c.Close()
+				s.Close()
 			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc), "heap-bytes/1000maps")
-		c.Close()
+		})
 	}
 }
 
