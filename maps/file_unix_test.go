@@ -540,37 +540,45 @@ func TestMapFileSurvivesKill(t *testing.T) {
 	}
 	for round := range 3 {
 		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMapFileSurvivesKill$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		killAt := 50 + rand.IntN(4*crashKeys)
-		sc := bufio.NewScanner(stdout)
-		last := -1
-		for last < killAt && sc.Scan() {
-			if n, err := strconv.Atoi(sc.Text()); err == nil {
-				last = n
-			}
-		}
-		cmd.Process.Kill()
-		for sc.Scan() { // what the child printed before it died
-			if n, err := strconv.Atoi(sc.Text()); err == nil {
-				last = n
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		cmd.Wait()
-		if last < 0 {
-			t.Fatal("the child reported nothing")
-		}
+		last := killChild(t, "TestMapFileSurvivesKill", crashChildEnv, dir, 50+rand.IntN(4*crashKeys))
 		t.Logf("round %d: killed after step %d", round, last)
 		checkCrash(t, dir, uint64(last))
 	}
+}
+
+// killChild runs test in a child test process with env set to dir, reads the numbered
+// steps the child prints, kills it once it reports step killAt, and returns the last
+// step it reported.
+func killChild(t *testing.T, test, env, dir string, killAt int) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	last := -1
+	for last < killAt && sc.Scan() {
+		if n, err := strconv.Atoi(sc.Text()); err == nil {
+			last = n
+		}
+	}
+	cmd.Process.Kill()
+	for sc.Scan() { // what the child printed before it died
+		if n, err := strconv.Atoi(sc.Text()); err == nil {
+			last = n
+		}
+	}
+	io.Copy(io.Discard, stdout)
+	cmd.Wait()
+	if last < 0 {
+		t.Fatal("the child reported nothing")
+	}
+	return last
 }
 
 // checkCrash checks the files the child left after completing step last.

@@ -3,16 +3,12 @@
 package maps
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -127,34 +123,7 @@ func TestQueueFileSurvivesKill(t *testing.T) {
 	}
 	for round := range 3 {
 		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestQueueFileSurvivesKill$")
-		cmd.Env = append(os.Environ(), queueCrashChildEnv+"="+dir)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		killAt := 20 + rand.IntN(200)
-		sc := bufio.NewScanner(stdout)
-		last := -1
-		for last < killAt && sc.Scan() {
-			if n, err := strconv.Atoi(sc.Text()); err == nil {
-				last = n
-			}
-		}
-		cmd.Process.Kill()
-		for sc.Scan() {
-			if n, err := strconv.Atoi(sc.Text()); err == nil {
-				last = n
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		cmd.Wait()
-		if last < 0 {
-			t.Fatal("the child reported nothing")
-		}
+		last := killChild(t, "TestQueueFileSurvivesKill", queueCrashChildEnv, dir, 20+rand.IntN(200))
 		m, _, err := OpenFile(queueCrashSpec, NewEpochs(2), filepath.Join(dir, "q"))
 		if err != nil {
 			t.Fatal(err)

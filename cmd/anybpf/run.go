@@ -115,12 +115,8 @@ run exits with COMMAND's status.`,
 			if err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
-			var handles []*anybpf.Handles
-			for _, coll := range colls {
-				handles = append(handles, coll.Handles())
-			}
 			for _, ms := range mapSets {
-				if err := setRunMap(handles, ms); err != nil {
+				if err := setRunMap(handlesOf(colls), ms); err != nil {
 					return fmt.Errorf("run: --map-set %s: %w", ms, err)
 				}
 			}
@@ -204,6 +200,16 @@ func pickHookProgram(coll *anybpf.Collection, file, name, section string, typ pr
 	}
 	sort.Strings(names)
 	return nil, fmt.Errorf("%s has several programs in section %s (%s): say which with FILE.o:NAME", file, section, strings.Join(names, ", "))
+}
+
+// handlesOf returns the programs and maps of loaded objects, in process or in the
+// daemon, as handles.
+func handlesOf[C interface{ Handles() *anybpf.Handles }](colls map[string]C) []*anybpf.Handles {
+	var out []*anybpf.Handles
+	for _, c := range colls {
+		out = append(out, c.Handles())
+	}
+	return out
 }
 
 // setRunMap stores one --map-set entry in the map of that name among the objects'.

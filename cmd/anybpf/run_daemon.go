@@ -43,12 +43,8 @@ func runThroughDaemon(c *cobra.Command, g *globalFlags, attaches, mapSets []stri
 			coll.Close() // what is not pinned goes; the pins stay
 		}
 	}()
-	var handles []*anybpf.Handles
-	for _, coll := range colls {
-		handles = append(handles, coll.Handles())
-	}
 	for _, ms := range mapSets {
-		if err := setRunMap(handles, ms); err != nil {
+		if err := setRunMap(handlesOf(colls), ms); err != nil {
 			return fmt.Errorf("run: --map-set %s: %w", ms, err)
 		}
 	}

@@ -35,6 +35,24 @@ type Peer struct {
 	conn uint64
 }
 
+// withFD runs fn on the descriptor of a Unix socket connection, for reading its peer's
+// credentials.
+func withFD(conn net.Conn, fn func(fd uintptr) error) error {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("%T is not a Unix socket connection", conn)
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := raw.Control(func(fd uintptr) { ferr = fn(fd) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
 // AuthType implements credentials.AuthInfo.
 func (Peer) AuthType() string { return "peercred" }
 

@@ -16,24 +16,16 @@ const sioAFUnixGetPeerPID = 0x58000100
 // member of BUILTIN\Administrators whose token is elevated is privileged (uid 0, as root
 // is on Linux); anyone else is known but unprivileged.
 func peerOf(conn net.Conn) (Peer, error) {
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return Peer{}, fmt.Errorf("%T is not a Unix socket connection", conn)
-	}
-	raw, err := uc.SyscallConn()
+	var pid uint32
+	err := withFD(conn, func(fd uintptr) error {
+		var n uint32
+		if err := windows.WSAIoctl(windows.Handle(fd), sioAFUnixGetPeerPID, nil, 0, (*byte)(unsafe.Pointer(&pid)), uint32(unsafe.Sizeof(pid)), &n, nil, 0); err != nil {
+			return fmt.Errorf("SIO_AF_UNIX_GETPEERPID: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return Peer{}, err
-	}
-	var pid uint32
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		var n uint32
-		serr = windows.WSAIoctl(windows.Handle(fd), sioAFUnixGetPeerPID, nil, 0, (*byte)(unsafe.Pointer(&pid)), uint32(unsafe.Sizeof(pid)), &n, nil, 0)
-	}); err != nil {
-		return Peer{}, err
-	}
-	if serr != nil {
-		return Peer{}, fmt.Errorf("SIO_AF_UNIX_GETPEERPID: %w", serr)
 	}
 	admin, err := processIsAdmin(pid)
 	if err != nil {

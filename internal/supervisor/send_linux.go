@@ -36,19 +36,13 @@ func (s *Supervisor) send(c *call) error {
 		return nil
 	}
 	fd := int(int32(n.Args[0]))
-	sock, err := s.socketOf(n.Pid, fd)
-	if err != nil {
-		if errors.Is(err, unix.EBADF) {
-			s.respond(n, 0, unix.EBADF, false)
-			return nil
-		}
+	sock, answered, err := s.callSocket(n, fd)
+	if answered || err != nil {
 		return err
 	}
 	defer unix.Close(sock)
-	typ, err1 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
-	proto, err2 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	domain, err3 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err1 != nil || err2 != nil || err3 != nil || typ != unix.SOCK_DGRAM || proto != unix.IPPROTO_UDP ||
+	typ, proto, domain, ok := sockKind(sock)
+	if !ok || typ != unix.SOCK_DGRAM || proto != unix.IPPROTO_UDP ||
 		(domain != unix.AF_INET && domain != unix.AF_INET6) {
 		s.respond(n, 0, 0, true) // not a UDP socket: Linux's sendmsg hooks do not run
 		return nil

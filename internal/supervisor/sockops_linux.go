@@ -387,19 +387,13 @@ func (s *Supervisor) accept(c *call) error {
 			return nil
 		}
 	}
-	sock, err := s.socketOf(n.Pid, fd)
-	if err != nil {
-		if errors.Is(err, unix.EBADF) {
-			s.respond(n, 0, unix.EBADF, false)
-			return nil
-		}
+	sock, answered, err := s.callSocket(n, fd)
+	if answered || err != nil {
 		return err
 	}
 	defer unix.Close(sock)
-	typ, err1 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
-	proto, err2 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	domain, err3 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err1 != nil || err2 != nil || err3 != nil || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
+	typ, proto, domain, ok := sockKind(sock)
+	if !ok || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
 		s.respond(n, 0, 0, true)
 		return nil
 	}
@@ -496,23 +490,6 @@ func readable(sock int) bool {
 	return err == nil && k > 0
 }
 
-// writeMem writes buf at addr in the memory of thread pid.
-func writeMem(pid uint32, addr uint64, buf []byte) error {
-	if len(buf) == 0 {
-		return nil
-	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
-	n, err := unix.ProcessVMWritev(int(pid), local, remote, 0)
-	if err != nil {
-		return err
-	}
-	if n != len(buf) {
-		return unix.EFAULT
-	}
-	return nil
-}
-
 // listen performs a TCP socket's listen on the supervisor's copy of it and, when the
 // socket starts listening, runs the sock_ops programs with BPF_SOCK_OPS_TCP_LISTEN_CB,
 // as Linux does once a socket enters the listening state.
@@ -523,21 +500,14 @@ func (s *Supervisor) listen(c *call) error {
 		return nil
 	}
 	fd, backlog := int(int32(n.Args[0])), int(int32(n.Args[1]))
-	sock, err := s.socketOf(n.Pid, fd)
-	if err != nil {
-		if errors.Is(err, unix.EBADF) {
-			s.respond(n, 0, unix.EBADF, false)
-			return nil
-		}
-		s.respond(n, 0, 0, true) // not a socket, say: the kernel answers
-		return nil
+	sock, answered, err := s.callSocket(n, fd)
+	if answered || err != nil {
+		return err
 	}
 	defer unix.Close(sock)
-	typ, err1 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
-	proto, err2 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	domain, err3 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	listening, err4 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
+	typ, proto, domain, ok := sockKind(sock)
+	listening, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if !ok || err != nil || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
 		s.respond(n, 0, 0, true)
 		return nil
 	}

@@ -614,12 +614,23 @@ func (c *call) handle() {
 
 // readMem reads len(buf) bytes at addr in the memory of thread pid.
 func readMem(pid uint32, addr uint64, buf []byte) error {
+	return accessMem(pid, addr, buf, unix.ProcessVMReadv)
+}
+
+// writeMem writes buf at addr in the memory of thread pid.
+func writeMem(pid uint32, addr uint64, buf []byte) error {
+	return accessMem(pid, addr, buf, unix.ProcessVMWritev)
+}
+
+// accessMem copies between buf and the memory of thread pid at addr with
+// process_vm_readv or process_vm_writev; a partial copy is EFAULT.
+func accessMem(pid uint32, addr uint64, buf []byte, copyFn func(int, []unix.Iovec, []unix.RemoteIovec, uint) (int, error)) error {
 	if len(buf) == 0 {
 		return nil
 	}
 	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
 	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
-	n, err := unix.ProcessVMReadv(int(pid), local, remote, 0)
+	n, err := copyFn(int(pid), local, remote, 0)
 	if err != nil {
 		return err
 	}
@@ -627,6 +638,26 @@ func readMem(pid uint32, addr uint64, buf []byte) error {
 		return unix.EFAULT
 	}
 	return nil
+}
+
+// callSocket is socketOf for call n: a descriptor the thread does not have answers the
+// call with EBADF (answered is set then).
+func (s *Supervisor) callSocket(n *notif, fd int) (sock int, answered bool, err error) {
+	sock, err = s.socketOf(n.Pid, fd)
+	if errors.Is(err, unix.EBADF) {
+		s.respond(n, 0, unix.EBADF, false)
+		return -1, true, nil
+	}
+	return sock, false, err
+}
+
+// sockKind reads a socket's type, protocol and address family; ok is false for what is
+// not a socket.
+func sockKind(sock int) (typ, proto, domain int, ok bool) {
+	typ, err1 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
+	proto, err2 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	domain, err3 := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	return typ, proto, domain, err1 == nil && err2 == nil && err3 == nil
 }
 
 // socketOf duplicates the file descriptor fd of thread pid into the supervisor.
@@ -708,12 +739,8 @@ func (s *Supervisor) sockCall(c *call) error {
 		s.respond(n, 0, 0, true)
 		return nil
 	}
-	sock, err := s.socketOf(n.Pid, fd)
-	if err != nil {
-		if errors.Is(err, unix.EBADF) {
-			s.respond(n, 0, unix.EBADF, false)
-			return nil
-		}
+	sock, answered, err := s.callSocket(n, fd)
+	if answered || err != nil {
 		return err
 	}
 	keep := false // the watcher of a connect in progress keeps sock
