@@ -3,11 +3,18 @@ package daemon
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
 	"github.com/anybpf/anybpf"
+	pb "github.com/anybpf/anybpf/api/anybpfv1"
 	"github.com/anybpf/anybpf/maps"
 )
 
@@ -101,5 +108,41 @@ func exerciseBackend(t *testing.T, b anybpf.Backend, obj string) {
 	}
 	if seen != 3 || m.Spec().MaxEntries != 4 || m.ID() == 0 || prog.ID() == 0 {
 		t.Fatalf("NextKey walked %d keys, spec %+v, ids %d %d", seen, m.Spec(), m.ID(), prog.ID())
+	}
+}
+
+// TestSuperviseRefused checks that Supervise refuses a peer it cannot identify and a
+// descriptor that is no seccomp listener, without keeping a copy of it.
+func TestSuperviseRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("supervised commands are Linux's")
+	}
+	s := newTestServer(t, Config{})
+	f, err := os.Open("testdata/daemon.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	req := &pb.SuperviseRequest{ListenerFd: int32(f.Fd()), Command: "test"}
+	if _, err := s.Supervise(as(0, 1), req); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a peer without a pid: %v, want PermissionDenied", err)
+	}
+	self := peer.NewContext(context.Background(), &peer.Peer{AuthInfo: Peer{UID: 0, PID: int32(os.Getpid()), Known: true, conn: 1}})
+	before := openFDs()
+	if _, err := s.Supervise(self, req); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "not a seccomp listener") {
+		t.Errorf("a file as the listener: %v, want InvalidArgument naming it", err)
+	}
+	req.ListenerFd = 1 << 20
+	if _, err := s.Supervise(self, req); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a descriptor the process does not have: %v, want InvalidArgument", err)
+	}
+	if after := openFDs(); after != before {
+		t.Errorf("%d descriptors open after the refusals, %d before", after, before)
+	}
+	s.sessions.mu.Lock()
+	n := len(s.sessions.m)
+	s.sessions.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d sessions after the refusals", n)
 	}
 }
