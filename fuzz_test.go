@@ -168,101 +168,419 @@ func FuzzVerifierSound(f *testing.F) {
 	})
 }
 
-// genProgram builds a random XDP program from seed whose shape the verifier has to think
-// about: packet bounds checks with random lengths followed by accesses at random offsets,
-// stack stores and loads at random places, map lookups with and without null checks,
-// pointer arithmetic, and forward branches on packet bytes.
-func genProgram(seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	var b strings.Builder
-	b.WriteString("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r6, %r2\nmov %r0, 0\n")
-	label := 0
-	for n := r.IntN(8) + 1; n > 0; n-- {
-		switch r.IntN(7) {
-		case 0: // bounds check then access
-			k := r.IntN(80)
-			off := r.IntN(k+8) - 4
-			size := []string{"b", "h", "w", "dw"}[r.IntN(4)]
-			fmt.Fprintf(&b, "mov %%r4, %%r6\nadd %%r4, %d\njgt %%r4, %%r3, l%d\nldx%s %%r5, [%%r6%+d]\nadd %%r0, %%r5\nl%d:\n", k, label, size, off, label)
-			label++
-		case 1: // move the packet pointer
-			fmt.Fprintf(&b, "add %%r6, %d\n", r.IntN(20)-4)
-		case 2: // stack store and load
-			off := -8 * (r.IntN(8) + 1)
-			if r.IntN(2) == 0 {
-				fmt.Fprintf(&b, "stdw [%%r10%+d], %d\n", off, r.IntN(100))
-			}
-			fmt.Fprintf(&b, "ldxdw %%r5, [%%r10%+d]\nadd %%r0, %%r5\n", -8*(r.IntN(8)+1))
-		case 3: // map lookup, maybe checked
-			fmt.Fprintf(&b, "stw [%%r10-4], %d\nlddw %%r1, 0xabcd\nmov %%r2, %%r10\nadd %%r2, -4\ncall 1\n", r.IntN(4))
-			if r.IntN(4) != 0 {
-				fmt.Fprintf(&b, "jeq %%r0, 0, l%d\n", label)
-			}
-			fmt.Fprintf(&b, "ldxdw %%r5, [%%r0%+d]\nl%d:\nmov %%r0, 0\nldxw %%r2, [%%r10-4]\n", 8*r.IntN(2), label)
-			label++
-			// the call clobbered r1-r5: reload the packet pointers
-			b.WriteString("ldxw %r3, [%r10-4]\n")
-		case 4: // branch on a packet byte after a check
-			fmt.Fprintf(&b, "mov %%r4, %%r6\nadd %%r4, 1\njgt %%r4, %%r3, l%d\nldxb %%r5, [%%r6+0]\njeq %%r5, %d, l%d\nadd %%r0, 1\nl%d:\n", label, r.IntN(256), label, label)
-			label++
-		case 5: // arithmetic
-			fmt.Fprintf(&b, "mov %%r5, %d\nand %%r5, %d\nadd %%r0, %%r5\n", r.IntN(1000), r.IntN(64))
-		case 6: // spill and fill the packet pointers
-			fmt.Fprintf(&b, "stxdw [%%r10-48], %%r6\nstxdw [%%r10-56], %%r3\nadd %%r6, %d\nldxdw %%r3, [%%r10-56]\n", r.IntN(8))
-			if r.IntN(2) == 0 {
-				b.WriteString("ldxdw %r6, [%r10-48]\n")
-			}
-		}
-	}
-	b.WriteString("mov %r0, 2\nexit\n")
-	return b.String()
+// structuredHarness verifies generated programs and runs the accepted ones in checked
+// mode, with the maps the generator refers to: "hash" (lddw 0xabcd, 8-byte values, keys
+// 0 and 1 present) and "array" (lddw 0xabce, 32-byte values, 4 entries).
+type structuredHarness struct {
+	rt    *Runtime
+	eng   engine.Engine
+	coll  *Collection
+	vmaps []verifier.MapInfo
 }
 
-// FuzzVerifierSoundStructured is FuzzVerifierSound on generated programs that look like
-// real packet code, so that many of them verify and run.
-func FuzzVerifierSoundStructured(f *testing.F) {
-	for s := uint64(0); s < 16; s++ {
-		f.Add(s, uint16(64))
+func newStructuredHarness(tb testing.TB) *structuredHarness {
+	rt := NewRuntime(context.Background(), NewRuntimeConfig().WithInstructionBudget(1<<22))
+	eng, err := rt.engine()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	rt := NewRuntime(context.Background(), NewRuntimeConfig().WithInstructionBudget(100000))
-	eng, _ := rt.engine()
 	hash, err := rt.NewMap(maps.Spec{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16})
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	for k := uint32(0); k < 2; k++ {
 		hash.Update(k, uint64(k), 0)
 	}
-	coll := &Collection{Maps: map[string]*Map{"hash": hash}, Programs: map[string]*Program{}}
-	vmaps := []verifier.MapInfo{{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1}}
-	f.Fuzz(func(t *testing.T, seed uint64, size uint16) {
-		src := genProgram(seed)
-		insns, err := isa.Assemble(src)
-		if err != nil {
-			t.Fatalf("generator: %v\n%s", err, src)
+	array, err := rt.NewMap(maps.Spec{Name: "array", Type: maps.Array, KeySize: 4, ValueSize: 32, MaxEntries: 4})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &structuredHarness{
+		rt: rt, eng: eng,
+		coll: &Collection{Maps: map[string]*Map{"hash": hash, "array": array}, Programs: map[string]*Program{}},
+		vmaps: []verifier.MapInfo{
+			{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1},
+			{Name: "array", Type: maps.Array, KeySize: 4, ValueSize: 32, MaxEntries: 4, Inner: -1},
+		},
+	}
+}
+
+// check generates the program of seed, verifies it, and runs it when it is accepted on
+// packets whose sizes and bytes come from seed and size. It reports whether the
+// verifier accepted the program and how many loops it has; a verified program that
+// faults in checked mode fails tb.
+func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (accepted bool, loops int) {
+	src, loops := genProgram(seed)
+	insns, err := isa.Assemble(src)
+	if err != nil {
+		tb.Fatalf("generator: %v\n%s", err, src)
+	}
+	ps := &elfload.ProgramSpec{Name: "gen", Type: progtype.XDP, Instructions: insns}
+	vp := &verifier.Program{Instructions: insns, Type: progtype.XDP, Maps: h.vmaps}
+	for i, ins := range insns {
+		if !ins.IsLDDW() {
+			continue
 		}
-		ps := &elfload.ProgramSpec{Name: "gen", Type: progtype.XDP, Instructions: insns}
-		vp := &verifier.Program{Instructions: insns, Type: progtype.XDP, Maps: vmaps}
-		for i, ins := range insns {
-			if ins.IsLDDW() && ins.Constant == 0xabcd {
-				ps.References = append(ps.References, elfload.Reference{Instruction: i, Map: "hash"})
-				vp.MapRefs = append(vp.MapRefs, verifier.MapRef{Instruction: i, Map: 0})
-			}
+		switch ins.Constant {
+		case 0xabcd:
+			ps.References = append(ps.References, elfload.Reference{Instruction: i, Map: "hash"})
+			vp.MapRefs = append(vp.MapRefs, verifier.MapRef{Instruction: i, Map: 0})
+		case 0xabce:
+			ps.References = append(ps.References, elfload.Reference{Instruction: i, Map: "array"})
+			vp.MapRefs = append(vp.MapRefs, verifier.MapRef{Instruction: i, Map: 1})
 		}
-		if _, err := verifier.Verify(vp, nil); err != nil {
-			return
+	}
+	if _, err := verifier.Verify(vp, nil); err != nil {
+		return false, loops
+	}
+	p, err := h.rt.loadProgram(h.eng, ps, h.coll)
+	if err != nil {
+		tb.Fatalf("load: %v", err)
+	}
+	defer p.releaseMaps()
+	r := rand.New(rand.NewPCG(seed, uint64(size)))
+	for run := 0; run < 4; run++ {
+		n := 14 + int(size%200)
+		if run > 0 {
+			n = 14 + r.IntN(100)
 		}
-		p, err := rt.loadProgram(eng, ps, coll)
-		if err != nil {
-			t.Fatalf("load: %v", err)
-		}
-		defer p.releaseMaps()
-		pkt := make([]byte, 14+int(size%200))
+		pkt := make([]byte, n)
 		for i := range pkt {
-			pkt[i] = byte(i * 13)
+			pkt[i] = byte(r.Uint32())
 		}
 		if _, err := p.Run(&RunOptions{Data: pkt}); err != nil {
-			t.Fatalf("verified program failed in checked mode on %d bytes: %v\n%s", len(pkt), err, src)
+			tb.Fatalf("verified program failed in checked mode on %d bytes %x: %v\n%s", len(pkt), pkt, err, src)
 		}
+	}
+	return true, loops
+}
+
+// FuzzVerifierSoundStructured is FuzzVerifierSound on generated programs that look like
+// real packet code (genProgram: bounds checks, map lookups, bounded loops), so that many
+// of them verify and run.
+func FuzzVerifierSoundStructured(f *testing.F) {
+	for s := uint64(0); s < 16; s++ {
+		f.Add(s, uint16(64))
+	}
+	h := newStructuredHarness(f)
+	f.Fuzz(func(t *testing.T, seed uint64, size uint16) {
+		h.check(t, seed, size)
 	})
+}
+
+// TestStructuredPrograms runs FuzzVerifierSoundStructured's check on a fixed range of
+// seeds, and checks that the generator still makes programs the verifier accepts, with
+// and without loops, and some it refuses.
+func TestStructuredPrograms(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 300
+	}
+	h := newStructuredHarness(t)
+	var accepted, withLoops, loopsAccepted int
+	for s := uint64(0); s < uint64(n); s++ {
+		ok, loops := h.check(t, s, uint16(s*37))
+		if ok {
+			accepted++
+		}
+		if loops > 0 {
+			withLoops++
+			if ok {
+				loopsAccepted++
+			}
+		}
+	}
+	t.Logf("%d programs: %d accepted; %d with loops, %d of them accepted", n, accepted, withLoops, loopsAccepted)
+	if loopsAccepted < withLoops/5 || accepted < n/5 || accepted == n {
+		t.Errorf("the generator no longer tests much: %d of %d accepted, %d of %d with loops", accepted, n, loopsAccepted, withLoops)
+	}
+}
+
+// progGen builds the random programs of FuzzVerifierSoundStructured, deterministically
+// from a seed. Registers: r0 accumulates, r6 is the packet cursor, r9 keeps data_end
+// (r3 is reloaded from it after calls), r7 and r8 are loop counters or walking pointers
+// (outer and inner loop), r1-r5 are scratch. The stack holds 8-byte slots at [-64, 0),
+// a 64-byte array at [-128, -64) that loops index, and spilled loop bounds at -136.
+type progGen struct {
+	r     *rand.Rand
+	b     strings.Builder
+	label int
+	loops int
+}
+
+func (g *progGen) newLabel() int { g.label++; return g.label }
+
+func (g *progGen) f(format string, args ...any) { fmt.Fprintf(&g.b, format, args...) }
+
+// maybe returns wrong once in n times and right otherwise: the generator makes most
+// programs safe and some deliberately not, which the verifier must refuse.
+func (g *progGen) maybe(n int, right, wrong int) int {
+	if g.r.IntN(n) == 0 {
+		return wrong
+	}
+	return right
+}
+
+// genProgram builds a random XDP program from seed whose shape the verifier has to think
+// about: packet bounds checks with random lengths followed by accesses at random offsets,
+// stack stores and loads at random places, map lookups with and without null checks,
+// pointer arithmetic, forward branches on packet bytes, and bounded loops (counted
+// with a constant or a data-dependent bound, walking the packet or a map value with a
+// pointer, nested, with early exits). It returns the program and how many loops it has.
+func genProgram(seed uint64) (string, int) {
+	g := &progGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	r := g.r
+	g.f("ldxw %%r2, [%%r1+0]\nldxw %%r3, [%%r1+4]\nmov %%r6, %%r2\nmov %%r9, %%r3\nmov %%r0, 0\n")
+	if r.IntN(4) != 0 { // initialize the loops' array (or not: reads of it must be refused)
+		for off := -128; off < -64; off += 8 {
+			g.f("stdw [%%r10%+d], %d\n", off, r.IntN(256))
+		}
+	}
+	for n := r.IntN(8) + 1; n > 0; n-- {
+		g.statement()
+	}
+	g.f("done:\nmov %%r0, 2\nexit\n")
+	return g.b.String(), g.loops
+}
+
+// statement emits one straight-line or loop construct at the top level.
+func (g *progGen) statement() {
+	r := g.r
+	switch r.IntN(12) {
+	case 0: // bounds check then access
+		l := g.newLabel()
+		k := r.IntN(80)
+		off := r.IntN(k+8) - 4
+		size := []string{"b", "h", "w", "dw"}[r.IntN(4)]
+		g.f("mov %%r4, %%r6\nadd %%r4, %d\njgt %%r4, %%r3, l%d\nldx%s %%r5, [%%r6%+d]\nadd %%r0, %%r5\nl%d:\n", k, l, size, off, l)
+	case 1: // move the packet pointer
+		g.f("add %%r6, %d\n", r.IntN(20)-4)
+	case 2: // stack store and load
+		off := -8 * (r.IntN(8) + 1)
+		if r.IntN(2) == 0 {
+			g.f("stdw [%%r10%+d], %d\n", off, r.IntN(100))
+		}
+		g.f("ldxdw %%r5, [%%r10%+d]\nadd %%r0, %%r5\n", -8*(r.IntN(8)+1))
+	case 3: // map lookup, maybe checked
+		l := g.newLabel()
+		g.lookup(r.IntN(4))
+		if r.IntN(4) != 0 {
+			g.f("jeq %%r0, 0, l%d\n", l)
+		}
+		g.f("ldxdw %%r5, [%%r0%+d]\nl%d:\nmov %%r0, 0\n", 8*r.IntN(2), l)
+	case 4: // branch on a packet byte after a check
+		l := g.newLabel()
+		g.f("mov %%r4, %%r6\nadd %%r4, 1\njgt %%r4, %%r3, l%d\nldxb %%r5, [%%r6+0]\njeq %%r5, %d, l%d\nadd %%r0, 1\nl%d:\n", l, r.IntN(256), l, l)
+	case 5: // arithmetic
+		g.f("mov %%r5, %d\nand %%r5, %d\nadd %%r0, %%r5\n", r.IntN(1000), r.IntN(64))
+	case 6: // spill and fill the packet pointers
+		g.f("stxdw [%%r10-48], %%r6\nstxdw [%%r10-56], %%r3\nadd %%r6, %d\nldxdw %%r3, [%%r10-56]\n", r.IntN(8))
+		if r.IntN(2) == 0 {
+			g.f("ldxdw %%r6, [%%r10-48]\n")
+		}
+	case 7, 8: // a counted loop, maybe with a nested one
+		g.countedLoop(0, "r7", 1+r.IntN(g.maybe(8, 64, 80)))
+	case 9: // a loop whose bound comes from the packet or a map value
+		g.dataLoop()
+	case 10: // a loop walking the packet with a pointer
+		g.packetWalk()
+	case 11: // a loop walking a map value with a pointer
+		g.valueWalk()
+	}
+}
+
+// lookup looks key up in the hash map (8-byte values) or, once in two, the array map
+// (32-byte values), leaving the result in r0, and restores r3.
+func (g *progGen) lookup(key int) (valueSize int) {
+	return g.lookupKey(fmt.Sprintf("stw [%%r10-4], %d", key))
+}
+
+// lookupKey is lookup with the key stored by store.
+func (g *progGen) lookupKey(store string) (valueSize int) {
+	m, size := "0xabcd", 8
+	if g.r.IntN(2) == 0 {
+		m, size = "0xabce", 32
+	}
+	g.f("%s\nlddw %%r1, %s\nmov %%r2, %%r10\nadd %%r2, -4\ncall 1\nmov %%r3, %%r9\n", store, m)
+	return size
+}
+
+// backEdge emits the test at the bottom of a loop whose counter c (a register name)
+// counts up to bound (a constant or a register): several jump forms, and once in a
+// while one that ends a round too late or, with a step that skips the bound, never.
+func (g *progGen) backEdge(c, bound string, head int) {
+	forms := []string{"jlt %%%s, %s, L%d", "jslt %%%s, %s, L%d", "jlt %%%s, %s, L%d", "jne %%%s, %s, L%d"}
+	form := forms[g.r.IntN(len(forms))]
+	if g.r.IntN(10) == 0 {
+		form = "jle %%%s, %s, L%d"
+	}
+	g.f(form+"\n", c, bound, head)
+}
+
+// countedLoop emits a loop of counter c from 0 up to n, tested at its head or at its
+// bottom, with a random body; at the top level, once in three it nests a second counted
+// loop (counter r8) and both then index the array as c*8 + r8.
+func (g *progGen) countedLoop(depth int, c string, n int) {
+	r := g.r
+	g.loops++
+	nest := depth == 0 && r.IntN(3) == 0
+	if nest {
+		n = 1 + r.IntN(g.maybe(8, 8, 9))
+	}
+	step := g.maybe(6, 1, 2)
+	head, out := g.newLabel(), g.newLabel()
+	atHead := r.IntN(2) == 0
+	g.f("mov %%%s, 0\nL%d:\n", c, head)
+	if atHead {
+		g.f("jge %%%s, %d, L%d\n", c, n, out)
+	}
+	index := "mov %r4, %r7\n"
+	if depth == 1 {
+		index = "mov %r4, %r7\nlsh %r4, 3\nadd %r4, %r8\n"
+	}
+	for k := r.IntN(3) + 1; k > 0; k-- {
+		g.body(index, c, out, !nest && depth == 0)
+	}
+	if nest {
+		g.countedLoop(1, "r8", 1+r.IntN(g.maybe(8, 8, 9)))
+	}
+	g.f("add %%%s, %d\n", c, step)
+	if atHead {
+		g.f("ja L%d\n", head)
+	} else {
+		g.backEdge(c, fmt.Sprint(n), head)
+	}
+	g.f("L%d:\n", out)
+}
+
+// body emits one statement of a loop body: index (code leaving the array index in r4)
+// and c name the loop's counter, out its exit; calls are allowed when r8 is not live.
+func (g *progGen) body(index, c string, out int, calls bool) {
+	r := g.r
+	exit := func() { // an early exit on the byte in r5, out of the loop or the program
+		if r.IntN(3) == 0 {
+			target := fmt.Sprintf("L%d", out)
+			if r.IntN(3) == 0 {
+				target = "done"
+			}
+			g.f("jeq %%r5, %d, %s\n", r.IntN(256), target)
+		}
+	}
+	switch r.IntN(5) {
+	case 0: // store into the array
+		g.f("%smov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r4\nstxb [%%r5+0], %%%s\n", index, c)
+	case 1: // load from the array
+		g.f("%smov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r4\nldxb %%r5, [%%r5+0]\nadd %%r0, %%r5\n", index)
+		exit()
+	case 2: // read the packet at the cursor plus the index, after a check
+		skip := g.newLabel()
+		size := 1 << r.IntN(3)
+		g.f("%sadd %%r4, %%r6\nmov %%r5, %%r4\nadd %%r5, %d\njgt %%r5, %%r3, L%d\n", index, g.maybe(12, size, size-1), skip)
+		g.f("ldx%s %%r5, [%%r4+0]\nadd %%r0, %%r5\n", map[int]string{1: "b", 2: "h", 4: "w"}[size])
+		exit()
+		g.f("L%d:\n", skip)
+	case 3: // a map lookup keyed by the counter
+		if !calls {
+			return
+		}
+		skip := g.newLabel()
+		size := g.lookupKey(fmt.Sprintf("stxw [%%r10-4], %%%s", c))
+		if r.IntN(6) != 0 {
+			g.f("jeq %%r0, 0, L%d\n", skip)
+		}
+		g.f("ldxb %%r5, [%%r0%+d]\n", r.IntN(g.maybe(8, size, size+4)))
+		exit()
+		g.f("L%d:\nmov %%r0, 0\n", skip)
+	case 4: // a branch around part of the body
+		skip := g.newLabel()
+		g.f("jgt %%%s, %d, L%d\nadd %%r0, 1\nL%d:\n", c, r.IntN(16), skip, skip)
+	}
+}
+
+// dataLoop emits a loop whose bound is a packet byte or a map value, masked (or not),
+// kept in r8 or spilled to the stack and reloaded at every test.
+func (g *progGen) dataLoop() {
+	r := g.r
+	g.loops++
+	got := g.newLabel()
+	if r.IntN(2) == 0 {
+		g.f("mov %%r5, %d\nmov %%r4, %%r6\nadd %%r4, 1\njgt %%r4, %%r3, L%d\nldxb %%r5, [%%r6+0]\nL%d:\n", r.IntN(64), got, got)
+	} else {
+		g.lookup(r.IntN(4))
+		g.f("mov %%r5, %d\njeq %%r0, 0, L%d\nldxdw %%r5, [%%r0+0]\nL%d:\nmov %%r0, 0\n", r.IntN(64), got, got)
+	}
+	if r.IntN(8) != 0 {
+		g.f("and %%r5, %d\n", []int{7, 15, 31, 63, 63, 127}[r.IntN(6)])
+	}
+	spilled := r.IntN(2) == 0
+	if spilled {
+		g.f("stxdw [%%r10-136], %%r5\n")
+	} else {
+		g.f("mov %%r8, %%r5\n")
+	}
+	head, out := g.newLabel(), g.newLabel()
+	g.f("mov %%r7, 0\nL%d:\n", head)
+	for k := r.IntN(3) + 1; k > 0; k-- {
+		g.body("mov %r4, %r7\n", "r7", out, spilled)
+	}
+	g.f("add %%r7, 1\n")
+	bound := "%r8"
+	if spilled {
+		g.f("ldxdw %%r4, [%%r10-136]\n")
+		bound = "%r4"
+	}
+	g.backEdge("r7", bound, head)
+	g.f("L%d:\n", out)
+}
+
+// packetWalk emits a loop that walks the packet with a pointer (r8) from the cursor,
+// checking each access against data_end, ended by the packet's end, a byte, or a
+// counter.
+func (g *progGen) packetWalk() {
+	r := g.r
+	g.loops++
+	head, out := g.newLabel(), g.newLabel()
+	size := 1 << r.IntN(4)
+	off := r.IntN(4)
+	g.f("mov %%r8, %%r6\nmov %%r7, 0\nL%d:\nmov %%r4, %%r8\nadd %%r4, %d\njgt %%r4, %%r3, L%d\n", head, g.maybe(10, off+size, off+size-1), out)
+	g.f("ldx%s %%r5, [%%r8+%d]\nadd %%r0, %%r5\n", map[int]string{1: "b", 2: "h", 4: "w", 8: "dw"}[size], off)
+	if r.IntN(3) == 0 {
+		g.f("jeq %%r5, %d, L%d\n", r.IntN(256), out)
+	}
+	g.f("add %%r8, %d\nadd %%r7, 1\n", 1+r.IntN(4))
+	if r.IntN(3) == 0 {
+		g.f("ja L%d\n", head) // bounded by the packet's end only
+	} else {
+		g.backEdge("r7", fmt.Sprint(1+r.IntN(64)), head)
+	}
+	g.f("L%d:\n", out)
+}
+
+// valueWalk emits a loop that walks a map value with a pointer (r8), reading or
+// writing a byte or a word per round, with a counter that ends it at the value's end
+// (or, once in a while, past it).
+func (g *progGen) valueWalk() {
+	r := g.r
+	g.loops++
+	head, out := g.newLabel(), g.newLabel()
+	vsize := g.lookup(r.IntN(4))
+	if r.IntN(8) != 0 {
+		g.f("jeq %%r0, 0, L%d\n", out)
+	}
+	step, suffix := 1, "b"
+	if r.IntN(3) == 0 {
+		step, suffix = 4, "w"
+	}
+	g.f("mov %%r8, %%r0\nmov %%r0, 0\nmov %%r7, 0\nL%d:\n", head)
+	if r.IntN(2) == 0 {
+		g.f("ldx%s %%r5, [%%r8+0]\nadd %%r0, %%r5\n", suffix)
+		if r.IntN(3) == 0 {
+			g.f("jeq %%r5, %d, L%d\n", r.IntN(256), out)
+		}
+	} else {
+		g.f("stx%s [%%r8+0], %%r7\n", suffix)
+	}
+	g.f("add %%r8, %d\nadd %%r7, 1\n", step)
+	g.backEdge("r7", fmt.Sprint(g.maybe(8, vsize/step, vsize/step+1)), head)
+	g.f("L%d:\n", out)
 }
