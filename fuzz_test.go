@@ -272,7 +272,7 @@ func FuzzVerifierSoundStructured(f *testing.F) {
 // seeds, and checks that the generator still makes programs the verifier accepts, with
 // and without loops, and some it refuses.
 func TestStructuredPrograms(t *testing.T) {
-	n := 2000
+	n := 600
 	if testing.Short() {
 		n = 300
 	}
