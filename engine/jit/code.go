@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -82,14 +81,13 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 // mapping is a program's executable memory: a block of the code pool, or pages of its
 // own. It is freed once.
 type mapping struct {
-	once sync.Once
-	mem  []byte // the read-execute view
+	mem []byte // the read-execute view
 	// pooled is the block of pool p when class >= 0.
 	p      *pool
 	pooled block
 	class  int
 	used   int // bytes of the block the code took
-	// closed is set before the memory is freed.
+	// closed is set, once, before the memory is freed.
 	closed atomic.Bool
 }
 
@@ -97,15 +95,15 @@ type mapping struct {
 var liveMappings atomic.Int64
 
 func (m *mapping) free() {
-	m.once.Do(func() {
-		m.closed.Store(true)
-		if m.class >= 0 {
-			m.p.put(m.pooled, m.class, m.used)
-		} else {
-			syscall.Munmap(m.mem)
-		}
-		liveMappings.Add(-1)
-	})
+	if !m.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if m.class >= 0 {
+		m.p.put(m.pooled, m.class, m.used)
+	} else {
+		syscall.Munmap(m.mem)
+	}
+	liveMappings.Add(-1)
 }
 
 // Close releases the native code now instead of when the Code becomes unreachable.
