@@ -16,14 +16,20 @@ import (
 func TestCleanup(t *testing.T) {
 	insns, _ := isa.Assemble("mov %r0, 3\nexit")
 	before := jit.LiveMappings()
+	// Held until counted: a collection during the loop would otherwise free some early.
+	var held []any
 	for i := range 1000 {
-		if _, err := jit.Compile(insns, engine.Config{}); err != nil {
+		code, err := jit.Compile(insns, engine.Config{})
+		if err != nil {
 			t.Fatalf("compile %d: %v", i, err)
 		}
+		held = append(held, code)
 	}
 	if n := jit.LiveMappings(); n < before+1000 {
 		t.Fatalf("%d live mappings after 1000 compilations, want at least %d", n, before+1000)
 	}
+	runtime.KeepAlive(held)
+	held = nil
 	for range 50 {
 		runtime.GC()
 		time.Sleep(time.Millisecond) // cleanups run on their own goroutine
