@@ -407,9 +407,11 @@ func (g *progGen) lookupKey(store string) (valueSize int) {
 
 // backEdge emits the test at the bottom of a loop whose counter c (a register name)
 // counts up to bound (a constant or a register): several jump forms, and once in a
-// while one that ends a round too late or, with a step that skips the bound, never.
+// while one that ends a round too late or, with a step that skips the bound, never;
+// some compare only the low 32 bits.
 func (g *progGen) backEdge(c, bound string, head int) {
-	forms := []string{"jlt %%%s, %s, L%d", "jslt %%%s, %s, L%d", "jlt %%%s, %s, L%d", "jne %%%s, %s, L%d"}
+	forms := []string{"jlt %%%s, %s, L%d", "jslt %%%s, %s, L%d", "jlt %%%s, %s, L%d", "jne %%%s, %s, L%d",
+		"jlt32 %%%s, %s, L%d", "jsle32 %%%s, %s, L%d"}
 	form := forms[g.r.IntN(len(forms))]
 	if g.r.IntN(10) == 0 {
 		form = "jle %%%s, %s, L%d"
@@ -417,8 +419,8 @@ func (g *progGen) backEdge(c, bound string, head int) {
 	g.f(form+"\n", c, bound, head)
 }
 
-// countedLoop emits a loop of counter c from 0 up to n, tested at its head or at its
-// bottom, with a random body; at the top level, once in three it nests a second counted
+// countedLoop emits a loop of counter c from 0 up to n (counted in 64 or 32 bits),
+// tested at its head or at its bottom, with a random body; at the top level, once in three it nests a second counted
 // loop (counter r8) and both then index the array as c*8 + r8.
 func (g *progGen) countedLoop(depth int, c string, n int) {
 	r := g.r
@@ -444,7 +446,7 @@ func (g *progGen) countedLoop(depth int, c string, n int) {
 	if nest {
 		g.countedLoop(1, "r8", 1+r.IntN(g.maybe(8, 8, 9)))
 	}
-	g.f("add %%%s, %d\n", c, step)
+	g.f("%s %%%s, %d\n", []string{"add", "add", "add", "add32"}[r.IntN(4)], c, step)
 	if atHead {
 		g.f("ja L%d\n", head)
 	} else {

@@ -53,6 +53,9 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 				if len(proto.MapTypes) > 0 && !slices.Contains(proto.MapTypes, m.Type) {
 					return a.errorf(i, s, []int{int(r)}, "bpf_%s does not take map %s, a %s", id, m.Name, m.Type)
 				}
+				if noElementHelpers(m.Type) && slices.Contains([]string{"map_lookup_elem", "map_update_elem", "map_delete_elem"}, id.String()) {
+					return a.errorf(i, s, []int{int(r)}, "bpf_%s does not work on map %s, a %s: programs reach its contents through its own helpers only", id, m.Name, m.Type)
+				}
 				// Key and value arguments are checked against the largest sizes.
 				argKey, argValue = max(argKey, int64(m.KeySize)), max(argValue, int64(m.ValueSize))
 			}
@@ -370,4 +373,16 @@ func (a *analysis) callback(i int, s *state, id helpers.ID, fn, mapArg int) erro
 	}
 	s.frames = append(joinFrames(s.frames, in.frames[:n], false), s.frames[n:]...)
 	return nil
+}
+
+// noElementHelpers reports whether programs may not look up, update or delete elements
+// of maps of type t with the generic map helpers (Linux refuses them as anybpf does):
+// ring buffers and perf event arrays take records, program arrays serve tail calls,
+// queues, stacks and Bloom filters have push, pop and peek.
+func noElementHelpers(t maps.Type) bool {
+	switch t {
+	case maps.RingBuf, maps.PerfEventArray, maps.ProgArray, maps.Queue, maps.Stack, maps.BloomFilter:
+		return true
+	}
+	return false
 }

@@ -119,6 +119,32 @@ func TestVerify(t *testing.T) {
 			mov %r0, 2
 		out:
 			exit`, ""},
+		// Linux has no generic element access to ring buffers (nor perf event arrays,
+		// program arrays, queues, stacks, Bloom filters): ringbuf_in_map looked one up.
+		{"lookup in a ring buffer", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0100
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			mov %r0, 2
+			exit`, "bpf_map_lookup_elem does not work on map ringbuf"},
+		{"delete in a ring buffer", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0100
+			mov %r2, %r10
+			add %r2, -4
+			call 3
+			mov %r0, 2
+			exit`, "bpf_map_delete_elem does not work on map ringbuf"},
+		{"lookup in a hash map, unused", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			mov %r0, 2
+			exit`, ""},
 		{"map value used without a null check", `
 			stw [%r10-4], 0
 			lddw %r1, 0xabcd0000
