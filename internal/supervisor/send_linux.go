@@ -95,8 +95,7 @@ func (s *Supervisor) send(c *call) error {
 				return err
 			}
 			if !allow {
-				s.denied.Add(1)
-				s.respond(n, 0, unix.EPERM, false)
+				s.deny(n)
 				return nil
 			}
 			final = f

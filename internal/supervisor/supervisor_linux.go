@@ -644,6 +644,12 @@ func accessMem(pid uint32, addr uint64, buf []byte, copyFn func(int, []unix.Iove
 	return nil
 }
 
+// deny refuses call n with EPERM because a program said so.
+func (s *Supervisor) deny(n *notif) {
+	s.denied.Add(1)
+	s.respond(n, 0, unix.EPERM, false)
+}
+
 // callSocket is socketOf for call n: a descriptor the thread does not have answers the
 // call with EBADF (answered is set then).
 func (s *Supervisor) callSocket(n *notif, fd int) (sock int, answered bool, err error) {
@@ -779,8 +785,7 @@ func (s *Supervisor) sockCall(c *call) error {
 			return err
 		}
 		if !allow {
-			s.denied.Add(1)
-			s.respond(n, 0, unix.EPERM, false)
+			s.deny(n)
 			return nil
 		}
 	}
@@ -795,8 +800,7 @@ func (s *Supervisor) sockCall(c *call) error {
 			return nil
 		}
 		if !allow {
-			s.denied.Add(1)
-			s.respond(n, 0, unix.EPERM, false)
+			s.deny(n)
 			return nil
 		}
 	}
@@ -914,8 +918,7 @@ func (s *Supervisor) exec(n *notif, h *Hooks) error {
 			return err
 		}
 		if ret != 0 {
-			s.denied.Add(1)
-			s.respond(n, 0, unix.EPERM, false)
+			s.deny(n)
 			return nil
 		}
 	}
