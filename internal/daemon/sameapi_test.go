@@ -146,3 +146,15 @@ func TestSuperviseRefused(t *testing.T) {
 		t.Errorf("%d sessions after the refusals", n)
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"true", "true"},
+		{"sh -c 'a\nb\tc'", "sh -c 'a b c'"},
+		{strings.Repeat("é", 170), strings.Repeat("é", 160) + "..."},
+	} {
+		if got := oneLine(tt.in, 160); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -70,12 +71,27 @@ func (s *Server) Supervise(ctx context.Context, req *pb.SuperviseRequest) (*pb.S
 		ss.m = map[string]*session{}
 	}
 	ss.next++
-	sess := &session{target: fmt.Sprintf("%s%d", supervisedPrefix, ss.next), command: req.GetCommand(), pid: req.GetPid(), sup: sup, hooks: map[string][]*anybpf.Program{}}
+	sess := &session{target: fmt.Sprintf("%s%d", supervisedPrefix, ss.next), command: oneLine(req.GetCommand(), 160), pid: req.GetPid(), sup: sup, hooks: map[string][]*anybpf.Program{}}
 	ss.m[sess.target] = sess
 	ss.mu.Unlock()
 	s.log.Info("supervising", "target", sess.target, "pid", sess.pid, "command", sess.command, "uid", p.UID)
 	go s.endSession(sess)
 	return &pb.SuperviseResponse{Target: sess.target}, nil
+}
+
+// oneLine makes a command line fit a link listing: control characters become spaces,
+// and past max runes it is cut with "...".
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "..."
+	}
+	return s
 }
 
 // endSession waits until every process of a supervised command has exited (or the
