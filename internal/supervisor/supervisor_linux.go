@@ -284,6 +284,9 @@ func (l *Launched) Release() error {
 // intercept and execute cmd. It returns the child, the supervisor's copy of its
 // listener, and the function that lets the child go on to execute the command.
 func spawn(cmd *exec.Cmd, intercept Intercept) (child *exec.Cmd, listener int, goAhead func() error, err error) {
+	if cmd.Err != nil { // exec.Command did not find the program
+		return nil, -1, nil, fmt.Errorf("supervise: %w", cmd.Err)
+	}
 	if runtime.GOARCH != "amd64" {
 		// The filter knows x86-64's system call numbers only.
 		return nil, -1, nil, fmt.Errorf("supervise: %w (linux/%s)", ErrNotSupported, runtime.GOARCH)
