@@ -56,7 +56,7 @@ func TestRunCommand(t *testing.T) {
 		{"no such map", []string{"run", "--attach", "connect4=" + obj, "--map-set", "nope:1=1", "--", "true"}, -1, `no map "nope"`},
 		{"value too large", []string{"run", "--attach", "connect4=" + obj, "--map-set", "denied:70000=1", "--", "true"}, -1, "does not fit 2 bytes"},
 		{"no attach", []string{"run", "--", "true"}, -1, "no --attach"},
-		{"no such command", []string{"run", "--attach", "connect4=" + obj, "--", "/nonexistent/command"}, -1, "/nonexistent/command"},
+		{"no such command", []string{"run", "--attach", "connect4=" + obj, "--", "/nonexistent/command"}, -1, "no such file"},
 		{"ebpf-for-windows bind", []string{"run", "--attach", "bind=../../testdata/bind_md.o:port_policy", "--", bash, "-c", "true"}, 0, ""},
 		{"bind of the wrong type", []string{"run", "--attach", "bind=" + obj + ":connect4", "--", "true"}, -1, "not bind"},
 		{"sockops on a connection", []string{"run", "--attach", "sockops=../../testdata/sockops_events.o", "--", bash, "-c", connect + "; exec 3>&-"}, 0, ""},

@@ -287,6 +287,9 @@ func spawn(cmd *exec.Cmd, intercept Intercept) (child *exec.Cmd, listener int, g
 	if cmd.Err != nil { // exec.Command did not find the program
 		return nil, -1, nil, fmt.Errorf("supervise: %w", cmd.Err)
 	}
+	if _, err := os.Stat(cmd.Path); err != nil { // a path exec.Command did not look up
+		return nil, -1, nil, fmt.Errorf("supervise: %w", err)
+	}
 	if runtime.GOARCH != "amd64" {
 		// The filter knows x86-64's system call numbers only.
 		return nil, -1, nil, fmt.Errorf("supervise: %w (linux/%s)", ErrNotSupported, runtime.GOARCH)
