@@ -287,7 +287,11 @@ func spawn(cmd *exec.Cmd, intercept Intercept) (child *exec.Cmd, listener int, g
 	if cmd.Err != nil { // exec.Command did not find the program
 		return nil, -1, nil, fmt.Errorf("supervise: %w", cmd.Err)
 	}
-	if _, err := os.Stat(cmd.Path); err != nil { // a path exec.Command did not look up
+	path := cmd.Path // a path exec.Command did not look up: it must exist
+	if cmd.Dir != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(cmd.Dir, path)
+	}
+	if _, err := os.Stat(path); err != nil {
 		return nil, -1, nil, fmt.Errorf("supervise: %w", err)
 	}
 	if runtime.GOARCH != "amd64" {
