@@ -61,14 +61,7 @@ func BenchmarkKernelCompute(b *testing.B) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		b.Skipf("bpf() not usable: %v", err)
 	}
-	const stats = "/proc/sys/kernel/bpf_stats_enabled"
-	if old, err := os.ReadFile(stats); err == nil && strings.TrimSpace(string(old)) != "0" {
-		if err := os.WriteFile(stats, []byte("0"), 0); err != nil {
-			b.Logf("kernel.bpf_stats_enabled is on and could not be turned off (%v): the kernel figures include its cost", err)
-		} else {
-			defer os.WriteFile(stats, old, 0)
-		}
-	}
+	defer bpfStatsOff(b)()
 	names := xdpPrograms
 	if v := os.Getenv("ANYBPF_BENCH_PROGRAMS"); v != "" {
 		names = strings.Split(v, ",")

@@ -44,16 +44,7 @@ func BenchmarkTestRun(b *testing.B) {
 	ours := map[string]*anybpf.Collection{}
 	kernel := map[int]*ebpf.Collection{}
 	kernelOK := rlimit.RemoveMemlock() == nil
-	// With kernel.bpf_stats_enabled the kernel times every program run, which adds
-	// tens of nanoseconds to each; measure it as deployed, with the statistics off.
-	const stats = "/proc/sys/kernel/bpf_stats_enabled"
-	if old, err := os.ReadFile(stats); err == nil && strings.TrimSpace(string(old)) != "0" {
-		if err := os.WriteFile(stats, []byte("0"), 0); err != nil {
-			b.Logf("kernel.bpf_stats_enabled is on and could not be turned off (%v): the kernel figures include its cost", err)
-		} else {
-			defer os.WriteFile(stats, old, 0)
-		}
-	}
+	defer bpfStatsOff(b)()
 	for _, routes := range []int{1 << 10, 1 << 20} {
 		for _, eng := range engines {
 			oc, err := anybpf.NewRuntime(context.Background(), anybpf.NewRuntimeConfig().WithEngine(eng)).LoadCollection("ops/ops.o")
@@ -126,4 +117,20 @@ func fill(b *testing.B, n int, put func(k, v []byte) error) {
 	if err := put(key, val); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// bpfStatsOff turns kernel.bpf_stats_enabled off for a benchmark and returns what turns
+// it back: with it on the kernel times every program run, which adds tens of
+// nanoseconds to each; the kernel is measured as deployed, with the statistics off.
+func bpfStatsOff(b *testing.B) (restore func()) {
+	const stats = "/proc/sys/kernel/bpf_stats_enabled"
+	old, err := os.ReadFile(stats)
+	if err != nil || strings.TrimSpace(string(old)) == "0" {
+		return func() {}
+	}
+	if err := os.WriteFile(stats, []byte("0"), 0); err != nil {
+		b.Logf("kernel.bpf_stats_enabled is on and could not be turned off (%v): the kernel figures include its cost", err)
+		return func() {}
+	}
+	return func() { os.WriteFile(stats, old, 0) }
 }
