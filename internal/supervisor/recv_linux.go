@@ -47,8 +47,7 @@ func (s *Supervisor) recv(c *call) error {
 	}
 	defer unix.Close(sock)
 	typ, proto, domain, ok := sockKind(sock)
-	if !ok || typ != unix.SOCK_DGRAM || proto != unix.IPPROTO_UDP ||
-		(domain != unix.AF_INET && domain != unix.AF_INET6) {
+	if !ok || !isUDP(typ, proto) || !isInet(domain) {
 		s.respond(n, 0, 0, true)
 		return nil
 	}

@@ -42,8 +42,7 @@ func (s *Supervisor) send(c *call) error {
 	}
 	defer unix.Close(sock)
 	typ, proto, domain, ok := sockKind(sock)
-	if !ok || typ != unix.SOCK_DGRAM || proto != unix.IPPROTO_UDP ||
-		(domain != unix.AF_INET && domain != unix.AF_INET6) {
+	if !ok || !isUDP(typ, proto) || !isInet(domain) {
 		s.respond(n, 0, 0, true) // not a UDP socket: Linux's sendmsg hooks do not run
 		return nil
 	}

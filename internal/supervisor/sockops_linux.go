@@ -393,7 +393,7 @@ func (s *Supervisor) accept(c *call) error {
 	}
 	defer unix.Close(sock)
 	typ, proto, domain, ok := sockKind(sock)
-	if !ok || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
+	if !ok || !isTCP(typ, proto) || !isInet(domain) {
 		s.respond(n, 0, 0, true)
 		return nil
 	}
@@ -507,7 +507,7 @@ func (s *Supervisor) listen(c *call) error {
 	defer unix.Close(sock)
 	typ, proto, domain, ok := sockKind(sock)
 	listening, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
-	if !ok || err != nil || !isTCP(typ, proto) || (domain != unix.AF_INET && domain != unix.AF_INET6) {
+	if !ok || err != nil || !isTCP(typ, proto) || !isInet(domain) {
 		s.respond(n, 0, 0, true)
 		return nil
 	}

@@ -869,6 +869,12 @@ func isTCP(typ, proto int) bool {
 	return typ == unix.SOCK_STREAM && (proto == unix.IPPROTO_TCP || proto == unix.IPPROTO_MPTCP)
 }
 
+// isUDP reports whether a socket of type typ and protocol proto is a UDP socket.
+func isUDP(typ, proto int) bool { return typ == unix.SOCK_DGRAM && proto == unix.IPPROTO_UDP }
+
+// isInet reports whether an address family is IPv4 or IPv6, the hooks' families.
+func isInet(domain int) bool { return domain == unix.AF_INET || domain == unix.AF_INET6 }
+
 // sockaddrOf builds the socket address for final; raw is the caller's, for an IPv6
 // address's scope.
 func sockaddrOf(final netip.AddrPort, raw []byte) unix.Sockaddr {
