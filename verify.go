@@ -52,6 +52,11 @@ type ProgramVerdict struct {
 	Warnings []string
 	// Returns is the verifier's range for r0 at exit, when verified.
 	Returns string
+	// CalledBy, when set, names the programs a function of .text was verified within: it
+	// is not verifiable on its own (nothing says what its arguments are), but every
+	// program that calls it verifies with it, which is how libbpf, cilium/ebpf and Linux
+	// take such functions (part of their callers, never loaded alone).
+	CalledBy []string
 	// Err is why the program was refused (it wraps ErrUnverifiable and, with errors.As,
 	// gives a *verifier.Error with the instruction and source line), nil when verified.
 	Err error
@@ -118,13 +123,34 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 		}
 		start := time.Now()
 		res, err := verifier.Verify(objverify.Program(obj, ps), nil)
+		if err != nil && opts.Type == progtype.Unspec {
+			v.CalledBy, v.Processed = verifyWithin(obj, objverify.Callers(obj, ps))
+		}
 		v.Duration = time.Since(start)
-		if err != nil {
+		switch {
+		case v.CalledBy != nil:
+		case err != nil:
 			v.Err = err
-		} else {
+		default:
 			v.Processed, v.Warnings, v.Returns = res.Processed, res.Warnings, res.Returns()
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// verifyWithin verifies callers, the programs that call a function; it returns their
+// names and the instructions processed when every one verifies, nil otherwise.
+func verifyWithin(obj *elfload.Object, callers []*elfload.ProgramSpec) ([]string, int) {
+	var names []string
+	processed := 0
+	for _, c := range callers {
+		res, err := verifier.Verify(objverify.Program(obj, c), nil)
+		if err != nil {
+			return nil, 0
+		}
+		names = append(names, c.Name)
+		processed += res.Processed
+	}
+	return names, processed
 }

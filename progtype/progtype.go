@@ -35,6 +35,10 @@ const (
 	AttachNone AttachType = 0xffffffff
 )
 
+// Linux reports whether t is one of Linux's program types, not one anybpf takes from
+// ebpf-for-windows.
+func (t Type) Linux() bool { return t < Bind }
+
 func (t Type) String() string {
 	switch t {
 	case Bind:

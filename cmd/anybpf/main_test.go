@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -282,6 +283,24 @@ func TestProgVerify(t *testing.T) {
 	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"), "name", "calls_and_loops")
 	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || !res[0].Verified || res[0].Insns == 0 || res[0].Instructions == 0 || res[0].TimeMS == nil || res[0].Error != nil {
 		t.Fatalf("verify -j: %v\n%s", err, out)
+	}
+	// Functions of .text are judged within the programs that call them: sum_bytes reads
+	// through its pointer argument, which nothing bounds when it is verified alone.
+	out, _, err = run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"))
+	if err != nil || !strings.Contains(out, "sum_bytes (unspec, section .text): verified as part of calls_and_loops (a function of .text, not verifiable alone)") {
+		t.Fatalf("verify oracle_maps.o: %v\n%s", err, out)
+	}
+	var within []struct {
+		Verified bool     `json:"verified"`
+		CalledBy []string `json:"called_by"`
+	}
+	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"), "name", "sum_bytes")
+	if err != nil || json.Unmarshal([]byte(out), &within) != nil || len(within) != 1 || !within[0].Verified || !slices.Equal(within[0].CalledBy, []string{"calls_and_loops"}) {
+		t.Fatalf("verify -j of a .text function: %v\n%s", err, out)
+	}
+	// Asked to verify it alone as a program type, it is judged alone.
+	if out, _, err = run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"), "name", "sum_bytes", "type", "xdp"); !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "refused: ") {
+		t.Fatalf("verify sum_bytes as xdp: %v\n%s", err, out)
 	}
 	out, _, err = run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "unverifiable.o"))
 	if json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || res[0].Verified || res[0].Error == nil || res[0].Error.PC != 1 ||

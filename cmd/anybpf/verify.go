@@ -27,6 +27,7 @@ type verdictJSON struct {
 	TimeMS       float64          `json:"time_ms"`
 	Warnings     []string         `json:"warnings,omitempty"`
 	Returns      string           `json:"r0,omitempty"`
+	CalledBy     []string         `json:"called_by,omitempty"`
 }
 
 // verifyErrorJSON is where and why a program was refused.
@@ -42,7 +43,8 @@ func newProgVerifyCommand(g *globalFlags) *cobra.Command {
 		Short: "Prove the programs of an object file safe, or say why not",
 		Long: `Run the verifier on every program of an ELF object file (or the one named, or those of
 one section), including program types anybpf cannot run yet. A safe program prints
-"verified: N instructions, M ms"; a refused one the instruction that could not be proven
+"verified: N instructions, M ms"; a function of .text that is not verifiable alone (its
+arguments are only known where it is called) is judged within the programs calling it; a refused one the instruction that could not be proven
 safe, the failed condition, the registers involved and the C source line. Exits with
 status 1 when a program is refused.
 
@@ -86,7 +88,7 @@ or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warn
 			for _, v := range verdicts {
 				ms := float64(v.Duration.Microseconds()) / 1000
 				j := verdictJSON{Program: v.Name, Type: v.Type.String(), Section: v.Section, Verified: v.Err == nil,
-					Instructions: v.Instructions, Processed: v.Processed, TimeMS: ms, Warnings: v.Warnings, Returns: v.Returns}
+					Instructions: v.Instructions, Processed: v.Processed, TimeMS: ms, Warnings: v.Warnings, Returns: v.Returns, CalledBy: v.CalledBy}
 				if v.Err != nil {
 					refused = true
 					j.Error = &verifyErrorJSON{PC: -1, Message: v.Err.Error()}
@@ -113,7 +115,11 @@ or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warn
 					fmt.Fprintf(out, "%srefused: %v\n", prefix, v.Err)
 					continue
 				}
-				fmt.Fprintf(out, "%sverified: %d instructions, %.3f ms (%d processed)\n", prefix, v.Instructions, ms, v.Processed)
+				within := ""
+				if v.CalledBy != nil {
+					within = " as part of " + strings.Join(v.CalledBy, ", ") + " (a function of .text, not verifiable alone)"
+				}
+				fmt.Fprintf(out, "%sverified%s: %d instructions, %.3f ms (%d processed)\n", prefix, within, v.Instructions, ms, v.Processed)
 				if verbose {
 					for _, w := range v.Warnings {
 						fmt.Fprintf(out, "  warning: %s\n", w)

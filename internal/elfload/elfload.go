@@ -78,6 +78,9 @@ type ProgramSpec struct {
 	AttachType progtype.AttachType
 	// Instructions are relocated: local calls point at the appended callees.
 	Instructions []isa.Instruction
+	// Callees names the functions appended after the entry function, in order: those it
+	// calls, directly or not.
+	Callees []string
 	// References lists the 64-bit loads of maps and global data.
 	References []Reference
 	// Lines is the BTF line info of the program, sorted by instruction: each entry

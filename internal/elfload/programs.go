@@ -107,6 +107,7 @@ func (l *loader) link(entry *function) (*ProgramSpec, error) {
 		}
 		base[fn] = nextSlot
 		order = append(order, fn)
+		p.Callees = append(p.Callees, fn.name)
 		nextSlot += totalSlots(fn)
 		return base[fn]
 	}

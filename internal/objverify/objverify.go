@@ -3,6 +3,8 @@
 package objverify
 
 import (
+	"slices"
+
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/progtype"
 	"github.com/anybpf/anybpf/verifier"
@@ -40,4 +42,21 @@ func Program(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program {
 // mapInfo is what the verifier needs of a map.
 func mapInfo(m *elfload.MapSpec) verifier.MapInfo {
 	return verifier.MapInfo{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, ReadOnly: m.ReadOnly, Inner: -1}
+}
+
+// Callers returns the programs of obj that call ps's function, directly or not, when ps
+// is a function of .text (which libbpf, cilium/ebpf and Linux take as part of the
+// programs calling it, not as a program): what its arguments are is only known there.
+// Other functions of .text are not callers; nil when ps is not in .text.
+func Callers(obj *elfload.Object, ps *elfload.ProgramSpec) []*elfload.ProgramSpec {
+	if ps.Section != ".text" {
+		return nil
+	}
+	var out []*elfload.ProgramSpec
+	for _, p := range obj.Programs {
+		if p.Section != ".text" && slices.Contains(p.Callees, ps.Name) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
