@@ -665,9 +665,9 @@ func (fa *funcAnalysis) call(i int, ins isa.Instruction, s *state) (*state, erro
 	in := s.clone()
 	in.frames = append(in.frames, &frame{})
 	for r := 6; r <= 9; r++ {
-		in.regs[r] = uninit
+		in.setReg(isa.Register(r), uninit)
 	}
-	in.regs[0] = uninit
+	in.setReg(0, uninit)
 	in.regs[10] = reg{k: kStack, num: interval.Const(0), frame: len(in.frames) - 1}
 	out, err := a.function(callee, in)
 	if err != nil {

@@ -75,14 +75,36 @@ func (a *analysis) branch(i int, ins isa.Instruction, s *state) (taken, fall *st
 		}
 	case d.k == kPacket && src.k == kPacket && !jmp32:
 		packetCompare(c, taken, fall, ins)
-		if taken.z.IsBottom() {
+		if taken.z.IsBottom() || !numbersFromZone(taken) {
 			taken = nil
 		}
-		if fall.z.IsBottom() {
+		if fall.z.IsBottom() || !numbersFromZone(fall) {
 			fall = nil
 		}
 	}
 	return taken, fall, nil
+}
+
+// numbersFromZone narrows every number register to the bounds the zone now gives its
+// value: a bounds check on data + i + 1 bounds i itself, which a loop counter's
+// widening then keeps. It returns false when a register has no value left (the edge
+// cannot be taken).
+func numbersFromZone(s *state) bool {
+	for r := range s.regs {
+		if s.regs[r].k != kNum {
+			continue
+		}
+		lo, hi := s.z.Bounds(numVar(isa.Register(r)))
+		if lo == zone.NegInf && hi == zone.Inf {
+			continue
+		}
+		v := interval.Meet(s.regs[r].num, interval.SignedRange(lo, hi))
+		if v.IsBottom() {
+			return false
+		}
+		s.regs[r].num = v
+	}
+	return true
 }
 
 // apply stores refined operand values; it returns false when the edge is impossible.

@@ -324,15 +324,20 @@ func (a *analysis) callback(i int, s *state, id helpers.ID, fn, mapArg int) erro
 	}
 	in := s.clone()
 	in.frames = append(in.frames, &frame{})
+	// Every register is new in the callback: what the zone relates to the caller's
+	// registers must not stick to them.
 	for r := range in.regs {
-		in.regs[r] = uninit
+		in.setReg(isa.Register(r), uninit)
 	}
 	in.regs[10] = reg{k: kStack, num: interval.Const(0), frame: len(in.frames) - 1}
 	ctxArg := s.regs[3] // loop: (nr, fn, ctx, flags); for_each: (map, fn, ctx, flags)
 	switch id.String() {
 	case "loop":
-		in.regs[1] = number(interval.UnsignedRange(0, 1<<23))
+		in.setReg(1, number(interval.UnsignedRange(0, 1<<23)))
 		in.regs[2] = ctxArg
+		if ctxArg.k == kPacket {
+			in.z.Assign(pktVar(2), pktVar(3), 0)
+		}
 	case "for_each_map_elem":
 		if mapArg < 0 {
 			return a.errorf(i, nil, nil, "bpf_for_each_map_elem without a map")
@@ -342,6 +347,9 @@ func (a *analysis) callback(i int, s *state, id helpers.ID, fn, mapArg int) erro
 		in.regs[2] = reg{k: kMem, size: int64(m.KeySize), num: interval.Const(0)}
 		in.regs[3] = reg{k: kMapValue, m: mapArg, num: interval.Const(0)}
 		in.regs[4] = ctxArg
+		if ctxArg.k == kPacket {
+			in.z.Assign(pktVar(4), pktVar(3), 0)
+		}
 	default:
 		return a.errorf(i, nil, nil, "bpf_%s takes no callback anybpf knows how to check", id)
 	}
