@@ -346,7 +346,7 @@ func genProgram(seed uint64) (string, int) {
 // statement emits one straight-line or loop construct at the top level.
 func (g *progGen) statement() {
 	r := g.r
-	switch r.IntN(12) {
+	switch r.IntN(13) {
 	case 0: // bounds check then access
 		l := g.newLabel()
 		k := r.IntN(80)
@@ -386,6 +386,8 @@ func (g *progGen) statement() {
 		g.packetWalk()
 	case 11: // a loop walking a map value with a pointer
 		g.valueWalk()
+	case 12: // a loop longer than the rounds walked exactly, bounded by the packet
+		g.longLoop()
 	}
 }
 
@@ -585,4 +587,32 @@ func (g *progGen) valueWalk() {
 	g.f("add %%r8, %d\nadd %%r7, 1\n", step)
 	g.backEdge("r7", fmt.Sprint(g.maybe(8, vsize/step, vsize/step+1)), head)
 	g.f("L%d:\n", out)
+}
+
+// longLoop emits a loop reading the packet at the cursor plus its counter (r7), each
+// read checked against data_end, whose counter bound (1,025 to 100,000 rounds, or none)
+// lies beyond the rounds the verifier walks exactly: after widening, only the packet
+// check bounds the counter. The body may index the array with the counter (masked, or
+// not quite), and the counter may be used after the loop, unchecked.
+func (g *progGen) longLoop() {
+	r := g.r
+	g.loops++
+	head, out := g.newLabel(), g.newLabel()
+	size := 1 << r.IntN(3)
+	g.f("mov %%r7, 0\nL%d:\nmov %%r4, %%r6\nadd %%r4, %%r7\nmov %%r5, %%r4\nadd %%r5, %d\njgt %%r5, %%r3, L%d\n",
+		head, g.maybe(10, size, size-1), out)
+	g.f("ldx%s %%r5, [%%r4+0]\nadd %%r0, %%r5\n", map[int]string{1: "b", 2: "h", 4: "w"}[size])
+	if r.IntN(3) == 0 {
+		g.body(fmt.Sprintf("mov %%r4, %%r7\nand %%r4, %d\n", g.maybe(8, 63, 127)), "r7", out, false)
+	}
+	g.f("add %%r7, %d\n", g.maybe(4, 1, 2))
+	if r.IntN(4) == 0 {
+		g.f("ja L%d\n", head) // bounded by the packet's end only
+	} else {
+		g.backEdge("r7", fmt.Sprint([]int{1025, 1500, 2048, 4096, 65536, 100000}[r.IntN(6)]), head)
+	}
+	g.f("L%d:\n", out)
+	if r.IntN(4) == 0 { // the counter after the loop: the packet at cursor + r7, unchecked
+		g.f("mov %%r4, %%r6\nadd %%r4, %%r7\nldxb %%r5, [%%r4+0]\nadd %%r0, %%r5\n")
+	}
 }
