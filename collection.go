@@ -194,7 +194,8 @@ func (rt *Runtime) loadObject(obj *elfload.Object, path string, opts CollectionO
 
 // mapSpecOf turns the loader's description of a map into the one maps.New takes.
 func mapSpecOf(s *elfload.MapSpec) maps.Spec {
-	spec := maps.Spec{Name: s.Name, Type: s.Type, KeySize: s.KeySize, ValueSize: s.ValueSize, MaxEntries: s.MaxEntries, Flags: s.Flags}
+	spec := maps.Spec{Name: s.Name, Type: s.Type, KeySize: s.KeySize, ValueSize: s.ValueSize, MaxEntries: s.MaxEntries, Flags: s.Flags,
+		SpinLock: s.SpinLock, SpinLockOffset: s.SpinLockOffset}
 	if s.InnerMap != nil {
 		inner := mapSpecOf(s.InnerMap)
 		spec.InnerMap = &inner

@@ -79,6 +79,7 @@ func (a *array) Lookup(key, value []byte) error {
 		return err
 	}
 	copy(value, a.value(i))
+	hideLock(a.spec, value)
 	return nil
 }
 
@@ -97,7 +98,7 @@ func (a *array) Update(key, value []byte, flags uint64) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrFull, err) // the kernel says E2BIG for an index past the end
 	}
-	copy(a.value(i), value)
+	copyValue(a.spec, a.value(i), value)
 	return nil
 }
 

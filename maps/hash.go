@@ -316,6 +316,7 @@ func (h *hash) Lookup(key, value []byte) error {
 		return ErrKeyNotExist
 	}
 	copy(value, unsafe.Slice(n.value.Load(), h.vsize))
+	hideLock(h.spec, value)
 	return nil
 }
 
@@ -336,6 +337,7 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 	v := h.store.alloc(key)
 	if v != nil {
 		copy(h.valueMem(v), value)
+		hideLock(h.spec, h.valueMem(v)) // a new element starts unlocked
 	}
 	h.mu.Lock()
 	n := h.t.find(hv, key)
@@ -380,7 +382,7 @@ func (h *hash) Update(key, value []byte, flags uint64) error {
 		// all wait for running programs): write in place, as the kernel's
 		// preallocated hash maps always do.
 		n.used.Store(true)
-		copy(h.valueMem(n.value.Load()), value)
+		copyValue(h.spec, h.valueMem(n.value.Load()), value)
 		h.inPlace.Add(1)
 		h.mu.Unlock()
 		return nil

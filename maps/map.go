@@ -39,6 +39,13 @@ type Spec struct {
 	// InnerMap is the template the maps stored in a map-of-maps must match; nil for
 	// other types (and for maps-of-maps whose first inner map becomes the template).
 	InnerMap *Spec
+	// SpinLock says each value holds a struct bpf_spin_lock (4 bytes) at byte
+	// SpinLockOffset (hash and array maps only, as in Linux). As Linux's copy_map_value
+	// does, updates leave an array element's lock as it is and start a new hash
+	// element's unlocked, and lookups from user space read it as 0, so that no update
+	// can leave a lock taken that no program holds.
+	SpinLock       bool
+	SpinLockOffset uint32
 }
 
 // FlagInnerMap is BPF_F_INNER_MAP: maps stored in a map-of-maps whose template has this
@@ -213,7 +220,34 @@ func checkShape(spec Spec) error {
 	if spec.KeySize > MaxKeySize {
 		return fmt.Errorf("map %q: %w: key size %d is more than %d", spec.Name, ErrInvalid, spec.KeySize, MaxKeySize)
 	}
+	if spec.SpinLock {
+		switch {
+		case spec.Type != Hash && spec.Type != Array:
+			return fmt.Errorf("map %q: %w: a bpf_spin_lock in the values of a %s map (hash and array maps only)", spec.Name, ErrNotSupported, spec.Type)
+		case spec.SpinLockOffset%4 != 0 || uint64(spec.SpinLockOffset)+4 > uint64(spec.ValueSize):
+			return fmt.Errorf("map %q: %w: bpf_spin_lock at offset %d of a %d-byte value", spec.Name, ErrInvalid, spec.SpinLockOffset, spec.ValueSize)
+		}
+	}
 	return nil
+}
+
+// copyValue copies a value from user space or a program into a map's element, leaving
+// the element's spin lock (if any) as it is.
+func copyValue(spec Spec, dst, src []byte) {
+	if !spec.SpinLock {
+		copy(dst, src)
+		return
+	}
+	l := spec.SpinLockOffset
+	copy(dst[:l], src[:l])
+	copy(dst[l+4:], src[l+4:])
+}
+
+// hideLock clears the spin lock (if any) of a value copied out to user space.
+func hideLock(spec Spec, value []byte) {
+	if spec.SpinLock {
+		clear(value[spec.SpinLockOffset : spec.SpinLockOffset+4])
+	}
 }
 
 // checkValue checks a user-space value buffer against the size the map expects.

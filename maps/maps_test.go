@@ -30,6 +30,9 @@ func TestNewErrors(t *testing.T) {
 		{Type: Array, KeySize: 4, ValueSize: MaxValueSize + 1, MaxEntries: 1},
 		{Type: Hash, KeySize: MaxKeySize + 1, ValueSize: 8, MaxEntries: 1},
 		{Type: StackTrace, KeySize: 4, ValueSize: 8, MaxEntries: 1},
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLock: true},
+		{Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLock: true, SpinLockOffset: 6},
+		{Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLock: true, SpinLockOffset: 8},
 	} {
 		if _, err := New(spec, NewEpochs(0)); err == nil {
 			t.Errorf("New(%+v) succeeded", spec)
@@ -343,5 +346,56 @@ func TestLRU(t *testing.T) {
 		if err := m.Lookup(u32(3), val); err != nil {
 			t.Errorf("%s: a free slot after delete still evicted key 3", typ)
 		}
+	}
+}
+
+// TestSpinLockWord: updates never set the struct bpf_spin_lock of a value (an array
+// element's stays as it is, a new hash element's starts unlocked) and lookups read it as
+// 0, so no update can leave a lock taken that no program holds.
+func TestSpinLockWord(t *testing.T) {
+	for _, typ := range []Type{Array, Hash} {
+		t.Run(typ.String(), func(t *testing.T) {
+			m := mustNew(t, Spec{Type: typ, KeySize: 4, ValueSize: 16, MaxEntries: 4, SpinLock: true, SpinLockOffset: 8})
+			key := u32(1)
+			value := make([]byte, 16)
+			for i := range value {
+				value[i] = byte(0xa0 + i)
+			}
+			if err := m.Update(key, value, UpdateAny); err != nil {
+				t.Fatal(err)
+			}
+			lock := (*atomic.Uint32)(unsafe.Add(m.LookupPtr(unsafe.Pointer(&key[0])), 8))
+			if got := lock.Load(); got != 0 {
+				t.Fatalf("the update set the lock word to %#x", got)
+			}
+			lock.Store(1) // a program holds the lock
+			got := make([]byte, 16)
+			if err := m.Lookup(key, got); err != nil {
+				t.Fatal(err)
+			}
+			want := append(append(append([]byte(nil), value[:8]...), 0, 0, 0, 0), value[12:]...)
+			if string(got) != string(want) {
+				t.Fatalf("lookup % x, want % x (the lock reads as 0)", got, want)
+			}
+			value[0] = 0x11
+			if err := m.Update(key, value, UpdateExist); err != nil {
+				t.Fatal(err)
+			}
+			ptr := m.LookupPtr(unsafe.Pointer(&key[0]))
+			if b := *(*byte)(ptr); b != 0x11 {
+				t.Fatalf("update not applied: first byte %#x", b)
+			}
+			held := (*atomic.Uint32)(unsafe.Add(ptr, 8)).Load()
+			switch typ {
+			case Array: // in place: the holder's lock stays held, the update does not take it
+				if held != 1 {
+					t.Fatalf("the update changed the held lock to %#x", held)
+				}
+			case Hash: // a new element, unlocked
+				if held != 0 {
+					t.Fatalf("the new element's lock is %#x", held)
+				}
+			}
+		})
 	}
 }

@@ -23,6 +23,11 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 		e.Cause = err
 		return e
 	}
+	if s.locked && id.String() != "spin_unlock" {
+		// As in Linux: the lock must not be held across anything that may sleep, end
+		// the program (a tail call) or take the lock again.
+		return a.errorf(i, s, nil, "bpf_%s called while a spin lock is held (only bpf_spin_unlock may be)", id)
+	}
 	var mapArg = -1            // the map argument's (first) map
 	var mapReg reg             // the map argument
 	var argKey, argValue int64 // the largest key and value sizes of the map argument's maps
@@ -125,18 +130,19 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 			}
 			a.release(s, v.ref)
 		case helpers.ArgPtrToSpinLock:
-			if v.k != kMapValue {
-				return bad("a pointer to a bpf_spin_lock in a map value")
+			lock, err := a.spinLockArg(i, s, r)
+			if err != nil {
+				return err
 			}
 			switch id.String() {
 			case "spin_lock":
-				if s.locked {
-					return a.errorf(i, s, nil, "bpf_spin_lock while a lock is held")
-				}
-				s.locked = true
+				s.locked, s.lock = true, lock
 			case "spin_unlock":
-				if !s.locked {
+				switch {
+				case !s.locked:
 					return a.errorf(i, s, nil, "bpf_spin_unlock without a lock held")
+				case s.lock != lock:
+					return a.errorf(i, s, []int{int(r)}, "bpf_spin_unlock of a lock that may not be the one held")
 				}
 				s.locked = false
 			}
@@ -393,4 +399,31 @@ func noElementHelpers(t maps.Type) bool {
 		return true
 	}
 	return false
+}
+
+// spinLockArg checks that register r points to the struct bpf_spin_lock of a map value
+// returned by a lookup (which Linux requires too: the lock is named by that lookup), and
+// returns which lock it is.
+func (a *analysis) spinLockArg(i int, s *state, r isa.Register) (lockID, error) {
+	v := s.regs[r]
+	fail := func(format string, args ...any) (lockID, error) {
+		return lockID{}, a.errorf(i, s, []int{int(r)}, format, args...)
+	}
+	if v.k != kMapValue || v.nullable {
+		return fail("r%d must point to the struct bpf_spin_lock of a map value, checked for NULL", r)
+	}
+	if v.m < 0 {
+		return fail("r%d may point into the values of different maps: the lock must be one map's", r)
+	}
+	m := a.p.Maps[v.m]
+	if !m.SpinLock {
+		return fail("map %s has no struct bpf_spin_lock in its value (declare the map with BTF, its value a struct with a struct bpf_spin_lock member)", m.Name)
+	}
+	if off, ok := v.num.Const(); !ok || off != uint64(m.SpinLockOffset) {
+		return fail("r%d points at offset %s of map %s's value, not at its struct bpf_spin_lock (offset %d)", r, v.num, m.Name, m.SpinLockOffset)
+	}
+	if v.nullID == 0 {
+		return fail("r%d does not come from one bpf_map_lookup_elem call: which lock it is cannot be told", r)
+	}
+	return lockID{v.m, v.nullID}, nil
 }

@@ -86,6 +86,9 @@ func (a *analysis) checkAccess(i int, s *state, ac access) (lo, hi int64, err er
 			if ac.write && m.ReadOnly {
 				return fail("write to read-only map %s", m.Name)
 			}
+			if l := int64(m.SpinLockOffset); m.SpinLock && lo < l+4 && hi > l {
+				return fail("access [%d, %d) touches the struct bpf_spin_lock of map %s's value (bytes [%d, %d)): only bpf_spin_lock and bpf_spin_unlock may", lo, hi, m.Name, l, l+4)
+			}
 			if limit < 0 || int64(m.ValueSize) < limit {
 				limit, name = int64(m.ValueSize), m.Name
 			}

@@ -308,6 +308,13 @@ func (f *frame) clone() *frame {
 	return &c
 }
 
+// lockID names the spin lock a state holds by the map value that holds it: its map and
+// the lookup that returned it (reg.nullID).
+type lockID struct{ m, lookup int }
+
+// unknownLock is the lock held where paths holding different locks meet.
+var unknownLock = lockID{-1, -1}
+
 // state is the abstract state at a program point.
 type state struct {
 	regs   [11]reg
@@ -315,15 +322,16 @@ type state struct {
 	z      *zone.DBM
 	// refs are the references held (ring buffer records, sockets) by id.
 	refs map[int]bool
-	// locked says a spin lock is held.
+	// locked says a spin lock is held: lock's.
 	locked bool
+	lock   lockID
 	// pktGen counts the calls of helpers that change the packet.
 	pktGen int
 	bottom bool
 }
 
 func (s *state) clone() *state {
-	c := &state{regs: s.regs, z: s.z.Clone(), locked: s.locked, pktGen: s.pktGen, bottom: s.bottom}
+	c := &state{regs: s.regs, z: s.z.Clone(), locked: s.locked, lock: s.lock, pktGen: s.pktGen, bottom: s.bottom}
 	c.frames = make([]*frame, len(s.frames))
 	for i, f := range s.frames {
 		c.frames[i] = f.clone()
@@ -384,6 +392,13 @@ func (r *state) joinWith(b *state, widening bool) {
 		}
 		r.refs[k] = true
 	}
+	switch {
+	case !b.locked:
+	case !r.locked:
+		r.lock = b.lock
+	case r.lock != b.lock:
+		r.lock = unknownLock
+	}
 	r.locked = r.locked || b.locked
 	r.pktGen = max(r.pktGen, b.pktGen)
 }
@@ -410,7 +425,7 @@ func leqState(a, b *state) bool {
 			return false
 		}
 	}
-	if a.locked && !b.locked {
+	if a.locked && (!b.locked || b.lock != a.lock && b.lock != unknownLock) {
 		return false
 	}
 	return a.z.LessEq(b.z)

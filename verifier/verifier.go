@@ -70,6 +70,11 @@ type MapInfo struct {
 	// Inner is the template of a map-of-maps' inner maps, an index into Program.Maps, or
 	// -1.
 	Inner int
+	// SpinLock says the value holds a struct bpf_spin_lock (declared in the map's BTF), at
+	// byte SpinLockOffset: the only place bpf_spin_lock and bpf_spin_unlock may point, and
+	// bytes programs may not read or write directly.
+	SpinLock       bool
+	SpinLockOffset uint32
 }
 
 // MapRef says that the 64-bit load at Instruction (an index into Instructions) loads the

@@ -17,6 +17,7 @@ var testMaps = []verifier.MapInfo{
 	{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Inner: -1},
 	{Name: "ringbuf", Type: maps.RingBuf, MaxEntries: 4096, Inner: -1},
 	{Name: "rodata", Type: maps.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, ReadOnly: true, Inner: -1},
+	{Name: "locked", Type: maps.Hash, KeySize: 4, ValueSize: 16, MaxEntries: 16, Inner: -1, SpinLock: true, SpinLockOffset: 8},
 }
 
 // assemble builds an XDP program; "lddw %rN, 0xMAP00" with MAP a testMaps index loads that
@@ -675,5 +676,79 @@ func TestLoopRounds(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("limit %d: %v, want %q", tc.limit, err, tc.want)
 		}
+	}
+}
+
+// lockedLookup looks key up in the map with a spin lock (testMaps[3]) into reg, leaving
+// the program when it is not found.
+func lockedLookup(reg string, key int) string {
+	return fmt.Sprintf(`
+		stw [%%r10-4], %d
+		lddw %%r1, 0xabcd0300
+		mov %%r2, %%r10
+		add %%r2, -4
+		call 1
+		jeq %%r0, 0, out
+		mov %s, %%r0
+`, key, reg)
+}
+
+// lockCall calls bpf_spin_lock (93) or bpf_spin_unlock (94) on reg + off.
+func lockCall(helper int, reg string, off int) string {
+	return fmt.Sprintf("mov %%r1, %s\nadd %%r1, %d\ncall %d\n", reg, off, helper)
+}
+
+func TestSpinLocks(t *testing.T) {
+	const out = "out:\nmov %r0, 2\nexit"
+	lock, unlock := lockCall(93, "%r6", 8), lockCall(94, "%r6", 8)
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"lock, update, unlock", lockedLookup("%r6", 0) + lock + "ldxdw %r2, [%r6+0]\nadd %r2, 1\nstxdw [%r6+0], %r2\n" + unlock + out, ""},
+		{"bytes after the lock", lockedLookup("%r6", 0) + lock + "stw [%r6+12], 1\n" + unlock + out, ""},
+		{"exit with the lock held", lockedLookup("%r6", 0) + lock + out, "exits with a spin lock held"},
+		{"lock twice", lockedLookup("%r6", 0) + lock + lock + unlock + out, "bpf_spin_lock called while a spin lock is held"},
+		{"unlock without lock", lockedLookup("%r6", 0) + unlock + out, "without a lock held"},
+		{"helper call while locked", lockedLookup("%r6", 0) + lock + "call 5\n" + unlock + out, "bpf_ktime_get_ns called while a spin lock is held"},
+		{"tail call while locked", lockedLookup("%r6", 0) + lock + "mov %r1, 0\nmov %r2, 0\nmov %r3, 0\ncall 12\n" + unlock + out, "bpf_tail_call called while a spin lock is held"},
+		{"lock word written", lockedLookup("%r6", 0) + "stw [%r6+8], 1\n" + lock + unlock + out, "touches the struct bpf_spin_lock"},
+		{"lock word read", lockedLookup("%r6", 0) + lock + "ldxw %r2, [%r6+8]\n" + unlock + out, "touches the struct bpf_spin_lock"},
+		{"read overlapping the lock", lockedLookup("%r6", 0) + "ldxdw %r2, [%r6+4]\n" + out, "touches the struct bpf_spin_lock"},
+		{"helper writing over the lock", lockedLookup("%r6", 0) + "mov %r1, %r6\nmov %r2, 16\ncall 16\n" + out, "touches the struct bpf_spin_lock"},
+		{"lock at another offset", lockedLookup("%r6", 0) + lockCall(93, "%r6", 0) + lockCall(94, "%r6", 0) + out, "not at its struct bpf_spin_lock (offset 8)"},
+		{"map without a lock", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0000
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			jeq %r0, 0, out
+			mov %r6, %r0
+		` + lock + unlock + out, "map hash has no struct bpf_spin_lock"},
+		{"unlock another lookup's lock", lockedLookup("%r6", 0) + lockedLookup("%r7", 1) + lock + lockCall(94, "%r7", 8) + out, "may not be the one held"},
+		{"paths holding different locks", lockedLookup("%r6", 0) + lockedLookup("%r7", 1) + `
+			ldxw %r8, [%r6+0]
+			jeq %r8, 0, other
+		` + lock + "ja both\nother:\n" + lockCall(93, "%r7", 8) + "both:\n" + unlock + out, "may not be the one held"},
+		{"lock through a pointer not checked for NULL", `
+			stw [%r10-4], 0
+			lddw %r1, 0xabcd0300
+			mov %r2, %r10
+			add %r2, -4
+			call 1
+			mov %r6, %r0
+		` + lock + unlock + "ja out\n" + out, "may be NULL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifier.Verify(assemble(t, tc.src), nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("verified; want an error with %q", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("error %q, want one with %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -148,6 +148,10 @@ type MapSpec struct {
 	Contents []InitialValue
 	// ReadOnly is set for .rodata sections.
 	ReadOnly bool
+	// SpinLock says the value type (from BTF) has a struct bpf_spin_lock member, at byte
+	// SpinLockOffset.
+	SpinLock       bool
+	SpinLockOffset uint32
 }
 
 // InitialValue is an initial entry of a map-of-maps or program array: the map or program
@@ -651,6 +655,7 @@ func mapFromBTF(name string, def *btf.Struct, windows bool) (*MapSpec, error) {
 				m.KeySize = uint32(size)
 			} else {
 				m.ValueSize = uint32(size)
+				m.SpinLockOffset, m.SpinLock = spinLockIn(ptr.Target)
 			}
 		case "values":
 			arr, ok := member.Type.(*btf.Array)
@@ -672,6 +677,21 @@ func mapFromBTF(name string, def *btf.Struct, windows bool) (*MapSpec, error) {
 		}
 	}
 	return m, nil
+}
+
+// spinLockIn finds the struct bpf_spin_lock member of a map's value type, where Linux
+// looks for it: among the members of the value struct itself.
+func spinLockIn(t btf.Type) (offset uint32, ok bool) {
+	s, isStruct := btf.UnderlyingType(t).(*btf.Struct)
+	if !isStruct {
+		return 0, false
+	}
+	for _, m := range s.Members {
+		if lock, isLock := btf.UnderlyingType(m.Type).(*btf.Struct); isLock && lock.Name == "bpf_spin_lock" {
+			return m.Offset.Bytes(), true
+		}
+	}
+	return 0, false
 }
 
 // btfUint decodes the "__uint(name, value)" convention: a pointer to an array whose

@@ -41,7 +41,8 @@ func Program(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program {
 
 // mapInfo is what the verifier needs of a map.
 func mapInfo(m *elfload.MapSpec) verifier.MapInfo {
-	return verifier.MapInfo{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, ReadOnly: m.ReadOnly, Inner: -1}
+	return verifier.MapInfo{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, ReadOnly: m.ReadOnly, Inner: -1,
+		SpinLock: m.SpinLock, SpinLockOffset: m.SpinLockOffset}
 }
 
 // Callers returns the programs of obj that call ps's function, directly or not, when ps
