@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -122,6 +123,10 @@ func TestCorpus(t *testing.T) {
 	var total, slowest time.Duration
 	var slowestName string
 	var mostAlloc uint64
+	// VERIFIER_CORPUS_TABLE names a file that gets one line per program: its size, the
+	// verdict, the time and what the verification allocated (docs/verifier-corpus.tsv).
+	var table strings.Builder
+	table.WriteString("object\tprogram\tinstructions\tprevail\tanybpf\ttime_us\tallocated_kib\n")
 	reasons := map[string]int{}
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".o") && filepath.Base(filepath.Dir(path)) != "invalid" {
@@ -148,6 +153,15 @@ func TestCorpus(t *testing.T) {
 			if a := ms1.TotalAlloc - ms0.TotalAlloc; a > mostAlloc {
 				mostAlloc = a
 			}
+			verdict := "verified"
+			if err != nil {
+				verdict = "refused"
+			}
+			if want == "" {
+				want = "-"
+			}
+			fmt.Fprintf(&table, "%s\t%s\t%d\t%s\t%s\t%d\t%d\n", rel, ps.Name, len(ps.Instructions), want, verdict,
+				elapsed.Microseconds(), (ms1.TotalAlloc-ms0.TotalAlloc)>>10)
 			if terr := verifyCorpusProgram(obj, ps, &verifier.Options{AllowUnreachable: true}); terr == nil && want == "pass" {
 				withTermination++
 			}
@@ -200,6 +214,11 @@ func TestCorpus(t *testing.T) {
 		passOK, passRefused, rejectRefused, rejectPassed, wronglyPassed, otherOK, otherRefused)
 	t.Logf("with termination checked: %d of the programs PREVAIL verifies", withTermination)
 	t.Logf("time: %v for all programs, slowest %v (%s); most allocated by one program: %d KiB", total, slowest, slowestName, mostAlloc>>10)
+	if path := os.Getenv("VERIFIER_CORPUS_TABLE"); path != "" {
+		if err := os.WriteFile(path, []byte(table.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
 	// Every program PREVAIL verifies must verify, with termination checked too, and every
 	// one it rejects must be refused (as its Linux platform reads the sections; see
 	// asPrevailLinux and verifyCorpusProgram).
