@@ -752,3 +752,45 @@ func TestSpinLocks(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbackForgetsCallerRegisters: a callback's r1 (bpf_loop's index) is a new value;
+// what the zone related to the caller's r1 (here the constant 4, the loop count) must
+// not stick to it. It did once: the comparison r1 >= 8 then looked impossible, and the
+// code after it, which reads past the stack, was never checked.
+func TestCallbackForgetsCallerRegisters(t *testing.T) {
+	insns, err := isa.Assemble(`
+		stdw [%r10-8], 0
+		mov %r1, 4
+		lddw %r2, 0x77
+		mov %r3, %r10
+		add %r3, -8
+		mov %r4, 0
+		call 181
+		mov %r0, 2
+		exit
+		mov %r3, 8
+		jlt %r1, %r3, small
+		ldxdw %r0, [%r10+0]
+		exit
+	small:
+		mov %r0, 0
+		exit`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, callback := 0, 0
+	for i, ins := range insns {
+		if i == 9 { // the callback's first instruction
+			callback = slot
+		}
+		slot += ins.Slots()
+	}
+	lddw := 2
+	insns[lddw].Src = isa.Register(isa.PseudoFunc)
+	insns[lddw].Constant = int64(callback - (2 + 1)) // relative to the LDDW's slot (2) plus one
+	p := &verifier.Program{Name: "test", Instructions: insns, Type: progtype.XDP}
+	_, err = verifier.Verify(p, &verifier.Options{AllowUnreachable: true})
+	if err == nil || !strings.Contains(err.Error(), "outside the 512-byte stack") {
+		t.Fatalf("verify: %v, want the read past the stack refused", err)
+	}
+}
