@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync/atomic"
+	"unsafe"
 )
 
 // ErrBadMapFile is returned for a map file that is not one, is damaged, or holds a map
@@ -77,7 +79,32 @@ func (s Spec) FileFootprint(ncpu int) uint64 {
 // before or after it. Other types fail with ErrNotSupported.
 //
 // Close the map (io.Closer) to unmap the file; nothing may use the map afterwards.
+//
+// The spin locks of a reopened map's values (Spec.SpinLock) start released: no program
+// runs on it yet, and a lock word left set by a process killed while a program held it
+// would otherwise never be released.
 func OpenFile(spec Spec, epochs *Epochs, path string) (m Map, created bool, err error) {
+	m, created, err = openFile(spec, epochs, path)
+	if err == nil && !created && spec.SpinLock {
+		releaseLocks(m, spec)
+	}
+	return m, created, err
+}
+
+// releaseLocks clears the spin lock word of every value of m.
+func releaseLocks(m Map, spec Spec) {
+	key, next := make([]byte, spec.KeySize), make([]byte, spec.KeySize)
+	var prev []byte
+	for m.NextKey(prev, next) == nil {
+		copy(key, next)
+		if p := m.LookupPtr(unsafe.Pointer(&key[0])); p != nil {
+			(*atomic.Uint32)(unsafe.Add(p, spec.SpinLockOffset)).Store(0)
+		}
+		prev = key
+	}
+}
+
+func openFile(spec Spec, epochs *Epochs, path string) (m Map, created bool, err error) {
 	if epochs == nil {
 		return nil, false, fmt.Errorf("map %q: %w: no epoch tracker", spec.Name, ErrInvalid)
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 )
@@ -727,4 +728,41 @@ func FuzzOpenMapFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMapFileReleasesLocks: a map file reopened after its process died while a program
+// held a spin lock (the lock word set in the file) has every lock released, and keeps
+// the rest of its values.
+func TestMapFileReleasesLocks(t *testing.T) {
+	for _, typ := range []Type{Array, Hash} {
+		t.Run(typ.String(), func(t *testing.T) {
+			spec := Spec{Name: "locked", Type: typ, KeySize: 4, ValueSize: 16, MaxEntries: 8, SpinLock: true, SpinLockOffset: 4}
+			path := filepath.Join(t.TempDir(), "m")
+			m := openTestFile(t, spec, path)
+			for k := uint32(0); k < 3; k++ {
+				key := u32(k)
+				value := append(u32(100+k), make([]byte, 12)...)
+				if err := m.Update(key, value, UpdateAny); err != nil {
+					t.Fatal(err)
+				}
+				(*atomic.Uint32)(unsafe.Add(m.LookupPtr(unsafe.Pointer(&key[0])), 4)).Store(1) // held
+			}
+			closeMap(t, m)
+			m = openTestFile(t, spec, path)
+			defer closeMap(t, m)
+			for k := uint32(0); k < 3; k++ {
+				key := u32(k)
+				p := m.LookupPtr(unsafe.Pointer(&key[0]))
+				if p == nil {
+					t.Fatalf("key %d lost", k)
+				}
+				if v := *(*uint32)(p); v != 100+k {
+					t.Errorf("key %d: value %d, want %d", k, v, 100+k)
+				}
+				if l := (*atomic.Uint32)(unsafe.Add(p, 4)).Load(); l != 0 {
+					t.Errorf("key %d: lock word %d after reopening, want 0 (released)", k, l)
+				}
+			}
+		})
+	}
 }
