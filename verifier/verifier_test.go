@@ -37,6 +37,22 @@ func assemble(t *testing.T, src string) *verifier.Program {
 	return p
 }
 
+// checkVerdict fails t unless err is nil where want is "", or an ErrUnverifiable whose
+// text holds want.
+func checkVerdict(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case want != "" && err == nil:
+		t.Fatalf("verified; want an error with %q", want)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Fatalf("error %q, want one with %q", err, want)
+	case err != nil && !errors.Is(err, verifier.ErrUnverifiable):
+		t.Fatalf("error %v is not ErrUnverifiable", err)
+	}
+}
+
 func TestVerify(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -410,16 +426,7 @@ func TestVerify(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := verifier.Verify(assemble(t, tc.src), nil)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.want != "" && err == nil:
-				t.Fatalf("verified; want an error with %q", tc.want)
-			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
-				t.Fatalf("error %q, want one with %q", err, tc.want)
-			case err != nil && !errors.Is(err, verifier.ErrUnverifiable):
-				t.Fatalf("error %v is not ErrUnverifiable", err)
-			}
+			checkVerdict(t, err, tc.want)
 		})
 	}
 }
@@ -741,14 +748,7 @@ func TestSpinLocks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := verifier.Verify(assemble(t, tc.src), nil)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.want != "" && err == nil:
-				t.Fatalf("verified; want an error with %q", tc.want)
-			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
-				t.Fatalf("error %q, want one with %q", err, tc.want)
-			}
+			checkVerdict(t, err, tc.want)
 		})
 	}
 }
