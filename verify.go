@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -74,6 +75,9 @@ type VerifyOptions struct {
 	// (with AttachType), instead of what their sections say. Raw bytecode needs it.
 	Type       progtype.Type
 	AttachType progtype.AttachType
+	// Log, when set, gets the verifier's log of every program (verifier.Options.Log),
+	// each after a line "; program NAME (section SEC)".
+	Log io.Writer
 }
 
 // VerifyFile runs the verifier on every program of the object at path, without loading
@@ -122,7 +126,12 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 			v.Instructions += ins.Slots()
 		}
 		start := time.Now()
-		res, err := verifier.Verify(objverify.Program(obj, ps), nil)
+		var vopts *verifier.Options
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, "; program %s (section %s)\n", ps.Name, ps.Section)
+			vopts = &verifier.Options{Log: opts.Log}
+		}
+		res, err := verifier.Verify(objverify.Program(obj, ps), vopts)
 		if err != nil && opts.Type == progtype.Unspec {
 			v.CalledBy, v.Processed = verifyWithin(obj, objverify.Callers(obj, ps))
 		}

@@ -3,6 +3,7 @@ package verifier
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -155,6 +156,22 @@ func (a *analysis) errorf(i int, s *state, regs []int, format string, args ...an
 		}
 	}
 	return e
+}
+
+// logState writes Options.Log's line for instruction i about to run in state s.
+func (a *analysis) logState(i int, s *state) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d: %s\t;", a.offs[i], a.p.Instructions[i])
+	if len(s.frames) > 1 {
+		fmt.Fprintf(&b, " frame %d", len(s.frames)-1)
+	}
+	for r := range s.regs {
+		if s.regs[r].k != kUninit {
+			fmt.Fprintf(&b, " r%d=%s", r, a.show(s, r))
+		}
+	}
+	b.WriteByte('\n')
+	io.WriteString(a.opts.Log, b.String())
 }
 
 // show describes register r, with the packet offset's relations for packet pointers.
@@ -627,6 +644,9 @@ func (fa *funcAnalysis) visitOne(i int, s *state, owned bool) (out, taken *state
 	a.processed++
 	if a.processed > a.opts.MaxInstructions {
 		return nil, nil, a.errorf(i, nil, nil, "the program is too complex: more than %d instructions processed", a.opts.MaxInstructions)
+	}
+	if a.opts.Log != nil {
+		a.logState(i, s)
 	}
 	if !owned {
 		s = s.clone()

@@ -28,6 +28,7 @@ package verifier
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/anybpf/anybpf/isa"
@@ -112,6 +113,11 @@ type Options struct {
 	// SkipTermination accepts loops the verifier cannot prove to end (as PREVAIL does by
 	// default); the runtime's instruction budget is then what stops them.
 	SkipTermination bool
+	// Log, when set, gets a line for every instruction the analysis processes (loop
+	// rounds and every state kept apart included), as Linux's verifier log at level 2:
+	// the instruction's slot and text, then the call frame when not the first and every
+	// register that holds a value, as the analysis knows it before the instruction.
+	Log io.Writer
 }
 
 // Result describes a verification.

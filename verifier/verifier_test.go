@@ -3,6 +3,7 @@ package verifier_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -792,5 +793,37 @@ func TestCallbackForgetsCallerRegisters(t *testing.T) {
 	_, err = verifier.Verify(p, &verifier.Options{AllowUnreachable: true})
 	if err == nil || !strings.Contains(err.Error(), "outside the 512-byte stack") {
 		t.Fatalf("verify: %v, want the read past the stack refused", err)
+	}
+}
+
+// TestLog: Options.Log gets one line per instruction processed, loop rounds included,
+// with the registers before it.
+func TestLog(t *testing.T) {
+	var log strings.Builder
+	p := assemble(t, `
+		mov %r0, 0
+		mov %r1, 0
+	loop:
+		add %r0, 2
+		add %r1, 1
+		jne %r1, 3, loop
+		exit`)
+	res, err := verifier.Verify(p, &verifier.Options{Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
+	if len(lines) != res.Processed {
+		t.Errorf("%d log lines for %d instructions processed:\n%s", len(lines), res.Processed, log.String())
+	}
+	for _, want := range []string{
+		"0: r0 = 0\t; r1=ctx+0 r10=stack(frame 0)+0",
+		"2: r0 += 2\t; r0=0 r1=0 r10=stack(frame 0)+0",
+		"2: r0 += 2\t; r0=4 r1=2 r10=stack(frame 0)+0",
+		"5: exit\t; r0=6 r1=3 r10=stack(frame 0)+0",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no log line %q in:\n%s", want, log.String())
+		}
 	}
 }

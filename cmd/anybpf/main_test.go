@@ -284,6 +284,15 @@ func TestProgVerify(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || !res[0].Verified || res[0].Insns == 0 || res[0].Instructions == 0 || res[0].TimeMS == nil || res[0].Error != nil {
 		t.Fatalf("verify -j: %v\n%s", err, out)
 	}
+	// log: the verifier's log, one line per instruction processed, before the verdict.
+	out, _, err = run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "unverifiable.o"), "log")
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.HasPrefix(out, "; program no_bounds_check (section xdp)\n0: r1 = *(u32 *)(r1 + 0)\t; r1=ctx+0 r10=stack(frame 0)+0\n1: ") ||
+		!strings.Contains(out, "\nno_bounds_check (xdp, section xdp): refused: ") {
+		t.Fatalf("verify log: %v\n%s", err, out)
+	}
+	if out, errOut, _ := run(t, "", "-j", "prog", "verify", filepath.Join("..", "..", "testdata", "unverifiable.o"), "log"); !strings.HasPrefix(out, "[") || !strings.Contains(errOut, "0: r1 = *(u32 *)(r1 + 0)") {
+		t.Fatalf("verify -j log: the log belongs on stderr\nstdout: %s\nstderr: %s", out, errOut)
+	}
 	// Functions of .text are judged within the programs that call them: sum_bytes reads
 	// through its pointer argument, which nothing bounds when it is verified alone.
 	out, _, err = run(t, "", "prog", "verify", filepath.Join("..", "..", "testdata", "oracle_maps.o"))

@@ -39,7 +39,7 @@ type verifyErrorJSON struct {
 
 func newProgVerifyCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify FILE [name NAME | section SEC] [type TYPE] [verbose]",
+		Use:   "verify FILE [name NAME | section SEC] [type TYPE] [verbose] [log]",
 		Short: "Prove the programs of an object file safe, or say why not",
 		Long: `Run the verifier on every program of an ELF object file (or the one named, or those of
 one section), including program types anybpf cannot run yet. A safe program prints
@@ -52,10 +52,13 @@ type TYPE verifies the programs as that program type instead of what their secti
 a file that is not ELF is read as raw bytecode (8-byte little-endian instructions) and
 needs it. TYPE is a libbpf section name (xdp, socket, tc, cgroup/connect4, sockops, ...)
 or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warnings
-(divisions by a value that may be zero, ...) and the range of r0 at exit.`,
-		Args: cobra.RangeArgs(1, 7),
+(divisions by a value that may be zero, ...) and the range of r0 at exit. log prints,
+before the verdicts, the verifier's log: one line per instruction processed (loop
+rounds included), with the registers as the analysis knows them before it, as Linux's
+verifier log at level 2.`,
+		Args: cobra.RangeArgs(1, 8),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := keywordArgs(args[1:], []string{"name", "section", "type"}, []string{"verbose"})
+			kw, err := keywordArgs(args[1:], []string{"name", "section", "type"}, []string{"verbose", "log"})
 			if err != nil {
 				return fmt.Errorf("prog verify: %w", err)
 			}
@@ -69,6 +72,12 @@ or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warn
 				}
 			}
 			_, verbose := kw["verbose"]
+			if _, ok := kw["log"]; ok {
+				opts.Log = cmd.OutOrStdout()
+				if g.json {
+					opts.Log = cmd.ErrOrStderr() // stdout is the JSON
+				}
+			}
 			verdicts, err := anybpf.VerifyFileWith(args[0], opts)
 			if err != nil {
 				return fmt.Errorf("prog verify: %w", err)
