@@ -216,15 +216,28 @@ func btfStrings(raw []byte) (stringTable, error) {
 	return stringTable(raw[hdrLen+off : hdrLen+off+size]), nil
 }
 
-// applyCORE resolves the CO-RE relocations of a code section against anybpf's types and
-// patches the decoded instructions; bySlot maps a slot to its instruction index. An
-// unresolvable relocation poisons its instruction (see ProgramSpec.Poisoned); whether
-// that refuses the program is decided when linking, by program type.
-func (l *loader) applyCORE(sec *section, insns []isa.Instruction, bySlot []int) error {
+// coreTarget is a set of types CO-RE relocations are resolved against: anybpf's own
+// (TargetBTF) or a kernel's.
+type coreTarget struct {
+	spec *btf.Spec
+	name string // "anybpf" or "the kernel", for messages
+}
+
+// applyCORE resolves the CO-RE relocations of a code section and patches the decoded
+// instructions; bySlot maps a slot to its instruction index. Sections of programs anybpf
+// runs are resolved against anybpf's types; those of programs it does not run (tracing,
+// kprobes, ...) against the kernel's BTF when there is one (Options), as libbpf does, and
+// against anybpf's otherwise. Code shared by programs (.text) is resolved against
+// anybpf's types in insns and, when the object also has programs anybpf does not run and
+// the kernel's BTF is there, against the kernel's in the returned copy, which linking
+// uses for those programs. An unresolvable relocation poisons its instruction (see
+// ProgramSpec.Poisoned); whether that refuses the program is decided when linking, by
+// program type.
+func (l *loader) applyCORE(sec *section, insns []isa.Instruction, bySlot []int) (kernelInsns []isa.Instruction, err error) {
 	if l.coreBySection == nil {
 		relos, err := l.coreRelos()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if relos == nil {
 			relos = map[string][]coreRelo{}
@@ -233,12 +246,68 @@ func (l *loader) applyCORE(sec *section, insns []isa.Instruction, bySlot []int) 
 	}
 	relos := l.coreBySection[sec.Name]
 	if len(relos) == 0 {
-		return nil
+		return nil, nil
 	}
-	target, err := TargetBTF()
+	own, err := TargetBTF()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	anybpf := coreTarget{spec: own, name: "anybpf"}
+	typ, _, _ := progtype.FromSection(sec.Name)
+	kspec, kerr := l.obj.opts.kernelBTF()
+	kernel := coreTarget{spec: kspec, name: "the kernel"}
+	switch {
+	case !runsHere(typ) && kerr == nil:
+		return nil, l.resolveSection(sec, insns, bySlot, relos, kernel, l.poisonFor(false), "")
+	case !runsHere(typ):
+		return nil, l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false),
+			"; the kernel's BTF, which libbpf would resolve it against, is not available here")
+	}
+	if err := l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false), ""); err != nil {
+		return nil, err
+	}
+	if typ != progtype.Unspec || kerr != nil || !l.hasForeignCode() {
+		return nil, nil
+	}
+	// Shared code: a second copy for the programs anybpf does not run.
+	kernelInsns = append([]isa.Instruction(nil), insns...)
+	if err := l.resolveSection(sec, kernelInsns, bySlot, relos, kernel, l.poisonFor(true), ""); err != nil {
+		return nil, err
+	}
+	return kernelInsns, nil
+}
+
+// poisonFor returns the map recording poisoned instructions: of the copies resolved
+// against the kernel (kernel) or of the others.
+func (l *loader) poisonFor(kernel bool) map[funcKey]string {
+	if kernel {
+		if l.kernelPoison == nil {
+			l.kernelPoison = map[funcKey]string{}
+		}
+		return l.kernelPoison
+	}
+	if l.poison == nil {
+		l.poison = map[funcKey]string{}
+	}
+	return l.poison
+}
+
+// hasForeignCode reports whether the object has a code section of a program type anybpf
+// does not run.
+func (l *loader) hasForeignCode() bool {
+	for _, s := range l.sections {
+		if s.kind == kindCode {
+			if t, _, _ := progtype.FromSection(s.Name); !runsHere(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolveSection applies relos to insns against target, recording in poison the
+// instructions it poisons, with note appended to the reason.
+func (l *loader) resolveSection(sec *section, insns []isa.Instruction, bySlot []int, relos []coreRelo, target coreTarget, poison map[funcKey]string, note string) error {
 	for _, r := range relos {
 		if r.insnOff%isa.InstructionSize != 0 || uint64(r.insnOff)/isa.InstructionSize >= uint64(len(bySlot)) || bySlot[r.insnOff/isa.InstructionSize] < 0 {
 			return fmt.Errorf("%w: CO-RE relocation at byte %d is not at an instruction", ErrInvalidObject, r.insnOff)
@@ -254,10 +323,7 @@ func (l *loader) applyCORE(sec *section, insns []isa.Instruction, bySlot []int) 
 		}
 		var ce *COREError
 		if errors.As(err, &ce) {
-			if l.poison == nil {
-				l.poison = map[funcKey]string{}
-			}
-			l.poison[funcKey{sec.index, uint64(r.insnOff)}] = ce.Reason
+			poison[funcKey{sec.index, uint64(r.insnOff)}] = ce.Reason + note
 			if ins.IsLDDW() {
 				*ins = isa.Instruction{OpCode: isa.OpLDDW, Dst: isa.R0, Constant: COREPoisonHelper}
 			} else {
@@ -511,7 +577,7 @@ func findMember(t btf.Type, name string, depth int) (btf.Member, uint64, bool) {
 }
 
 // walkTarget follows the named steps over a target type.
-func walkTarget(root btf.Type, first int, steps []coreStep) (fieldPos, string) {
+func walkTarget(root btf.Type, first int, steps []coreStep, who string) (fieldPos, string) {
 	t := skipMods(root)
 	size, err := btf.Sizeof(t)
 	if err != nil {
@@ -523,10 +589,10 @@ func walkTarget(root btf.Type, first int, steps []coreStep) (fieldPos, string) {
 		if s.array {
 			arr, ok := t.(*btf.Array)
 			if !ok {
-				return fieldPos{}, fmt.Sprintf("%s is not an array in anybpf's %s", path, typeDesc(root))
+				return fieldPos{}, fmt.Sprintf("%s is not an array in %s's %s", path, who, typeDesc(root))
 			}
 			if arr.Nelems != 0 && uint32(s.index) >= arr.Nelems {
-				return fieldPos{}, fmt.Sprintf("%s[%d] is out of range: anybpf's array has %d elements", path, s.index, arr.Nelems)
+				return fieldPos{}, fmt.Sprintf("%s[%d] is out of range: %s's array has %d elements", path, s.index, who, arr.Nelems)
 			}
 			elem := skipMods(arr.Type)
 			esize, err := btf.Sizeof(elem)
@@ -541,7 +607,7 @@ func walkTarget(root btf.Type, first int, steps []coreStep) (fieldPos, string) {
 			continue
 		}
 		if _, ok := members(t); !ok {
-			return fieldPos{}, fmt.Sprintf("%s is not a struct or union in anybpf's %s", path, typeDesc(root))
+			return fieldPos{}, fmt.Sprintf("%s is not a struct or union in %s's %s", path, who, typeDesc(root))
 		}
 		m, off, ok := findMember(t, s.name, 0)
 		if !ok {
@@ -632,10 +698,10 @@ func fieldValue(kind uint32, pos fieldPos) (uint64, error) {
 	return 0, fmt.Errorf("%w: CO-RE field relocation kind %d", ErrInvalidObject, kind)
 }
 
-// resolveCORE computes the value a relocation takes against anybpf's types. A missing
-// type, field or enumerator gives a *COREError, except for the kinds that ask whether it
-// exists.
-func resolveCORE(r coreRelo, local btf.Type, target *btf.Spec, ins *isa.Instruction) (uint64, error) {
+// resolveCORE computes the value a relocation takes against the target's types. A
+// missing type, field or enumerator gives a *COREError, except for the kinds that ask
+// whether it exists.
+func resolveCORE(r coreRelo, local btf.Type, target coreTarget, ins *isa.Instruction) (uint64, error) {
 	if r.kind > coreTypeMatches {
 		return 0, fmt.Errorf("%w: CO-RE relocation kind %d", ErrInvalidObject, r.kind)
 	}
@@ -646,12 +712,24 @@ func resolveCORE(r coreRelo, local btf.Type, target *btf.Spec, ins *isa.Instruct
 	switch r.kind {
 	case coreTypeIDLocal:
 		return uint64(r.typeID), nil
-	case coreTypeIDTarget:
-		return 0, &COREError{Reason: fmt.Sprintf("target type ids (bpf_core_type_id_kernel of %s) are not supported", typeDesc(local))}
 	}
-	cands, err := targetCandidates(local, target)
+	cands, err := targetCandidates(local, target.spec)
 	if err != nil {
 		return 0, err
+	}
+	if r.kind == coreTypeIDTarget {
+		// bpf_core_type_id_kernel: the id of the type in the kernel's BTF.
+		if target.name == "anybpf" {
+			return 0, &COREError{Reason: fmt.Sprintf("target type ids (bpf_core_type_id_kernel of %s) need the kernel's BTF", typeDesc(local))}
+		}
+		if len(cands) == 0 {
+			return 0, &COREError{Reason: fmt.Sprintf("%s has no type %s", target.name, typeDesc(local))}
+		}
+		id, err := target.spec.TypeID(cands[0])
+		if err != nil {
+			return 0, &COREError{Reason: fmt.Sprintf("%s has no id for %s", target.name, typeDesc(local))}
+		}
+		return uint64(id), nil
 	}
 	exists := func(ok bool) uint64 {
 		if ok {
@@ -664,7 +742,7 @@ func resolveCORE(r coreRelo, local btf.Type, target *btf.Spec, ins *isa.Instruct
 		return exists(len(cands) > 0), nil
 	case coreTypeSize:
 		if len(cands) == 0 {
-			return 0, &COREError{Reason: fmt.Sprintf("anybpf has no type %s", typeDesc(local))}
+			return 0, &COREError{Reason: fmt.Sprintf("%s has no type %s", target.name, typeDesc(local))}
 		}
 		size, err := btf.Sizeof(cands[0])
 		if err != nil {
@@ -692,7 +770,7 @@ func resolveCORE(r coreRelo, local btf.Type, target *btf.Spec, ins *isa.Instruct
 		if r.kind == coreEnumvalExists {
 			return 0, nil
 		}
-		return 0, &COREError{Reason: fmt.Sprintf("anybpf's %s has no value %s", typeDesc(local), name)}
+		return 0, &COREError{Reason: fmt.Sprintf("%s's %s has no value %s", target.name, typeDesc(local), name)}
 	}
 	// Field relocations.
 	steps, lpos, err := walkLocal(local, acc)
@@ -703,13 +781,16 @@ func resolveCORE(r coreRelo, local btf.Type, target *btf.Spec, ins *isa.Instruct
 		if r.kind == coreFieldExists {
 			return 0, nil
 		}
-		return 0, &COREError{Reason: fmt.Sprintf("anybpf has no type %s (it provides the Linux context structs, packet headers, bind_md and process_md)", typeDesc(local))}
+		if target.name == "anybpf" {
+			return 0, &COREError{Reason: fmt.Sprintf("anybpf has no type %s (it provides the Linux context structs, packet headers, bind_md and process_md)", typeDesc(local))}
+		}
+		return 0, &COREError{Reason: fmt.Sprintf("%s has no type %s", target.name, typeDesc(local))}
 	}
 	reason := ""
 	for _, c := range cands {
-		tpos, why := walkTarget(c, acc[0], steps)
+		tpos, why := walkTarget(c, acc[0], steps, target.name)
 		if why == "" && !compatible(lpos.typ, tpos.typ) {
-			why = fmt.Sprintf("field %s of %s is %s in anybpf's, %s in the program's", r.access, typeDesc(local), typeDesc(tpos.typ), typeDesc(lpos.typ))
+			why = fmt.Sprintf("field %s of %s is %s in %s's, %s in the program's", r.access, typeDesc(local), typeDesc(tpos.typ), target.name, typeDesc(lpos.typ))
 		}
 		if why != "" {
 			if reason == "" {
@@ -725,7 +806,7 @@ func resolveCORE(r coreRelo, local btf.Type, target *btf.Spec, ins *isa.Instruct
 			ls, _ := btf.Sizeof(lpos.typ)
 			ts, _ := btf.Sizeof(tpos.typ)
 			if ls != ts {
-				return 0, &COREError{Reason: fmt.Sprintf("field %s of %s has %d bytes in anybpf's, %d in the program's", r.access, typeDesc(local), ts, ls)}
+				return 0, &COREError{Reason: fmt.Sprintf("field %s of %s has %d bytes in %s's, %d in the program's", r.access, typeDesc(local), ts, target.name, ls)}
 			}
 		}
 		return fieldValue(r.kind, tpos)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/internal/testutil"
 	"github.com/anybpf/anybpf/isa"
@@ -68,12 +70,12 @@ func TestCOREMissing(t *testing.T) {
 			t.Errorf("%s: error %q, want one saying %q and wrapping ErrCORE", file, err, want)
 		}
 	}
-	obj, err := elfload.LoadFile(filepath.Join("testdata", "core_missing_type.o"))
+	obj, err := elfload.LoadFileWith(filepath.Join("testdata", "core_missing_type.o"), elfload.Options{NoKernelBTF: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := obj.Program("probe")
-	if len(p.Poisoned) != 1 || !strings.Contains(p.Poisoned[0].Reason, "task_struct") {
+	if len(p.Poisoned) != 1 || !strings.Contains(p.Poisoned[0].Reason, "task_struct") || !strings.Contains(p.Poisoned[0].Reason, "kernel's BTF") {
 		t.Fatalf("poisoned: %+v", p.Poisoned)
 	}
 	ins := p.Instructions[p.Poisoned[0].Instruction]
@@ -82,8 +84,84 @@ func TestCOREMissing(t *testing.T) {
 	}
 }
 
+// kernelBTF returns the running kernel's BTF or skips the test.
+func kernelBTF(t *testing.T) *btf.Spec {
+	t.Helper()
+	spec, err := elfload.RunningKernelBTF()
+	if err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	return spec
+}
+
+// memberOffset returns the byte offset of the member path (dotted, through nested
+// structs and unions) in the kernel's struct name.
+func memberOffset(t *testing.T, spec *btf.Spec, name, path string) int {
+	t.Helper()
+	var s *btf.Struct
+	if err := spec.TypeByName(name, &s); err != nil {
+		t.Fatal(err)
+	}
+	var typ btf.Type = s
+	off := 0
+next:
+	for _, field := range strings.Split(path, ".") {
+		var members []btf.Member
+		switch c := btf.UnderlyingType(typ).(type) {
+		case *btf.Struct:
+			members = c.Members
+		case *btf.Union:
+			members = c.Members
+		}
+		for _, m := range members {
+			if m.Name == field {
+				off += int(m.Offset.Bytes())
+				typ = m.Type
+				continue next
+			}
+		}
+		t.Fatalf("struct %s has no %s", name, path)
+	}
+	return off
+}
+
+// TestCOREKernel: a kprobe program's CO-RE access to task_struct, a type anybpf does not
+// have, resolves against the kernel's BTF as libbpf would, to the kernel's offset.
+func TestCOREKernel(t *testing.T) {
+	spec := kernelBTF(t)
+	for _, opts := range []elfload.Options{{}, {KernelBTF: spec}} {
+		obj, err := elfload.LoadFileWith(filepath.Join("testdata", "core_missing_type.o"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := obj.Program("probe")
+		if len(p.Poisoned) != 0 {
+			t.Fatalf("poisoned: %+v", p.Poisoned)
+		}
+		want := memberOffset(t, spec, "task_struct", "pid")
+		found := false
+		for _, ins := range p.Instructions {
+			if ins.Class() == isa.ClassLDX && ins.OpCode&0x18 == isa.SizeW {
+				found = true
+				if int(ins.Offset) != want {
+					t.Errorf("t->pid read at offset %d, the kernel's is %d", ins.Offset, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no 4-byte load in\n%s", isa.Disassemble(p.Instructions, isa.SyntaxLLVM))
+		}
+	}
+	// Programs anybpf runs keep anybpf's types: the XDP copy is still refused.
+	_, err := elfload.LoadFileWith(filepath.Join("testdata", "core_missing_type_xdp.o"), elfload.Options{KernelBTF: spec})
+	if !errors.Is(err, elfload.ErrCORE) {
+		t.Errorf("XDP program with a kernel type: %v, want ErrCORE", err)
+	}
+}
+
 // TestCORECorpus: the sample objects with CO-RE relocations: tcprtt_sockops's accesses to
-// bpf_sock_ops resolve, tcprtt's to the kernel's struct sock are poisoned (fentry).
+// bpf_sock_ops resolve; tcprtt's to the kernel's struct sock (fentry) resolve against the
+// kernel's BTF, or are poisoned without it.
 func TestCORECorpus(t *testing.T) {
 	dir := testutil.CorpusDir(t, "ebpf-samples")
 	obj, err := elfload.LoadFile(filepath.Join(dir, "cilium-examples", "tcprtt_sockops_bpf_bpfel.o"))
@@ -95,11 +173,24 @@ func TestCORECorpus(t *testing.T) {
 			t.Errorf("%s: poisoned %v", p.Name, p.Poisoned)
 		}
 	}
-	obj, err = elfload.LoadFile(filepath.Join(dir, "cilium-examples", "tcprtt_bpf_bpfel.o"))
+	obj, err = elfload.LoadFileWith(filepath.Join(dir, "cilium-examples", "tcprtt_bpf_bpfel.o"), elfload.Options{NoKernelBTF: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p := obj.Program("tcp_close"); p == nil || len(p.Poisoned) == 0 {
 		t.Errorf("tcp_close: nothing poisoned")
+	}
+	spec := kernelBTF(t)
+	obj, err = elfload.LoadFile(filepath.Join(dir, "cilium-examples", "tcprtt_bpf_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.Program("tcp_close")
+	if len(p.Poisoned) != 0 {
+		t.Fatalf("tcp_close: poisoned %+v", p.Poisoned)
+	}
+	// Instruction 1 reads sk->__sk_common.skc_family.
+	if got, want := int(p.Instructions[1].Offset), memberOffset(t, spec, "sock", "__sk_common.skc_family"); got != want {
+		t.Errorf("tcp_close reads skc_family at %d, the kernel has it at %d", got, want)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -46,6 +45,8 @@ type Object struct {
 	// WindowsMarkerSection). Their map types and helper ids are translated to Linux's
 	// while loading; their context structs keep ebpf-for-windows's layouts.
 	Windows bool
+
+	opts Options // what LoadWith was given
 }
 
 // Map returns the map with the given name, or nil.
@@ -161,28 +162,19 @@ type InitialValue struct {
 	Symbol string
 }
 
-// LoadFile parses the object at path.
+// LoadFile parses the object at path, with the default options (LoadFileWith).
 func LoadFile(path string) (*Object, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	obj, err := Load(io.NewSectionReader(f, 0, st.Size()))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return obj, nil
+	return LoadFileWith(path, Options{})
 }
 
 // Load parses an object. When r has a Size method (bytes.Reader, io.SectionReader), no
 // section may claim bytes past that size, so that a hostile header cannot make the loader
-// allocate more than the object holds.
+// allocate more than the object holds. The options are the default ones (LoadWith).
 func Load(r io.ReaderAt) (*Object, error) {
+	return load(r, Options{})
+}
+
+func load(r io.ReaderAt, opts Options) (*Object, error) {
 	var f *elf.File
 	err := guard(func() (err error) {
 		f, err = elf.NewFile(r)
@@ -205,7 +197,7 @@ func Load(r io.ReaderAt) (*Object, error) {
 			}
 		}
 	}
-	l := &loader{f: f, obj: &Object{}, r: r}
+	l := &loader{f: f, obj: &Object{opts: opts}, r: r}
 	for _, s := range f.Sections {
 		if s.Name == WindowsMarkerSection {
 			l.obj.Windows = true
@@ -254,6 +246,9 @@ type loader struct {
 	// poison records the instructions that CO-RE relocation poisoned, by section index
 	// and slot, with the reason.
 	poison map[funcKey]string
+	// kernelPoison is poison for the copies of shared code resolved against the kernel's
+	// BTF (function.kernelInsns).
+	kernelPoison map[funcKey]string
 	// coreBySection holds the CO-RE relocations of .BTF.ext by section name, once read.
 	coreBySection map[string][]coreRelo
 	// functions maps (section index, offset) to the function starting there.
@@ -270,6 +265,9 @@ type function struct {
 	section *section
 	offset  uint64 // in bytes
 	insns   []isa.Instruction
+	// kernelInsns, when not nil, are insns with the CO-RE relocations resolved against
+	// the kernel's BTF, for programs anybpf does not run (shared code, see applyCORE).
+	kernelInsns []isa.Instruction
 	// offsets of each instruction in slots from the function start
 	slots []int
 }

@@ -23,7 +23,8 @@ func (l *loader) loadFunctions() error {
 			return fmt.Errorf("%w: section %s: %v", ErrInvalidObject, sec.Name, err)
 		}
 		_, bySlot := isa.SlotIndex(insns)
-		if err := l.applyCORE(sec, insns, bySlot); err != nil {
+		kernelInsns, err := l.applyCORE(sec, insns, bySlot)
+		if err != nil {
 			return fmt.Errorf("section %s: %w", sec.Name, err)
 		}
 
@@ -52,6 +53,9 @@ func (l *loader) loadFunctions() error {
 				return fmt.Errorf("%w: function %s in %s starts or ends inside an lddw", ErrInvalidObject, s.Name, sec.Name)
 			}
 			fn := &function{name: s.Name, section: sec, offset: s.Value, insns: insns[from:to]}
+			if kernelInsns != nil {
+				fn.kernelInsns = kernelInsns[from:to]
+			}
 			fn.slots, _ = isa.SlotOffsets(fn.insns)
 			l.functions[funcKey{i, s.Value}] = fn
 		}
@@ -115,10 +119,14 @@ func (l *loader) link(entry *function) (*ProgramSpec, error) {
 		fn := order[k]
 		fnBase := base[fn]
 		l.addLines(p, fn)
-		for j, ins := range fn.insns {
+		insns, poison := fn.insns, l.poison
+		if fn.kernelInsns != nil && !runsHere(p.Type) {
+			insns, poison = fn.kernelInsns, l.kernelPoison
+		}
+		for j, ins := range insns {
 			slot := fn.slots[j]
 			secOff := fn.offset + uint64(slot)*isa.InstructionSize
-			if reason, ok := l.poison[funcKey{fn.section.index, secOff}]; ok {
+			if reason, ok := poison[funcKey{fn.section.index, secOff}]; ok {
 				if runsHere(p.Type) {
 					return nil, fmt.Errorf("instruction %d: %w", len(p.Instructions), &COREError{Reason: reason})
 				}
