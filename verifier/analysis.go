@@ -54,6 +54,8 @@ type analysis struct {
 	// fragmentEnd (where the code falls off its end) checks nothing.
 	fragment    bool
 	fragmentEnd int
+	// kernel is what is known of a tracing program's attach target (kernelCtx).
+	kernel *kernelInfo
 }
 
 // warnf records a warning about instruction i (once per instruction).

@@ -164,6 +164,12 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 				return bad("a map value or NULL")
 			}
 		case helpers.ArgPtrToBTFID, helpers.ArgPtrToSocket:
+			if v.k == kKernel && kind == helpers.ArgPtrToBTFID {
+				if err := a.kernelHelperArg(i, s, id, n, r); err != nil {
+					return err
+				}
+				break
+			}
 			if v.k != kOpaque && v.k != kCtx {
 				return bad("a kernel object pointer")
 			}
@@ -212,6 +218,7 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 		a.nextID++
 		s.setReg(0, reg{k: kOpaque, nullable: true, nullID: a.nextID, num: interval.Const(0)})
 	}
+	a.kernelHelperReturn(id, s)
 	return nil
 }
 

@@ -49,6 +49,11 @@ func (a *analysis) checkAccess(i int, s *state, ac access) (lo, hi int64, err er
 		return fail("access through a number, not a pointer")
 	case kMapPtr, kFunc, kOpaque:
 		return fail("a %s cannot be dereferenced", p.k)
+	case kKernel:
+		if ac.write {
+			return fail("write through a kernel pointer: tracing programs may only read kernel memory")
+		}
+		return fail("a kernel pointer is not memory a helper may use (copy from it with bpf_probe_read_kernel)")
 	case kPacket:
 		if ac.write && !progtype.PacketWritable(a.p.Type) {
 			return fail("%s programs may not write into their packet", a.p.Type)
@@ -123,7 +128,13 @@ func (a *analysis) ldx(i int, ins isa.Instruction, s *state) error {
 	sx := ins.OpCode&0xe0 == isa.ModeMEMSX
 	p := s.regs[ins.Src]
 	if p.k == kCtx {
+		if k := a.kernelCtx(); k != nil {
+			return a.kernelArgLoad(i, ins, s, size, sx, k)
+		}
 		return a.ctxLoad(i, ins, s, size)
+	}
+	if p.k == kKernel {
+		return a.kernelLoad(i, ins, s, size, sx)
 	}
 	if p.k == kUnion {
 		if _, _, err := a.checkAccess(i, s, access{ptr: ins.Src, off: int64(ins.Offset), size: size}); err != nil {

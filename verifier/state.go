@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/anybpf/anybpf/verifier/internal/interval"
 	"github.com/anybpf/anybpf/verifier/internal/zone"
 )
@@ -25,12 +27,13 @@ const (
 	kOpaque               // a kernel object (socket, task): passed to helpers, never dereferenced
 	kMixed                // different kinds on different paths that no type set holds: usable for nothing
 	kUnion                // one of the pointers in alts (a type set: the kind differs by path)
+	kKernel               // a kernel struct of type kt (tracing programs, see kernelptr.go); off is the offset into it
 )
 
 // maxAlts bounds the pointers a type set holds.
 const maxAlts = 4
 
-var kindNames = [...]string{"uninit", "num", "ctx", "stack", "packet", "map_value", "map_ptr", "mem", "func", "kernel_ptr", "mixed", "union"}
+var kindNames = [...]string{"uninit", "num", "ctx", "stack", "packet", "map_value", "map_ptr", "mem", "func", "kernel_ptr", "mixed", "union", "kptr"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -61,6 +64,8 @@ type reg struct {
 	// endLo and endHi bound a spilled packet pointer's offset minus the packet's size
 	// (in a register, the zone holds that relation).
 	endLo, endHi int64
+	// kt is the struct or union a kernel pointer points to, from the kernel's BTF.
+	kt btf.Type
 }
 
 // alternatives returns the pointers r may be: its alts for a type set, else r itself.
@@ -121,7 +126,7 @@ func (r reg) eq(o reg) bool {
 		return r.leq(o) && o.leq(r)
 	}
 	return interval.LessEq(r.num, o.num) && interval.LessEq(o.num, r.num) && r.nullable == o.nullable && r.endLo == o.endLo && r.endHi == o.endHi &&
-		r.nullID == o.nullID && r.m == o.m && r.ms == o.ms && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
+		r.nullID == o.nullID && r.m == o.m && r.ms == o.ms && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn && r.kt == o.kt
 }
 
 // leq reports whether r is included in o.
@@ -160,7 +165,7 @@ func (r reg) leq(o reg) bool {
 	if r.endLo < o.endLo || r.endHi > o.endHi {
 		return false
 	}
-	return (!r.nullable || o.nullable) && (r.m == o.m && r.ms == o.ms || o.m == -1 && mapBits(r)&^o.ms == 0 && mapBits(r) != 0) && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn
+	return (!r.nullable || o.nullable) && (r.m == o.m && r.ms == o.ms || o.m == -1 && mapBits(r)&^o.ms == 0 && mapBits(r) != 0) && r.frame == o.frame && r.size == o.size && r.ref == o.ref && r.fn == o.fn && r.kt == o.kt
 }
 
 // join is the least upper bound of two registers.
@@ -179,7 +184,7 @@ func join(a, b reg) reg {
 		a, b = b, a
 	}
 	if b.k == kNum && a.k != kNum {
-		if c, ok := b.num.Const(); ok && c == 0 && (a.k == kMapValue || a.k == kMem || a.k == kOpaque || a.k == kMapPtr) {
+		if c, ok := b.num.Const(); ok && c == 0 && (a.k == kMapValue || a.k == kMem || a.k == kOpaque || a.k == kMapPtr || a.k == kKernel) {
 			a.nullable = true
 			if a.nullID == 0 {
 				a.nullID = -1 // no longer refined together with anything
@@ -195,7 +200,7 @@ func join(a, b reg) reg {
 			b.m, b.ms = a.m, a.ms
 		}
 	}
-	if a.k != b.k || a.m != b.m || a.ms != b.ms || a.frame != b.frame || a.fn != b.fn || a.ref != b.ref {
+	if a.k != b.k || a.m != b.m || a.ms != b.ms || a.frame != b.frame || a.fn != b.fn || a.ref != b.ref || a.kt != b.kt {
 		return union(a, b)
 	}
 	r := a
@@ -279,6 +284,8 @@ func (r reg) String() string {
 		fmt.Fprintf(&b, "(size %d)", r.size)
 	case kFunc:
 		fmt.Fprintf(&b, "(insn %d)", r.fn)
+	case kKernel:
+		fmt.Fprintf(&b, "(%s)", typeName(r.kt))
 	}
 	if r.k != kFunc && r.k != kMapPtr && r.k != kOpaque {
 		fmt.Fprintf(&b, "+%s", r.num)

@@ -31,6 +31,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/anybpf/anybpf/isa"
 	"github.com/anybpf/anybpf/maps"
 	"github.com/anybpf/anybpf/progtype"
@@ -59,6 +61,16 @@ type Program struct {
 	// Windows marks a program built with ebpf-for-windows's headers: its context and
 	// return values are ebpf-for-windows's.
 	Windows bool
+	// KernelBTF is the BTF of the kernel a tracing program (fentry, fexit, fmod_ret,
+	// tp_btf) or LSM program is meant for: the prototype of its attach target types its
+	// context's argument slots, and the kernel structs they point to may be read (see
+	// kernelptr.go). nil refuses such a program at its first read of its context
+	// (ErrNoKernelBTF). Other program types never use it.
+	KernelBTF *btf.Spec
+	// AttachTo is the kernel function, tracepoint or LSM hook a tracing or LSM program
+	// attaches to: what its section names after the type ("fentry/tcp_connect":
+	// tcp_connect).
+	AttachTo string
 }
 
 // MapInfo is what the verifier knows of a map.
@@ -186,6 +198,9 @@ func Verify(p *Program, opts *Options) (*Result, error) {
 	}
 	a, err := newAnalysis(p, *opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.checkKernelTarget(); err != nil {
 		return nil, err
 	}
 	exit, err := a.run()

@@ -4,6 +4,7 @@ package objverify
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/progtype"
@@ -12,12 +13,23 @@ import (
 
 // Program describes a program of a loaded object for the verifier: its instructions,
 // type, context layout (ebpf-for-windows's for such objects), the object's maps (with
-// the inner-map templates of maps of maps) and line info.
+// the inner-map templates of maps of maps) and line info; for tracing and LSM programs,
+// their attach target and the kernel's BTF the object was loaded with
+// (elfload.Object.KernelBTF), when there is one.
 func Program(obj *elfload.Object, ps *elfload.ProgramSpec) *verifier.Program {
 	p := &verifier.Program{Name: ps.Name, Instructions: ps.Instructions, Type: ps.Type, AttachType: ps.AttachType}
 	if ps.Windows {
 		p.Context = progtype.WindowsContextFor(ps.Type, ps.AttachType)
 		p.Windows = true
+	} else if ps.Type == progtype.Tracing || ps.Type == progtype.LSM {
+		// The attach target is what the section names after the type, and the kernel's
+		// BTF (the object's, by default the running kernel's) types its arguments.
+		if _, target, ok := strings.Cut(ps.Section, "/"); ok {
+			p.AttachTo = target
+		}
+		if spec, err := obj.KernelBTF(); err == nil {
+			p.KernelBTF = spec
+		}
 	}
 	index := map[string]int{}
 	for _, m := range obj.Maps {
