@@ -3,6 +3,7 @@ package verifier
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -150,11 +151,11 @@ func typeName(t btf.Type) string {
 	case nil:
 		return "?"
 	case *btf.Struct:
-		return "struct " + t.Name
+		return "struct " + orAnon(t.Name)
 	case *btf.Union:
-		return "union " + t.Name
+		return "union " + orAnon(t.Name)
 	case *btf.Enum:
-		return "enum " + t.Name
+		return "enum " + orAnon(t.Name)
 	case *btf.Pointer:
 		return typeName(t.Target) + " *"
 	case *btf.Void:
@@ -164,6 +165,13 @@ func typeName(t btf.Type) string {
 		return n
 	}
 	return fmt.Sprintf("%T", t)[5:] // "*btf.Array" → "Array"
+}
+
+func orAnon(name string) string {
+	if name == "" {
+		return "(anonymous)"
+	}
+	return name
 }
 
 // slotSize is how many bytes of the context an argument of type t takes.
@@ -253,7 +261,7 @@ func (a *analysis) kernelArgLoad(i int, ins isa.Instruction, s *state, size int,
 			return nil
 		}
 		r := reg{k: kKernel, kt: target, num: interval.Const(0)}
-		if a.p.AttachType == progtype.AttachTraceRawTP && arg < int64(len(k.params)) && hasSuffix(k.params[arg].Name, "__nullable") {
+		if a.p.AttachType == progtype.AttachTraceRawTP && arg < int64(len(k.params)) && strings.HasSuffix(k.params[arg].Name, "__nullable") {
 			a.nextID++
 			r.nullable, r.nullID = true, a.nextID
 		}
@@ -261,10 +269,6 @@ func (a *analysis) kernelArgLoad(i int, ins isa.Instruction, s *state, size int,
 		return nil
 	}
 	return fail("%s has type %s; only pointers and integers may be read", name, typeName(typ))
-}
-
-func hasSuffix(s, suffix string) bool {
-	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
 
 // pointee returns what a pointer points to, without typedefs and qualifiers; tagged is
@@ -321,6 +325,9 @@ func (a *analysis) kernelLoad(i int, ins isa.Instruction, s *state, size int, sx
 	}
 	next, why := walkStruct(p.kt, off, int64(size))
 	if why != "" {
+		if outer := typeName(p.kt); !strings.Contains(why, outer) {
+			why += fmt.Sprintf(" (reading %d bytes at offset %d of %s)", size, off, outer)
+		}
 		return fail("%s", why)
 	}
 	if next != nil {
