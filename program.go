@@ -138,6 +138,11 @@ func (rt *Runtime) loadProgramAs(eng engine.Engine, ps *elfload.ProgramSpec, col
 		}
 	}
 	p.windows = ps.Windows
+	if ps.Type == progtype.Tracing || ps.Type == progtype.LSM {
+		// Their verification lets them read kernel memory through the pointers their
+		// arguments give: there is no such memory here, and they get no code.
+		return nil, fmt.Errorf("%w: running %s programs (they read kernel structs)", ErrNotSupported, ps.Type)
+	}
 	if len(ps.Poisoned) > 0 {
 		return nil, fmt.Errorf("%w: instruction %d: %s", ErrNotSupported, ps.Poisoned[0].Instruction, ps.Poisoned[0].Reason)
 	}
