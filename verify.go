@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/anybpf/anybpf/internal/elfload"
 	"github.com/anybpf/anybpf/internal/objverify"
 	"github.com/anybpf/anybpf/isa"
@@ -78,6 +80,15 @@ type VerifyOptions struct {
 	// Log, when set, gets the verifier's log of every program (verifier.Options.Log),
 	// each after a line "; program NAME (section SEC)".
 	Log io.Writer
+	// KernelBTF is the BTF of the kernel the object's programs of types anybpf does not
+	// run (tracing, kprobes, LSM, ...) are meant for: their CO-RE relocations are
+	// resolved against it, as libbpf does, and the verifier types the kernel pointers of
+	// tracing programs (fentry, fexit, fmod_ret, tp_btf, lsm) with it. nil means the
+	// running kernel's (/sys/kernel/btf/vmlinux) when there is one; without any, tracing
+	// programs are refused at their first read of an argument.
+	KernelBTF *btf.Spec
+	// NoKernelBTF uses no kernel BTF, not even the running kernel's.
+	NoKernelBTF bool
 }
 
 // VerifyFile runs the verifier on every program of the object at path, without loading
@@ -98,7 +109,8 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 	}
 	var obj *elfload.Object
 	if bytes.HasPrefix(b, []byte("\x7fELF")) {
-		if obj, err = elfload.Load(bytes.NewReader(b)); err != nil {
+		lopts := elfload.Options{KernelBTF: opts.KernelBTF, NoKernelBTF: opts.NoKernelBTF}
+		if obj, err = elfload.LoadWith(bytes.NewReader(b), lopts); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	} else {

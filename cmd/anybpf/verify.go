@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/spf13/cobra"
 
 	"github.com/anybpf/anybpf"
@@ -39,7 +40,7 @@ type verifyErrorJSON struct {
 
 func newProgVerifyCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify FILE [name NAME | section SEC] [type TYPE] [verbose] [log]",
+		Use:   "verify FILE [name NAME | section SEC] [type TYPE] [kernel_btf BTF] [verbose] [log]",
 		Short: "Prove the programs of an object file safe, or say why not",
 		Long: `Run the verifier on every program of an ELF object file (or the one named, or those of
 one section), including program types anybpf cannot run yet. A safe program prints
@@ -55,10 +56,16 @@ or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warn
 (divisions by a value that may be zero, ...) and the range of r0 at exit. log prints,
 before the verdicts, the verifier's log: one line per instruction processed (loop
 rounds included), with the registers as the analysis knows them before it, as Linux's
-verifier log at level 2.`,
-		Args: cobra.RangeArgs(1, 8),
+verifier log at level 2.
+
+Tracing programs (fentry, fexit, fmod_ret, tp_btf, lsm) read kernel structs through
+their arguments: they are checked against the kernel's BTF, by default the running
+kernel's (/sys/kernel/btf/vmlinux), which also resolves the CO-RE relocations of the
+programs anybpf does not run. kernel_btf BTF takes another kernel's (a raw BTF file such
+as a copy of /sys/kernel/btf/vmlinux, or an ELF vmlinux with .BTF), or none.`,
+		Args: cobra.RangeArgs(1, 10),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := keywordArgs(args[1:], []string{"name", "section", "type"}, []string{"verbose", "log"})
+			kw, err := keywordArgs(args[1:], []string{"name", "section", "type", "kernel_btf"}, []string{"verbose", "log"})
 			if err != nil {
 				return fmt.Errorf("prog verify: %w", err)
 			}
@@ -69,6 +76,15 @@ verifier log at level 2.`,
 			if t, ok := kw["type"]; ok {
 				if opts.Type, opts.AttachType, err = progtype.ParseType(t); err != nil {
 					return fmt.Errorf("prog verify: type: %w", err)
+				}
+			}
+			switch path, ok := kw["kernel_btf"]; {
+			case !ok:
+			case path == "none":
+				opts.NoKernelBTF = true
+			default:
+				if opts.KernelBTF, err = btf.LoadSpec(path); err != nil {
+					return fmt.Errorf("prog verify: kernel_btf: %w", err)
 				}
 			}
 			_, verbose := kw["verbose"]
