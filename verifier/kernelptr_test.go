@@ -101,6 +101,10 @@ func TestKernelPointers(t *testing.T) {
 		"MM":       kernelOffset(t, spec, "task_struct", "mm"),
 		"TOTALVM":  kernelOffset(t, spec, "mm_struct", "total_vm"),
 	}
+	lsm, _ := spec.AnyTypesByName("bpf_lsm_file_open")
+	if len(lsm) > 0 {
+		off["FFLAGS"] = kernelOffset(t, spec, "file", "f_flags")
+	}
 	expand := func(src string) string {
 		for k, v := range off {
 			src = strings.ReplaceAll(src, k, fmt.Sprint(v))
@@ -136,6 +140,8 @@ func TestKernelPointers(t *testing.T) {
 		{"tp_btf scalar argument", prog{progtype.Tracing, progtype.AttachTraceRawTP, "sched_switch", false}, "ldxb %r2, [%r1+0]\nldxw %r3, [%r1+24]" + ret0, ""},
 		{"bpf_skc_to_tcp_sock checked for NULL", fe, fentry("mov %r1, %r7\ncall 137\njeq %r0, 0, out\nldxw %r2, [%r0+SRTT]\nout:"), ""},
 		{"bpf_get_current_task_btf", fe, "call 158\nldxw %r2, [%r0+PID]" + ret0, ""},
+		{"lsm hook's argument and return value", prog{progtype.LSM, progtype.AttachLSMMac, "file_open", false}, "ldxdw %r7, [%r1+0]\nldxw %r2, [%r7+FFLAGS]\nldxw %r3, [%r1+8]" + ret0, ""},
+		{"lsm hook's argument written", prog{progtype.LSM, progtype.AttachLSMMac, "file_open", false}, "ldxdw %r7, [%r1+0]\nstw [%r7+FFLAGS], 0" + ret0, "r7=kptr(struct file)+0"},
 
 		{"store through a kernel pointer", fe, fentry("mov %r2, 0\nstxh [%r7+FAMILY], %r2"), "write through a kernel pointer"},
 		{"immediate store through a kernel pointer", fe, fentry("sth [%r7+FAMILY], 1"), "write through a kernel pointer"},
@@ -190,6 +196,9 @@ func TestKernelPointers(t *testing.T) {
 		out:` + ret0, "a kernel_ptr cannot be dereferenced"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.p.typ == progtype.LSM && len(lsm) == 0 {
+				t.Skip("the kernel has no BPF LSM hooks")
+			}
 			p := assemble(t, expand(tc.src))
 			p.Type, p.AttachType, p.AttachTo = tc.p.typ, tc.p.attach, tc.p.target
 			if !tc.p.noBTF {

@@ -263,15 +263,14 @@ func (l *loader) applyCORE(sec *section, insns []isa.Instruction, bySlot []int) 
 		return nil, l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false),
 			"; the kernel's BTF, which libbpf would resolve it against, is not available here")
 	}
+	if typ == progtype.Unspec && kerr == nil && l.hasForeignCode() {
+		// Shared code: a second copy for the programs anybpf does not run.
+		kernelInsns = append([]isa.Instruction(nil), insns...)
+		if err := l.resolveSection(sec, kernelInsns, bySlot, relos, kernel, l.poisonFor(true), ""); err != nil {
+			return nil, err
+		}
+	}
 	if err := l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false), ""); err != nil {
-		return nil, err
-	}
-	if typ != progtype.Unspec || kerr != nil || !l.hasForeignCode() {
-		return nil, nil
-	}
-	// Shared code: a second copy for the programs anybpf does not run.
-	kernelInsns = append([]isa.Instruction(nil), insns...)
-	if err := l.resolveSection(sec, kernelInsns, bySlot, relos, kernel, l.poisonFor(true), ""); err != nil {
 		return nil, err
 	}
 	return kernelInsns, nil

@@ -194,3 +194,49 @@ func TestCORECorpus(t *testing.T) {
 		t.Errorf("tcp_close reads skc_family at %d, the kernel has it at %d", got, want)
 	}
 }
+
+// TestCORESharedCode: a .text function with a CO-RE access to task_struct, called by a
+// kprobe program, is linked into it resolved against the kernel's BTF (poisoned without
+// one); alone, as the untyped function it also is, it is poisoned rather than failing
+// the whole object; the XDP program of the object, which does not call it, loads clean.
+func TestCORESharedCode(t *testing.T) {
+	path := filepath.Join("testdata", "core_shared.o")
+	obj, err := elfload.LoadFileWith(path, elfload.Options{NoKernelBTF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := obj.Program("probe"); p == nil || len(p.Poisoned) != 1 {
+		t.Errorf("probe without kernel BTF: want one poisoned instruction, got %+v", p)
+	}
+	if p := obj.Program("tgid_of"); p == nil || len(p.Poisoned) != 1 {
+		t.Errorf("tgid_of alone: want one poisoned instruction, got %+v", p)
+	}
+	if p := obj.Program("pass"); p == nil || len(p.Poisoned) != 0 {
+		t.Errorf("pass: %+v", p)
+	}
+	spec := kernelBTF(t)
+	obj, err = elfload.LoadFileWith(path, elfload.Options{KernelBTF: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.Program("probe")
+	if len(p.Poisoned) != 0 {
+		t.Fatalf("probe: poisoned %+v", p.Poisoned)
+	}
+	want := memberOffset(t, spec, "task_struct", "tgid")
+	found := false
+	for _, ins := range p.Instructions {
+		if ins.Class() == isa.ClassLDX {
+			found = true
+			if int(ins.Offset) != want {
+				t.Errorf("tgid read at %d, the kernel has it at %d", ins.Offset, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("probe does not read tgid:\n%s", isa.Disassemble(p.Instructions, isa.SyntaxLLVM))
+	}
+	if p := obj.Program("tgid_of"); p == nil || len(p.Poisoned) != 1 {
+		t.Errorf("tgid_of alone keeps anybpf's types (poisoned): %+v", p)
+	}
+}

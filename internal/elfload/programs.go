@@ -127,7 +127,10 @@ func (l *loader) link(entry *function) (*ProgramSpec, error) {
 			slot := fn.slots[j]
 			secOff := fn.offset + uint64(slot)*isa.InstructionSize
 			if reason, ok := poison[funcKey{fn.section.index, secOff}]; ok {
-				if runsHere(p.Type) {
+				// A function of .text on its own is poisoned, not refused: it is there for
+				// the programs that call it, which may be tracing programs whose copy of it
+				// resolved against the kernel (a poisoned program never runs).
+				if runsHere(p.Type) && !(p.Type == progtype.Unspec && p.Section == ".text") {
 					return nil, fmt.Errorf("instruction %d: %w", len(p.Instructions), &COREError{Reason: reason})
 				}
 				p.Poisoned = append(p.Poisoned, PoisonedInstruction{Instruction: len(p.Instructions), Reason: reason})
