@@ -13,7 +13,11 @@
 // per program point) when joining them would lose register kinds, stack initialization
 // or constants, so that a value stays with the facts of its own path. Program types
 // supply their context descriptors (progtype) and helpers their prototypes (helpers):
-// the runtime uses the same tables.
+// the runtime uses the same tables. Tracing programs (fentry, fexit, fmod_ret, tp_btf)
+// and LSM programs are typed from their attach target's prototype in the kernel's BTF
+// (Program.KernelBTF): the kernel structs their arguments point to may be read at
+// constant offsets, as Linux allows (kernelptr.go); no other program type gets such
+// pointers.
 //
 // Termination: loops are first walked round by round (up to 1024 rounds), each round
 // from the state the previous one left at the loop head, as Linux walks them; the states
