@@ -254,20 +254,22 @@ func (l *loader) applyCORE(sec *section, insns []isa.Instruction, bySlot []int) 
 	}
 	anybpf := coreTarget{spec: own, name: "anybpf"}
 	typ, _, _ := progtype.FromSection(sec.Name)
-	kspec, kerr := l.obj.opts.kernelBTF()
-	kernel := coreTarget{spec: kspec, name: "the kernel"}
-	switch {
-	case !runsHere(typ) && kerr == nil:
-		return nil, l.resolveSection(sec, insns, bySlot, relos, kernel, l.poisonFor(false), "")
-	case !runsHere(typ):
-		return nil, l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false),
-			"; the kernel's BTF, which libbpf would resolve it against, is not available here")
+	if !runsHere(typ) {
+		kspec, err := l.obj.opts.kernelBTF()
+		if err != nil {
+			return nil, l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false),
+				"; the kernel's BTF, which libbpf would resolve it against, is not available here")
+		}
+		return nil, l.resolveSection(sec, insns, bySlot, relos, coreTarget{spec: kspec, name: "the kernel"}, l.poisonFor(false), "")
 	}
-	if typ == progtype.Unspec && kerr == nil && l.hasForeignCode() {
-		// Shared code: a second copy for the programs anybpf does not run.
-		kernelInsns = append([]isa.Instruction(nil), insns...)
-		if err := l.resolveSection(sec, kernelInsns, bySlot, relos, kernel, l.poisonFor(true), ""); err != nil {
-			return nil, err
+	if typ == progtype.Unspec && l.hasForeignCode() {
+		if kspec, err := l.obj.opts.kernelBTF(); err == nil {
+			// Shared code: a second copy for the programs anybpf does not run.
+			kernelInsns = append([]isa.Instruction(nil), insns...)
+			err := l.resolveSection(sec, kernelInsns, bySlot, relos, coreTarget{spec: kspec, name: "the kernel"}, l.poisonFor(true), "")
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := l.resolveSection(sec, insns, bySlot, relos, anybpf, l.poisonFor(false), ""); err != nil {
