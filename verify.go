@@ -89,6 +89,9 @@ type VerifyOptions struct {
 	KernelBTF *btf.Spec
 	// NoKernelBTF uses no kernel BTF, not even the running kernel's.
 	NoKernelBTF bool
+	// AttachTo, when set, is the kernel function, tracepoint or LSM hook tracing
+	// programs attach to, instead of what their sections name (raw bytecode has none).
+	AttachTo string
 }
 
 // VerifyFile runs the verifier on every program of the object at path, without loading
@@ -143,7 +146,11 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 			fmt.Fprintf(opts.Log, "; program %s (section %s)\n", ps.Name, ps.Section)
 			vopts = &verifier.Options{Log: opts.Log}
 		}
-		res, err := verifier.Verify(objverify.Program(obj, ps), vopts)
+		p := objverify.Program(obj, ps)
+		if opts.AttachTo != "" {
+			p.AttachTo = opts.AttachTo
+		}
+		res, err := verifier.Verify(p, vopts)
 		if err != nil && opts.Type == progtype.Unspec {
 			v.CalledBy, v.Processed = verifyWithin(obj, objverify.Callers(obj, ps))
 		}

@@ -40,6 +40,14 @@ func TestProgVerifyKernelBTF(t *testing.T) {
 			}
 		}
 	}
+	// Raw bytecode names its attach target in its type.
+	raw := writeProgram(t, "ldxdw %r7, [%r1+0]\nldxh %r0, [%r7+0]\nmov %r0, 0\nexit")
+	if out, _, err := run(t, "", "prog", "verify", raw, "type", "fentry/tcp_connect"); err != nil || !strings.HasPrefix(out, "verified: ") {
+		t.Errorf("raw fentry/tcp_connect: %v\n%s", err, out)
+	}
+	if out, _, err := run(t, "", "prog", "verify", raw, "type", "fentry"); err == nil || !strings.Contains(out, "name the kernel function they attach to") {
+		t.Errorf("raw fentry without a target: %v\n%s", err, out)
+	}
 	if _, _, err := run(t, "", "prog", "verify", obj, "kernel_btf", filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("kernel_btf of a missing file accepted")
 	}

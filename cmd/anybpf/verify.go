@@ -51,12 +51,12 @@ status 1 when a program is refused.
 
 type TYPE verifies the programs as that program type instead of what their sections say;
 a file that is not ELF is read as raw bytecode (8-byte little-endian instructions) and
-needs it. TYPE is a libbpf section name (xdp, socket, tc, cgroup/connect4, sockops, ...)
-or a type name (socket_filter, sched_cls, ...). verbose adds the verifier's warnings
-(divisions by a value that may be zero, ...) and the range of r0 at exit. log prints,
-before the verdicts, the verifier's log: one line per instruction processed (loop
-rounds included), with the registers as the analysis knows them before it, as Linux's
-verifier log at level 2.
+needs it. TYPE is a libbpf section name (xdp, socket, tc, cgroup/connect4, sockops,
+fentry/tcp_connect, ...) or a type name (socket_filter, sched_cls, ...). verbose adds the
+verifier's warnings (divisions by a value that may be zero, ...) and the range of r0 at
+exit. log prints, before the verdicts, the verifier's log: one line per instruction
+processed (loop rounds included), with the registers as the analysis knows them before
+it, as Linux's verifier log at level 2.
 
 Tracing programs (fentry, fexit, fmod_ret, tp_btf, lsm) read kernel structs through
 their arguments: they are checked against the kernel's BTF, by default the running
@@ -76,6 +76,9 @@ as a copy of /sys/kernel/btf/vmlinux, or an ELF vmlinux with .BTF), or none.`,
 			if t, ok := kw["type"]; ok {
 				if opts.Type, opts.AttachType, err = progtype.ParseType(t); err != nil {
 					return fmt.Errorf("prog verify: type: %w", err)
+				}
+				if _, target, ok := strings.Cut(t, "/"); ok && (opts.Type == progtype.Tracing || opts.Type == progtype.LSM) {
+					opts.AttachTo = target // type fentry/tcp_connect
 				}
 			}
 			switch path, ok := kw["kernel_btf"]; {
