@@ -540,3 +540,11 @@ func (a *analysis) kernelHelperReturn(id helpers.ID, s *state) {
 		s.setReg(0, reg{k: kKernel, kt: st, num: interval.Const(0)})
 	}
 }
+
+// pointerLeaksAllowed reports whether the program may store pointers into maps (and
+// copy them as 32-bit numbers): with Options.AllowPointerLeaks, and always in the
+// programs whose context the kernel's BTF types, which Linux loads only for privileged
+// users (CAP_PERFMON), whom it lets leak pointers; anybpf never runs them.
+func (a *analysis) pointerLeaksAllowed() bool {
+	return a.opts.AllowPointerLeaks || a.kernelCtx() != nil
+}

@@ -272,7 +272,7 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		if _, _, err := a.checkAccess(i, s, access{ptr: ins.Dst, off: int64(ins.Offset), size: size, write: true}); err != nil {
 			return err
 		}
-		if val.k != kNum && !a.opts.AllowPointerLeaks {
+		if val.k != kNum && !a.pointerLeaksAllowed() {
 			return a.errorf(i, s, []int{int(ins.Src), int(ins.Dst)}, "store of a %s through a pointer that may point into a map would leak an address", val.k)
 		}
 		if atomic {
@@ -318,7 +318,7 @@ func (a *analysis) store(i int, ins isa.Instruction, s *state) error {
 		}
 	}
 	if p.k != kStack {
-		if val.k != kNum && !a.opts.AllowPointerLeaks {
+		if val.k != kNum && !a.pointerLeaksAllowed() {
 			// Pointers stored into maps or packets would leak addresses.
 			return a.errorf(i, s, []int{int(ins.Src), int(ins.Dst)}, "store of a %s into %s memory would leak an address", val.k, p.k)
 		}

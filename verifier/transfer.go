@@ -180,7 +180,7 @@ func (a *analysis) alu(i int, ins isa.Instruction, s *state) error {
 		}
 		if !is64 {
 			if src.k != kNum {
-				if !a.opts.AllowPointerLeaks {
+				if !a.pointerLeaksAllowed() {
 					return a.errorf(i, s, []int{srcReg}, "32-bit copy of a pointer would leak its address")
 				}
 				// Linux turns a 32-bit copy of a pointer into an unknown number.
