@@ -406,3 +406,47 @@ func TestKernelPointersKernelAgrees(t *testing.T) {
 		})
 	}
 }
+
+// FuzzKernelPointers runs the verifier on arbitrary code after a load of fentry/
+// tcp_connect's struct sock pointer into r7 (and, with attach, fexit's or tp_btf's
+// context): it must give a verdict, never panic or fail otherwise.
+func FuzzKernelPointers(f *testing.F) {
+	for _, s := range []string{
+		"ldxh %r2, [%r7+16]\nmov %r0, 0\nexit",
+		"ldxdw %r2, [%r7+48]\nldxw %r3, [%r2+8]\nmov %r0, 0\nexit",
+		"add %r7, 24\nldxb %r0, [%r7+0]\nexit",
+		"mov %r1, %r7\ncall 137\njeq %r0, 0, +1\nldxw %r0, [%r0+1000]\nexit",
+	} {
+		insns, err := isa.Assemble(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(isa.Encode(insns), uint8(0))
+	}
+	spec, err := elfload.RunningKernelBTF()
+	if err != nil {
+		f.Skipf("no kernel BTF: %v", err)
+	}
+	attach := []struct {
+		a      progtype.AttachType
+		target string
+	}{{progtype.AttachTraceFentry, "tcp_connect"}, {progtype.AttachTraceFexit, "tcp_connect"}, {progtype.AttachTraceRawTP, "sched_switch"}}
+	f.Fuzz(func(t *testing.T, code []byte, which uint8) {
+		body, err := isa.Decode(code)
+		if err != nil {
+			return
+		}
+		pre, _ := isa.Assemble("ldxdw %r7, [%r1+0]")
+		at := attach[int(which)%len(attach)]
+		p := &verifier.Program{Instructions: append(pre, body...), Type: progtype.Tracing, AttachType: at.a, AttachTo: at.target, KernelBTF: spec, Maps: testMaps}
+		for i, ins := range p.Instructions {
+			if ins.IsLDDW() && ins.Src == 1 {
+				p.MapRefs = append(p.MapRefs, verifier.MapRef{Instruction: i, Map: int(ins.Imm()) % len(testMaps)})
+			}
+		}
+		_, err = verifier.Verify(p, &verifier.Options{MaxInstructions: 20000})
+		if err != nil && !errors.Is(err, verifier.ErrUnverifiable) {
+			t.Fatalf("error %v is not ErrUnverifiable", err)
+		}
+	})
+}
