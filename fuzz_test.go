@@ -207,10 +207,11 @@ func newStructuredHarness(tb testing.TB) *structuredHarness {
 
 // check generates the program of seed, verifies it, and runs it when it is accepted on
 // packets whose sizes and bytes come from seed and size. It reports whether the
-// verifier accepted the program and how many loops it has; a verified program that
+// verifier accepted the program and how many loops and calls it has; a verified program that
 // faults in checked mode fails tb.
-func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (accepted bool, loops int) {
-	src, loops := genProgram(seed)
+func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (accepted bool, loops, calls int) {
+	var src string
+	src, loops, calls = genProgram(seed)
 	insns, err := isa.Assemble(src)
 	if err != nil {
 		tb.Fatalf("generator: %v\n%s", err, src)
@@ -231,7 +232,7 @@ func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (acce
 		}
 	}
 	if _, err := verifier.Verify(vp, nil); err != nil {
-		return false, loops
+		return false, loops, calls
 	}
 	p, err := h.rt.loadProgram(h.eng, ps, h.coll)
 	if err != nil {
@@ -252,7 +253,7 @@ func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (acce
 			tb.Fatalf("verified program failed in checked mode on %d bytes %x: %v\n%s", len(pkt), pkt, err, src)
 		}
 	}
-	return true, loops
+	return true, loops, calls
 }
 
 // FuzzVerifierSoundStructured is FuzzVerifierSound on generated programs that look like
@@ -277,9 +278,15 @@ func TestStructuredPrograms(t *testing.T) {
 		n = 300
 	}
 	h := newStructuredHarness(t)
-	var accepted, withLoops, loopsAccepted int
+	var accepted, withLoops, loopsAccepted, withCalls, callsAccepted int
 	for s := uint64(0); s < uint64(n); s++ {
-		ok, loops := h.check(t, s, uint16(s*37))
+		ok, loops, calls := h.check(t, s, uint16(s*37))
+		if calls > 0 {
+			withCalls++
+			if ok {
+				callsAccepted++
+			}
+		}
 		if ok {
 			accepted++
 		}
@@ -290,9 +297,11 @@ func TestStructuredPrograms(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d programs: %d accepted; %d with loops, %d of them accepted", n, accepted, withLoops, loopsAccepted)
-	if loopsAccepted < withLoops/5 || accepted < n/5 || accepted == n {
-		t.Errorf("the generator no longer tests much: %d of %d accepted, %d of %d with loops", accepted, n, loopsAccepted, withLoops)
+	t.Logf("%d programs: %d accepted; %d with loops, %d of them accepted; %d with calls or callbacks, %d of them accepted",
+		n, accepted, withLoops, loopsAccepted, withCalls, callsAccepted)
+	if loopsAccepted < withLoops/5 || callsAccepted < withCalls/5 || withCalls == 0 || accepted < n/5 || accepted == n {
+		t.Errorf("the generator no longer tests much: %d of %d accepted, %d of %d with loops, %d of %d with calls",
+			accepted, n, loopsAccepted, withLoops, callsAccepted, withCalls)
 	}
 }
 
@@ -300,12 +309,18 @@ func TestStructuredPrograms(t *testing.T) {
 // from a seed. Registers: r0 accumulates, r6 is the packet cursor, r9 keeps data_end
 // (r3 is reloaded from it after calls), r7 and r8 are loop counters or walking pointers
 // (outer and inner loop), r1-r5 are scratch. The stack holds 8-byte slots at [-64, 0),
-// a 64-byte array at [-128, -64) that loops index, and spilled loop bounds at -136.
+// a 64-byte array at [-128, -64) that loops index, spilled loop bounds at -136, a
+// 16-byte buffer passed to functions at [-160, -144) and bpf_loop's context at
+// [-176, -160).
 type progGen struct {
 	r     *rand.Rand
 	b     strings.Builder
 	label int
 	loops int
+	// funcs holds the functions the program calls (bpf-to-bpf calls and callbacks),
+	// emitted after the main program; calls counts the constructs that call them.
+	funcs strings.Builder
+	calls int
 }
 
 func (g *progGen) newLabel() int { g.label++; return g.label }
@@ -327,7 +342,7 @@ func (g *progGen) maybe(n int, right, wrong int) int {
 // pointer arithmetic, forward branches on packet bytes, and bounded loops (counted
 // with a constant or a data-dependent bound, walking the packet or a map value with a
 // pointer, nested, with early exits). It returns the program and how many loops it has.
-func genProgram(seed uint64) (string, int) {
+func genProgram(seed uint64) (src string, loops, calls int) {
 	g := &progGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	r := g.r
 	g.f("ldxw %%r2, [%%r1+0]\nldxw %%r3, [%%r1+4]\nmov %%r6, %%r2\nmov %%r9, %%r3\nmov %%r0, 0\n")
@@ -340,13 +355,17 @@ func genProgram(seed uint64) (string, int) {
 		g.statement()
 	}
 	g.f("done:\nmov %%r0, 2\nexit\n")
-	return g.b.String(), g.loops
+	g.b.WriteString(g.funcs.String())
+	return g.b.String(), g.loops, g.calls
 }
+
+// fn appends to the functions emitted after the main program.
+func (g *progGen) fn(format string, args ...any) { fmt.Fprintf(&g.funcs, format, args...) }
 
 // statement emits one straight-line or loop construct at the top level.
 func (g *progGen) statement() {
 	r := g.r
-	switch r.IntN(13) {
+	switch r.IntN(15) {
 	case 0: // bounds check then access
 		l := g.newLabel()
 		k := r.IntN(80)
@@ -388,6 +407,10 @@ func (g *progGen) statement() {
 		g.valueWalk()
 	case 12: // a loop longer than the rounds walked exactly, bounded by the packet
 		g.longLoop()
+	case 13: // a bpf-to-bpf call
+		g.localCall()
+	case 14: // bpf_loop with a callback
+		g.loopCallback()
 	}
 }
 
@@ -614,5 +637,119 @@ func (g *progGen) longLoop() {
 	g.f("L%d:\n", out)
 	if r.IntN(4) == 0 { // the counter after the loop: the packet at cursor + r7, unchecked
 		g.f("mov %%r4, %%r6\nadd %%r4, %%r7\nldxb %%r5, [%%r4+0]\nadd %%r0, %%r5\n")
+	}
+}
+
+// localCall emits a bpf-to-bpf call to a new function, its arguments one of: a stack
+// buffer of the caller (16 bytes at -160, maybe half initialized) with an index, the
+// packet cursor with data_end, a map value (checked for NULL or not) with its size, or a
+// number; the callee reads through its pointer (checked or not) and may pass the buffer
+// on to a function of its own. The caller then uses the result as an index into its
+// array, masked or not, and its own registers and stack afterwards.
+func (g *progGen) localCall() {
+	r := g.r
+	g.calls++
+	name := fmt.Sprintf("f%d", g.newLabel())
+	kind, size := r.IntN(4), 16
+	skip := g.newLabel()
+	switch kind {
+	case 0: // stack buffer and an index
+		g.f("stdw [%%r10-160], %d\n", r.IntN(256))
+		if g.maybe(6, 1, 0) == 1 {
+			g.f("stdw [%%r10-152], %d\n", r.IntN(256))
+		}
+		g.f("mov %%r1, %%r10\nadd %%r1, -160\nmov %%r2, %d\n", r.IntN(64))
+	case 1: // the packet cursor and data_end
+		g.f("mov %%r1, %%r6\nmov %%r2, %%r9\n")
+	case 2: // a map value and its size
+		size = g.lookup(r.IntN(4))
+		if r.IntN(6) != 0 {
+			g.f("jeq %%r0, 0, L%d\n", skip)
+		}
+		g.f("mov %%r1, %%r0\nmov %%r2, %d\n", size)
+	case 3: // a number
+		if r.IntN(2) == 0 {
+			g.f("mov %%r1, %d\n", r.IntN(100))
+		} else {
+			g.f("mov %%r1, %%r0\n") // the accumulator: any number
+		}
+	}
+	g.f("call local %s\n", name)
+	if r.IntN(2) == 0 { // the result as an index into the array
+		g.f("mov %%r4, %%r0\nand %%r4, %d\nmov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r4\nldxb %%r5, [%%r5+0]\n", g.maybe(8, 63, 127))
+	}
+	g.f("L%d:\nmov %%r3, %%r9\nmov %%r0, 0\n", skip)
+	g.callee(name, kind, 0, size)
+}
+
+// callee emits the function name called by localCall with arguments of the given kind
+// (size: the bytes behind a map value pointer).
+func (g *progGen) callee(name string, kind, depth, size int) {
+	r := g.r
+	out := -1 // the label of an early "return 0", when one is used
+	g.fn("%s:\n", name)
+	switch kind {
+	case 0: // r1 = stack buffer (16 bytes), r2 = index
+		g.fn("mov %%r0, %%r2\nand %%r0, %d\nmov %%r3, %%r1\nadd %%r3, %%r0\nldxb %%r0, [%%r3+0]\n", g.maybe(8, 7, 31))
+		if r.IntN(3) == 0 {
+			g.fn("stxb [%%r1%+d], %%r0\n", g.maybe(8, r.IntN(16), 16+r.IntN(8)))
+		}
+		if depth < 1 && r.IntN(3) == 0 { // pass the caller's buffer on
+			g.fn("mov %%r2, %d\n", r.IntN(16))
+			g.calls++
+			inner := fmt.Sprintf("f%d", g.newLabel())
+			g.fn("call local %s\n", inner)
+			defer g.callee(inner, 0, depth+1, size)
+		}
+	case 1: // r1 = packet cursor, r2 = data_end
+		n := 1 + r.IntN(8)
+		out = g.newLabel()
+		g.fn("mov %%r3, %%r1\nadd %%r3, %d\njgt %%r3, %%r2, L%d\nldxb %%r0, [%%r1%+d]\n", g.maybe(10, n, n-1), out, n-1)
+	case 2: // r1 = map value, r2 = its size: read at an index below it (or not quite)
+		g.fn("mov %%r0, %%r2\nadd %%r0, -1\nand %%r0, %d\nadd %%r1, %%r0\nldxb %%r0, [%%r1+0]\n", g.maybe(8, size-1, 2*size-1))
+	case 3: // r1 = a number: returned masked, or not
+		g.fn("mov %%r0, %%r1\n")
+		if r.IntN(4) != 0 {
+			g.fn("and %%r0, %d\n", []int{7, 15, 63}[r.IntN(3)])
+		}
+	}
+	g.fn("exit\n")
+	if out >= 0 {
+		g.fn("L%d:\nmov %%r0, 0\nexit\n", out)
+	}
+}
+
+// loopCallback emits a bpf_loop call (helper 181) with a new callback and a context in
+// the caller's stack (16 bytes at -176, initialized or not); the callback indexes the
+// context with its index r1, masked or compared with a constant first (one round too
+// far now and then), and returns 0 or 1.
+func (g *progGen) loopCallback() {
+	r := g.r
+	g.calls++
+	name := fmt.Sprintf("cb%d", g.newLabel())
+	if r.IntN(6) != 0 {
+		g.f("stdw [%%r10-176], %d\nstdw [%%r10-168], %d\n", r.IntN(256), r.IntN(256))
+	}
+	if r.IntN(2) == 0 {
+		g.f("mov %%r1, %d\n", 1+r.IntN(40))
+	} else { // a count from the accumulator, masked
+		g.f("mov %%r1, %%r0\nand %%r1, 31\n")
+	}
+	g.f("lddw %%r2, func %s\nmov %%r3, %%r10\nadd %%r3, -176\nmov %%r4, 0\ncall 181\nmov %%r3, %%r9\nmov %%r0, 0\n", name)
+	out := -1
+	g.fn("%s:\n", name)
+	if r.IntN(2) == 0 {
+		g.fn("mov %%r3, %%r1\nand %%r3, %d\n", g.maybe(8, 15, 31))
+	} else {
+		out = g.newLabel()
+		g.fn("jge %%r1, %d, L%d\nmov %%r3, %%r1\n", g.maybe(8, 16, 17), out)
+	}
+	g.fn("add %%r2, %%r3\nldxb %%r0, [%%r2+0]\n")
+	if r.IntN(3) == 0 {
+		g.fn("add %%r0, 1\nstxb [%%r2+0], %%r0\n")
+	}
+	g.fn("mov %%r0, %d\nexit\n", r.IntN(2))
+	if out >= 0 {
+		g.fn("L%d:\nmov %%r0, 1\nexit\n", out)
 	}
 }

@@ -30,7 +30,8 @@ func syntaxErr(format string, args ...any) error {
 }
 
 // Assemble assembles text in the bpf_conformance dialect ("mov %r0, 1", "ldxw %r1,
-// [%r2+4]", "jeq %r1, 0, label", "lock fetch add [%r10-8], %r1", "call local func", ...).
+// [%r2+4]", "jeq %r1, 0, label", "lock fetch add [%r10-8], %r1", "call local func",
+// "lddw %r2, func label" for a function's address, ...).
 // Comments start with '#'; a line "name:" defines a label; the first "exit" is also the
 // label "exit". Immediates must fit their fields: 32 bits (signed decimal or hex up to
 // 0xffffffff) and 16-bit signed offsets.
@@ -125,7 +126,7 @@ func (a *assembler) fixups() error {
 			return &AsmError{a.lines[f.index], ins.Format(SyntaxConformance), syntaxErr("undefined label %q", f.label)}
 		}
 		rel := target - offs[f.index] - 1
-		if ins.OpCode == OpJA32 || ins.IsLocalCall() {
+		if ins.OpCode == OpJA32 || ins.IsLocalCall() || ins.IsLDDW() {
 			ins.Constant = int64(rel)
 			continue
 		}
@@ -220,6 +221,16 @@ func (a *assembler) statement(text string) error {
 		dst, err := parseRegister(ops[0])
 		if err != nil {
 			return err
+		}
+		if name, ok := strings.CutPrefix(ops[1], "func "); ok {
+			// The address of a function (a callback): resolved like "call local".
+			name = strings.TrimSpace(name)
+			if !isLabel(name) {
+				return syntaxErr("invalid function label %q", name)
+			}
+			a.curLabel = name
+			a.emit(Instruction{OpCode: OpLDDW, Dst: dst, Src: Register(PseudoFunc)})
+			return nil
 		}
 		v, err := parseImm64(ops[1])
 		if err != nil {

@@ -281,6 +281,8 @@ func TestAssembleErrors(t *testing.T) {
 		"call bogus 1",
 		"movsx3232 %r1, %r2",
 		"jeq %r1, 1",
+		"lddw %r2, func 9x",
+		"lddw %r2, func nowhere\nexit",
 	} {
 		if _, err := isa.Assemble(src); !errors.Is(err, isa.ErrSyntax) {
 			t.Errorf("Assemble(%q) = %v, want a syntax error", src, err)
@@ -296,5 +298,30 @@ func TestDisassembleFile(t *testing.T) {
 	want := "   0: r0 = 1\n   1: r1 = 0x5 ll\n   3: exit\n"
 	if got := isa.Disassemble(insns, isa.SyntaxLLVM); got != want {
 		t.Fatalf("Disassemble =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestAssembleFuncAddress: "lddw %rN, func LABEL" loads a function's address (a
+// callback for bpf_loop and friends), relative to the slot after the LDDW's first, like
+// "call local LABEL".
+func TestAssembleFuncAddress(t *testing.T) {
+	insns, err := isa.Assemble(`
+		mov %r1, 4
+		lddw %r2, func cb
+		call local cb
+		exit
+	cb:
+		mov %r0, 0
+		exit`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, call := insns[1], insns[2]
+	if !ld.IsLDDW() || ld.Src != isa.Register(isa.PseudoFunc) || ld.Dst != isa.R2 {
+		t.Fatalf("lddw func assembled to %+v", ld)
+	}
+	// cb is at slot 5: the LDDW is at slot 1 (target 1+1+3), the call at 3 (3+1+1).
+	if ld.Constant != 3 || call.Constant != 1 {
+		t.Fatalf("offsets: lddw %d, call %d; want 3 and 1", ld.Constant, call.Constant)
 	}
 }
