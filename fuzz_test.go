@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,6 +130,9 @@ func FuzzVerifierSound(f *testing.F) {
 		}
 		f.Add(isa.Encode(insns), uint16(64))
 	}
+	for _, code := range realSeeds() {
+		f.Add(code, uint16(100))
+	}
 	rt := NewRuntime(context.Background(), NewRuntimeConfig().WithInstructionBudget(100000))
 	eng, _ := rt.engine()
 	hash, err := rt.NewMap(maps.Spec{Name: "hash", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16})
@@ -166,6 +170,32 @@ func FuzzVerifierSound(f *testing.F) {
 			t.Fatalf("verified program failed in checked mode: %v\n%s", err, isa.Disassemble(insns, isa.SyntaxLLVM))
 		}
 	})
+}
+
+// realSeeds returns the XDP programs of the repository's test objects and of the sample
+// corpus (when it is beside the repository), their map references turned into the
+// harness's hash map (programs that load map values' addresses are left out), so that
+// FuzzVerifierSound mutates real programs too.
+func realSeeds() [][]byte {
+	paths, _ := filepath.Glob(filepath.Join("testdata", "*.o"))
+	corpus, _ := filepath.Glob(filepath.Join("..", "shared", "corpus", "ebpf-samples", "*", "*.o"))
+	var out [][]byte
+	for _, path := range append(paths, corpus...) {
+		obj, err := elfload.LoadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, ps := range obj.Programs {
+			if ps.Type == progtype.XDP && len(ps.Instructions) <= 4096 && !slices.ContainsFunc(ps.References, func(r elfload.Reference) bool { return r.Value }) {
+				insns := slices.Clone(ps.Instructions)
+				for _, ref := range ps.References {
+					insns[ref.Instruction] = isa.Instruction{OpCode: isa.OpLDDW, Dst: insns[ref.Instruction].Dst, Constant: 0xabcd}
+				}
+				out = append(out, isa.Encode(insns))
+			}
+		}
+	}
+	return out
 }
 
 // structuredHarness verifies generated programs and runs the accepted ones in checked
