@@ -318,7 +318,7 @@ func TestAssembleFuncAddress(t *testing.T) {
 		{"backward label", "ja main\ncb:\nmov %r0, 0\nexit\nmain:\nlddw %r3, func cb\nexit", 3, -3, "lddw %r3, func -3"},
 		{"next instruction", "lddw %r2, func next\nnext:\nexit", 0, 1, "lddw %r2, func +1"},
 		{"numeric forward", "lddw %r2, func +1\nexit\nexit", 0, 1, "lddw %r2, func +1"},
-		{"numeric backward", "exit\nlddw %r9, func -3\nexit", 1, -3, "lddw %r9, func -3"},
+		{"numeric backward", "exit\nlddw %r9, func -2\nexit", 1, -2, "lddw %r9, func -2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			insns, err := isa.Assemble(tc.src)
@@ -331,6 +331,9 @@ func TestAssembleFuncAddress(t *testing.T) {
 			}
 			if got := ld.Format(isa.SyntaxConformance); got != tc.text {
 				t.Errorf("Format = %q, want %q", got, tc.text)
+			}
+			if err := isa.Validate(insns); err != nil {
+				t.Errorf("Validate: %v", err)
 			}
 			checkRoundTrip(t, insns)
 		})
