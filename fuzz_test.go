@@ -874,8 +874,8 @@ func (g *progGen) callee(name string, kind, depth, size int) {
 // the caller's stack (16 bytes at -176, initialized or not). The count is a constant,
 // the accumulator masked, or a packet byte (leaving checked packet pointers in r4 and
 // r5, which the callback must not inherit). The callback indexes the context with its
-// index r1, masked, or compared first with a constant (one round too far now and then)
-// or with a context byte (masked or not); it may write the context, pass it to a
+// index r1, masked, or compared first with a constant (one round too far now and then),
+// with a context byte (masked or not) or with the caller's count in a register; it may write the context, pass it to a
 // function of its own (keeping it in its own r6 across that call), and returns 0 or 1
 // (a constant or a byte masked to a bit) or, once in a while, something else, which
 // must be refused. After the call the caller uses the result (the rounds run) as an
@@ -891,9 +891,11 @@ func (g *progGen) loopCallback() {
 	if keep {
 		g.f("mov %%r7, %%r0\nand %%r7, 63\n")
 	}
+	nr := 0 // the count, when it is a constant
 	switch r.IntN(3) {
 	case 0:
-		g.f("mov %%r1, %d\n", 1+r.IntN(40))
+		nr = 1 + r.IntN(40)
+		g.f("mov %%r1, %d\n", nr)
 	case 1: // a count from the accumulator, masked
 		g.f("mov %%r1, %%r0\nand %%r1, 31\n")
 	case 2: // a packet byte, or none
@@ -930,7 +932,11 @@ func (g *progGen) loopCallback() {
 		inner = fmt.Sprintf("f%d", g.newLabel())
 		g.fn("mov %%r6, %%r2\nmov %%r7, %%r1\nmov %%r1, %%r2\nmov %%r2, %d\ncall local %s\nmov %%r2, %%r6\nmov %%r1, %%r7\n", r.IntN(16), inner)
 	}
-	switch r.IntN(4) {
+	form := r.IntN(5)
+	if form == 4 && nr == 0 {
+		form = 0
+	}
+	switch form {
 	case 0:
 		g.fn("mov %%r3, %%r1\nand %%r3, %d\n", g.maybe(12, 15, 31))
 	case 1:
@@ -946,6 +952,15 @@ func (g *progGen) loopCallback() {
 			g.fn("and %%r4, 15\n")
 		}
 		g.fn("jge %%r1, %%r4, L%d\nmov %%r3, %%r1\n", out)
+	case 4: // compared with the caller's count in a register: the index is below it, but
+		// nothing tells the callback that, so a wrong access below the test (above its
+		// frame) must be refused even though it runs in every round
+		out = g.newLabel()
+		g.fn("mov %%r4, %d\njge %%r1, %%r4, L%d\n", nr, out)
+		if r.IntN(8) == 0 {
+			g.fn("ldxdw %%r0, [%%r10+0]\n")
+		}
+		g.fn("mov %%r3, %%r1\nand %%r3, 15\n")
 	}
 	g.fn("add %%r2, %%r3\nldxb %%r0, [%%r2+0]\n")
 	if r.IntN(3) == 0 {
