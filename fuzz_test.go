@@ -237,11 +237,16 @@ func newStructuredHarness(tb testing.TB) *structuredHarness {
 
 // check generates the program of seed, verifies it, and runs it when it is accepted on
 // packets whose sizes and bytes come from seed and size. It reports whether the
-// verifier accepted the program and how many loops and calls it has; a verified program that
+// verifier accepted the program and what constructs it has; a verified program that
 // faults in checked mode fails tb.
-func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (accepted bool, loops, calls int) {
+func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (accepted bool, st genStats) {
+	return h.checkSource(tb, seed, size, genProgram)
+}
+
+// checkSource is check with the program written by gen.
+func (h *structuredHarness) checkSource(tb testing.TB, seed uint64, size uint16, gen func(uint64) (string, genStats)) (accepted bool, st genStats) {
 	var src string
-	src, loops, calls = genProgram(seed)
+	src, st = gen(seed)
 	insns, err := isa.Assemble(src)
 	if err != nil {
 		tb.Fatalf("generator: %v\n%s", err, src)
@@ -262,7 +267,7 @@ func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (acce
 		}
 	}
 	if _, err := verifier.Verify(vp, nil); err != nil {
-		return false, loops, calls
+		return false, st
 	}
 	p, err := h.rt.loadProgram(h.eng, ps, h.coll)
 	if err != nil {
@@ -283,7 +288,7 @@ func (h *structuredHarness) check(tb testing.TB, seed uint64, size uint16) (acce
 			tb.Fatalf("verified program failed in checked mode on %d bytes %x: %v\n%s", len(pkt), pkt, err, src)
 		}
 	}
-	return true, loops, calls
+	return true, st
 }
 
 // FuzzVerifierSoundStructured is FuzzVerifierSound on generated programs that look like
@@ -299,39 +304,84 @@ func FuzzVerifierSoundStructured(f *testing.F) {
 	})
 }
 
+// acceptance counts the programs with a construct and how many of them verified.
+type acceptance struct{ with, accepted int }
+
+func (a *acceptance) add(has, ok bool) {
+	if has {
+		a.with++
+		if ok {
+			a.accepted++
+		}
+	}
+}
+
+// healthy reports whether more than one in floor, and not all, of the programs with
+// the construct verified: enough to run, and some deliberately wrong ones refused.
+func (a acceptance) healthy(floor int) bool {
+	return a.with > 0 && a.accepted*floor > a.with && a.accepted < a.with
+}
+
+func (a acceptance) String() string { return fmt.Sprintf("%d of %d", a.accepted, a.with) }
+
 // TestStructuredPrograms runs FuzzVerifierSoundStructured's check on a fixed range of
 // seeds, and checks that the generator still makes programs the verifier accepts, with
-// and without loops, and some it refuses.
+// and without loops, bpf-to-bpf calls and bpf_loop callbacks, and some it refuses.
 func TestStructuredPrograms(t *testing.T) {
 	n := 600
 	if testing.Short() {
 		n = 300
 	}
 	h := newStructuredHarness(t)
-	var accepted, withLoops, loopsAccepted, withCalls, callsAccepted int
+	var all, loops, calls, callbacks, either acceptance
 	for s := uint64(0); s < uint64(n); s++ {
-		ok, loops, calls := h.check(t, s, uint16(s*37))
-		if calls > 0 {
-			withCalls++
-			if ok {
-				callsAccepted++
-			}
-		}
-		if ok {
-			accepted++
-		}
-		if loops > 0 {
-			withLoops++
-			if ok {
-				loopsAccepted++
-			}
+		ok, st := h.check(t, s, uint16(s*37))
+		all.add(true, ok)
+		loops.add(st.loops > 0, ok)
+		calls.add(st.calls > 0, ok)
+		callbacks.add(st.callbacks > 0, ok)
+		either.add(st.calls+st.callbacks > 0, ok)
+	}
+	t.Logf("%d programs: %v accepted; with loops %v, with bpf-to-bpf calls %v, with bpf_loop callbacks %v, with either %v",
+		n, all, loops, calls, callbacks, either)
+	// Programs with one kind of call are longer than most (they have more statements to
+	// have one of that kind), so more of them hold a deliberately wrong construct of
+	// another kind: a lower floor for them here, a fifth for each kind alone in
+	// TestStructuredCallConstructs.
+	for _, c := range []struct {
+		name  string
+		a     acceptance
+		floor int
+	}{{"all", all, 5}, {"loops", loops, 5}, {"calls", calls, 8}, {"callbacks", callbacks, 8}, {"calls or callbacks", either, 5}} {
+		if !c.a.healthy(c.floor) {
+			t.Errorf("the generator no longer tests much: programs with %s: %v accepted", c.name, c.a)
 		}
 	}
-	t.Logf("%d programs: %d accepted; %d with loops, %d of them accepted; %d with calls or callbacks, %d of them accepted",
-		n, accepted, withLoops, loopsAccepted, withCalls, callsAccepted)
-	if loopsAccepted < withLoops/5 || callsAccepted < withCalls/5 || withCalls == 0 || accepted < n/5 || accepted == n {
-		t.Errorf("the generator no longer tests much: %d of %d accepted, %d of %d with loops, %d of %d with calls",
-			accepted, n, loopsAccepted, withLoops, callsAccepted, withCalls)
+}
+
+// TestStructuredCallConstructs is TestStructuredPrograms on programs made of one kind
+// of call construct only (bpf-to-bpf calls, bpf_loop callbacks), so that each is
+// measured alone.
+func TestStructuredCallConstructs(t *testing.T) {
+	n := 200
+	if testing.Short() {
+		n = 100
+	}
+	h := newStructuredHarness(t)
+	for _, c := range []struct {
+		name      string
+		construct int
+	}{{"calls", stmtLocalCall}, {"callbacks", stmtLoopCallback}} {
+		var a acceptance
+		gen := func(seed uint64) (string, genStats) { return genProgramOf(seed, c.construct) }
+		for s := uint64(0); s < uint64(n); s++ {
+			ok, _ := h.checkSource(t, s, uint16(s*37), gen)
+			a.add(true, ok)
+		}
+		t.Logf("%s alone: %v programs accepted", c.name, a)
+		if !a.healthy(5) {
+			t.Errorf("%s alone: %v accepted, want more than a fifth and not all", c.name, a)
+		}
 	}
 }
 
@@ -341,17 +391,27 @@ func TestStructuredPrograms(t *testing.T) {
 // (outer and inner loop), r1-r5 are scratch. The stack holds 8-byte slots at [-64, 0),
 // a 64-byte array at [-128, -64) that loops index, spilled loop bounds at -136, a
 // 16-byte buffer passed to functions at [-160, -144) and bpf_loop's context at
-// [-176, -160).
+// [-176, -160). Functions (after the main program's exit) use r0-r5 and their own
+// stack; a few also clobber their own r6-r9, which the call must not let through to
+// the caller.
 type progGen struct {
 	r     *rand.Rand
 	b     strings.Builder
 	label int
-	loops int
+	// only, when not -1, is the one statement kind (stmtLocalCall, ...) the program uses.
+	only int
+	// array tells whether the program initialized its array; the call constructs read
+	// it after their calls mostly when it did, so that a refusal comes from them.
+	array bool
 	// funcs holds the functions the program calls (bpf-to-bpf calls and callbacks),
-	// emitted after the main program; calls counts the constructs that call them.
+	// emitted after the main program.
 	funcs strings.Builder
-	calls int
+	genStats
 }
+
+// genStats counts the constructs of a generated program: loops, bpf-to-bpf calls
+// (nested ones included) and bpf_loop calls.
+type genStats struct{ loops, calls, callbacks int }
 
 func (g *progGen) newLabel() int { g.label++; return g.label }
 
@@ -372,30 +432,49 @@ func (g *progGen) maybe(n int, right, wrong int) int {
 // pointer arithmetic, forward branches on packet bytes, and bounded loops (counted
 // with a constant or a data-dependent bound, walking the packet or a map value with a
 // pointer, nested, with early exits). It returns the program and how many loops it has.
-func genProgram(seed uint64) (src string, loops, calls int) {
-	g := &progGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func genProgram(seed uint64) (src string, st genStats) { return genProgramOf(seed, -1) }
+
+// genProgramOf is genProgram with statements of kind only (a stmt constant), or of any
+// kind when only is -1.
+func genProgramOf(seed uint64, only int) (src string, st genStats) {
+	g := &progGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), only: only}
 	r := g.r
 	g.f("ldxw %%r2, [%%r1+0]\nldxw %%r3, [%%r1+4]\nmov %%r6, %%r2\nmov %%r9, %%r3\nmov %%r0, 0\n")
-	if r.IntN(4) != 0 { // initialize the loops' array (or not: reads of it must be refused)
+	if g.array = r.IntN(4) != 0; g.array { // initialize the loops' array (or not: reads of it must be refused)
 		for off := -128; off < -64; off += 8 {
 			g.f("stdw [%%r10%+d], %d\n", off, r.IntN(256))
 		}
 	}
-	for n := r.IntN(8) + 1; n > 0; n-- {
+	n := r.IntN(8) + 1
+	if only >= 0 { // fewer statements: one construct's wrong variants add up quickly
+		n = r.IntN(3) + 1
+	}
+	for ; n > 0; n-- {
 		g.statement()
 	}
 	g.f("done:\nmov %%r0, 2\nexit\n")
 	g.b.WriteString(g.funcs.String())
-	return g.b.String(), g.loops, g.calls
+	return g.b.String(), g.genStats
 }
 
 // fn appends to the functions emitted after the main program.
 func (g *progGen) fn(format string, args ...any) { fmt.Fprintf(&g.funcs, format, args...) }
 
+// The statement kinds that TestStructuredCallConstructs measures alone.
+const (
+	stmtLocalCall    = 13
+	stmtLoopCallback = 14
+	stmtKinds        = 15
+)
+
 // statement emits one straight-line or loop construct at the top level.
 func (g *progGen) statement() {
 	r := g.r
-	switch r.IntN(15) {
+	kind := r.IntN(stmtKinds)
+	if g.only >= 0 {
+		kind = g.only
+	}
+	switch kind {
 	case 0: // bounds check then access
 		l := g.newLabel()
 		k := r.IntN(80)
@@ -437,9 +516,9 @@ func (g *progGen) statement() {
 		g.valueWalk()
 	case 12: // a loop longer than the rounds walked exactly, bounded by the packet
 		g.longLoop()
-	case 13: // a bpf-to-bpf call
+	case stmtLocalCall: // a bpf-to-bpf call
 		g.localCall()
-	case 14: // bpf_loop with a callback
+	case stmtLoopCallback: // bpf_loop with a callback
 		g.loopCallback()
 	}
 }
@@ -673,19 +752,26 @@ func (g *progGen) longLoop() {
 // localCall emits a bpf-to-bpf call to a new function, its arguments one of: a stack
 // buffer of the caller (16 bytes at -160, maybe half initialized) with an index, the
 // packet cursor with data_end, a map value (checked for NULL or not) with its size, or a
-// number; the callee reads through its pointer (checked or not) and may pass the buffer
-// on to a function of its own. The caller then uses the result as an index into its
-// array, masked or not, and its own registers and stack afterwards.
+// number; the callee reads and writes through its pointer (checked or not) and may pass
+// it on to a function of its own. Around the call, the caller may keep a bounded number
+// in r7 that it uses as an index afterwards, and after the call it uses the result as
+// an index into its array or as an offset into the packet (bounded or not), reads its
+// buffer (which it or the callee may have written, or neither), or reads through a
+// register the call clobbered (which must be refused).
 func (g *progGen) localCall() {
 	r := g.r
 	g.calls++
 	name := fmt.Sprintf("f%d", g.newLabel())
 	kind, size := r.IntN(4), 16
 	skip := g.newLabel()
+	keep := r.IntN(3) == 0 && g.readArray() // r7: a number bounded to the array, kept across the call
+	if keep {
+		g.f("mov %%r7, %%r0\nand %%r7, 63\n")
+	}
 	switch kind {
 	case 0: // stack buffer and an index
 		g.f("stdw [%%r10-160], %d\n", r.IntN(256))
-		if g.maybe(6, 1, 0) == 1 {
+		if g.maybe(8, 1, 0) == 1 {
 			g.f("stdw [%%r10-152], %d\n", r.IntN(256))
 		}
 		g.f("mov %%r1, %%r10\nadd %%r1, -160\nmov %%r2, %d\n", r.IntN(64))
@@ -693,7 +779,7 @@ func (g *progGen) localCall() {
 		g.f("mov %%r1, %%r6\nmov %%r2, %%r9\n")
 	case 2: // a map value and its size
 		size = g.lookup(r.IntN(4))
-		if r.IntN(6) != 0 {
+		if r.IntN(10) != 0 {
 			g.f("jeq %%r0, 0, L%d\n", skip)
 		}
 		g.f("mov %%r1, %%r0\nmov %%r2, %d\n", size)
@@ -705,81 +791,226 @@ func (g *progGen) localCall() {
 		}
 	}
 	g.f("call local %s\n", name)
-	if r.IntN(2) == 0 { // the result as an index into the array
-		g.f("mov %%r4, %%r0\nand %%r4, %d\nmov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r4\nldxb %%r5, [%%r5+0]\n", g.maybe(8, 63, 127))
+	switch r.IntN(5) {
+	case 0, 1: // the result as an index into the array
+		if !g.readArray() {
+			break
+		}
+		g.f("mov %%r4, %%r0\nand %%r4, %d\nmov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r4\nldxb %%r5, [%%r5+0]\n", g.maybe(12, 63, 127))
+	case 2: // the result as an offset into the packet from the cursor, checked against
+		// data_end in r9 (kept by the call) or, wrongly, in r3 (clobbered)
+		if r.IntN(6) != 0 {
+			g.f("and %%r0, %d\n", []int{15, 63, 255}[r.IntN(3)])
+		}
+		end := "r9"
+		if r.IntN(10) == 0 {
+			end = "r3"
+		}
+		g.f("mov %%r4, %%r6\nadd %%r4, %%r0\nmov %%r5, %%r4\nadd %%r5, 1\njgt %%r5, %%%s, L%d\nldxb %%r5, [%%r4+0]\n", end, skip)
+	case 3: // the caller's buffer after the call
+		if kind == 0 {
+			g.f("ldxdw %%r5, [%%r10%+d]\n", -160+8*r.IntN(2))
+		}
+	case 4: // an argument register after the call: clobbered
+		if r.IntN(8) == 0 && kind != 3 {
+			g.f("ldxb %%r5, [%%r1+0]\n")
+		}
+	}
+	if keep { // r7 after the call: still bounded to the array
+		g.f("mov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r7\nldxb %%r5, [%%r5+0]\n")
 	}
 	g.f("L%d:\nmov %%r3, %%r9\nmov %%r0, 0\n", skip)
 	g.callee(name, kind, 0, size)
 }
 
+// readArray tells a call construct whether to read the array: always when it is
+// initialized, once in four times when not.
+func (g *progGen) readArray() bool { return g.array || g.r.IntN(4) == 0 }
+
+// maxCallDepth is how deep generated functions call functions of their own.
+const maxCallDepth = 3
+
 // callee emits the function name called by localCall with arguments of the given kind
-// (size: the bytes behind a map value pointer).
+// (size: the bytes behind a map value pointer), at depth calls below the caller. It may
+// use a slot of its own stack (or, wrongly, one it never wrote), clobber its own r6-r9,
+// or read its r6 before writing it (which must be refused: the caller's r6 is not the
+// callee's).
 func (g *progGen) callee(name string, kind, depth, size int) {
 	r := g.r
 	out := -1 // the label of an early "return 0", when one is used
 	g.fn("%s:\n", name)
+	if r.IntN(4) == 0 { // a slot of its own stack
+		g.fn("stdw [%%r10-8], %d\nldxdw %%r5, [%%r10%+d]\n", r.IntN(256), g.maybe(16, -8, -16))
+	}
+	switch r.IntN(40) {
+	case 0, 1, 2, 3, 4, 5: // its own r6-r9, which the caller must not see
+		g.fn("mov %%r6, 0\nmov %%r7, -1\nmov %%r8, %%r10\nmov %%r9, %%r1\n")
+	case 6: // the caller's r6, which it does not have
+		g.fn("mov %%r5, %%r6\n")
+	}
+	nest := depth+1 < maxCallDepth && r.IntN(3) == 0
+	inner := ""
+	if nest {
+		g.calls++
+		inner = fmt.Sprintf("f%d", g.newLabel())
+	}
 	switch kind {
 	case 0: // r1 = stack buffer (16 bytes), r2 = index
 		g.fn("mov %%r0, %%r2\nand %%r0, %d\nmov %%r3, %%r1\nadd %%r3, %%r0\nldxb %%r0, [%%r3+0]\n", g.maybe(8, 7, 31))
-		if r.IntN(3) == 0 {
+		switch r.IntN(4) {
+		case 0: // a byte of the buffer
 			g.fn("stxb [%%r1%+d], %%r0\n", g.maybe(8, r.IntN(16), 16+r.IntN(8)))
+		case 1: // its second half, which the caller may read after the call
+			g.fn("stdw [%%r1+8], %d\n", r.IntN(256))
 		}
-		if depth < 1 && r.IntN(3) == 0 { // pass the caller's buffer on
-			g.fn("mov %%r2, %d\n", r.IntN(16))
-			g.calls++
-			inner := fmt.Sprintf("f%d", g.newLabel())
-			g.fn("call local %s\n", inner)
-			defer g.callee(inner, 0, depth+1, size)
+		if nest { // pass the caller's buffer on
+			g.fn("mov %%r2, %d\ncall local %s\n", r.IntN(16), inner)
 		}
 	case 1: // r1 = packet cursor, r2 = data_end
 		n := 1 + r.IntN(8)
 		out = g.newLabel()
 		g.fn("mov %%r3, %%r1\nadd %%r3, %d\njgt %%r3, %%r2, L%d\nldxb %%r0, [%%r1%+d]\n", g.maybe(10, n, n-1), out, n-1)
-	case 2: // r1 = map value, r2 = its size: read at an index below it (or not quite)
+		if r.IntN(3) == 0 { // write the packet, within the check (or one byte past it)
+			g.fn("stb [%%r1%+d], %d\n", g.maybe(10, n-1, n), r.IntN(256))
+		}
+		if nest { // pass the packet on
+			g.fn("call local %s\n", inner)
+		}
+	case 2: // r1 = map value, r2 = its size: read (and write) at an index below it (or not quite)
 		g.fn("mov %%r0, %%r2\nadd %%r0, -1\nand %%r0, %d\nadd %%r1, %%r0\nldxb %%r0, [%%r1+0]\n", g.maybe(8, size-1, 2*size-1))
-	case 3: // r1 = a number: returned masked, or not
+		if r.IntN(3) == 0 {
+			g.fn("stxb [%%r1+0], %%r2\n")
+		}
+		nest = false
+	case 3: // r1 = a number: returned masked, or not; maybe through a function of its own
 		g.fn("mov %%r0, %%r1\n")
 		if r.IntN(4) != 0 {
 			g.fn("and %%r0, %d\n", []int{7, 15, 63}[r.IntN(3)])
+		}
+		if nest {
+			g.fn("mov %%r1, %%r0\ncall local %s\n", inner)
 		}
 	}
 	g.fn("exit\n")
 	if out >= 0 {
 		g.fn("L%d:\nmov %%r0, 0\nexit\n", out)
 	}
+	if nest {
+		g.callee(inner, kind, depth+1, size)
+	}
 }
 
 // loopCallback emits a bpf_loop call (helper 181) with a new callback and a context in
-// the caller's stack (16 bytes at -176, initialized or not); the callback indexes the
-// context with its index r1, masked or compared with a constant first (one round too
-// far now and then), and returns 0 or 1.
+// the caller's stack (16 bytes at -176, initialized or not). The count is a constant,
+// the accumulator masked, or a packet byte (leaving checked packet pointers in r4 and
+// r5, which the callback must not inherit). The callback indexes the context with its
+// index r1, masked, or compared first with a constant (one round too far now and then),
+// with a context byte (masked or not) or with the caller's count in a register; it may write the context, pass it to a
+// function of its own (keeping it in its own r6 across that call), and returns 0 or 1
+// (a constant or a byte masked to a bit) or, once in a while, something else, which
+// must be refused. After the call the caller uses the result (the rounds run) as an
+// index, masked or not, or reads the context, and a number it kept in r7.
 func (g *progGen) loopCallback() {
 	r := g.r
-	g.calls++
+	g.callbacks++
 	name := fmt.Sprintf("cb%d", g.newLabel())
-	if r.IntN(6) != 0 {
+	if r.IntN(16) != 0 {
 		g.f("stdw [%%r10-176], %d\nstdw [%%r10-168], %d\n", r.IntN(256), r.IntN(256))
 	}
-	if r.IntN(2) == 0 {
-		g.f("mov %%r1, %d\n", 1+r.IntN(40))
-	} else { // a count from the accumulator, masked
-		g.f("mov %%r1, %%r0\nand %%r1, 31\n")
+	keep := r.IntN(3) == 0 && g.readArray()
+	if keep {
+		g.f("mov %%r7, %%r0\nand %%r7, 63\n")
 	}
-	g.f("lddw %%r2, func %s\nmov %%r3, %%r10\nadd %%r3, -176\nmov %%r4, 0\ncall 181\nmov %%r3, %%r9\nmov %%r0, 0\n", name)
+	nr := 0 // the count, when it is a constant
+	switch r.IntN(3) {
+	case 0:
+		nr = 1 + r.IntN(40)
+		g.f("mov %%r1, %d\n", nr)
+	case 1: // a count from the accumulator, masked
+		g.f("mov %%r1, %%r0\nand %%r1, 31\n")
+	case 2: // a packet byte, or none
+		got := g.newLabel()
+		g.f("mov %%r1, 0\nmov %%r4, %%r6\nadd %%r4, 1\nmov %%r5, %%r4\njgt %%r4, %%r3, L%d\nldxb %%r1, [%%r6+0]\nL%d:\n", got, got)
+	}
+	g.f("lddw %%r2, func %s\nmov %%r3, %%r10\nadd %%r3, -176\nmov %%r4, 0\ncall 181\n", name)
+	switch r.IntN(3) {
+	case 0: // the rounds run as an index into the array
+		if !g.readArray() {
+			break
+		}
+		if r.IntN(10) != 0 {
+			g.f("and %%r0, 63\n")
+		}
+		g.f("mov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r0\nldxb %%r5, [%%r5+0]\n")
+	case 1: // the context, which the caller or the callback may have written
+		g.f("ldxb %%r5, [%%r10%+d]\n", -176+r.IntN(16))
+	}
+	if keep {
+		g.f("mov %%r5, %%r10\nadd %%r5, -128\nadd %%r5, %%r7\nldxb %%r5, [%%r5+0]\n")
+	}
+	g.f("mov %%r3, %%r9\nmov %%r0, 0\n")
+
 	out := -1
 	g.fn("%s:\n", name)
-	if r.IntN(2) == 0 {
-		g.fn("mov %%r3, %%r1\nand %%r3, %d\n", g.maybe(8, 15, 31))
-	} else {
+	if r.IntN(30) == 0 { // the caller's r4, which the callback does not have
+		g.fn("ldxb %%r0, [%%r4-1]\n")
+	}
+	nest := r.IntN(4) == 0
+	var inner string
+	if nest { // pass the context to a function, keeping it in r6 (the callback's own)
+		g.calls++
+		inner = fmt.Sprintf("f%d", g.newLabel())
+		g.fn("mov %%r6, %%r2\nmov %%r7, %%r1\nmov %%r1, %%r2\nmov %%r2, %d\ncall local %s\nmov %%r2, %%r6\nmov %%r1, %%r7\n", r.IntN(16), inner)
+	}
+	form := r.IntN(5)
+	if form == 4 && nr == 0 {
+		form = 0
+	}
+	switch form {
+	case 0:
+		g.fn("mov %%r3, %%r1\nand %%r3, %d\n", g.maybe(12, 15, 31))
+	case 1:
 		out = g.newLabel()
-		g.fn("jge %%r1, %d, L%d\nmov %%r3, %%r1\n", g.maybe(8, 16, 17), out)
+		g.fn("jge %%r1, %d, L%d\nmov %%r3, %%r1\n", g.maybe(12, 16, 17), out)
+	case 2: // signed
+		out = g.newLabel()
+		g.fn("jsgt %%r1, %d, L%d\nmov %%r3, %%r1\n", g.maybe(12, 15, 16), out)
+	case 3: // compared with a byte of the context, masked (or not) to its size
+		out = g.newLabel()
+		g.fn("ldxb %%r4, [%%r2+0]\n")
+		if r.IntN(10) != 0 {
+			g.fn("and %%r4, 15\n")
+		}
+		g.fn("jge %%r1, %%r4, L%d\nmov %%r3, %%r1\n", out)
+	case 4: // compared with the caller's count in a register: the index is below it, but
+		// nothing tells the callback that, so a wrong access below the test (above its
+		// frame) must be refused even though it runs in every round
+		out = g.newLabel()
+		g.fn("mov %%r4, %d\njge %%r1, %%r4, L%d\n", nr, out)
+		if r.IntN(8) == 0 {
+			g.fn("ldxdw %%r0, [%%r10+0]\n")
+		}
+		g.fn("mov %%r3, %%r1\nand %%r3, 15\n")
 	}
 	g.fn("add %%r2, %%r3\nldxb %%r0, [%%r2+0]\n")
 	if r.IntN(3) == 0 {
 		g.fn("add %%r0, 1\nstxb [%%r2+0], %%r0\n")
 	}
-	g.fn("mov %%r0, %d\nexit\n", r.IntN(2))
+	switch g.maybe(16, r.IntN(3), 3) {
+	case 0, 1:
+		g.fn("mov %%r0, %d\n", r.IntN(2))
+	case 2:
+		g.fn("and %%r0, 1\n")
+	case 3: // neither 0 nor 1: a callback must not return it
+		if r.IntN(2) == 0 {
+			g.fn("mov %%r0, 2\n")
+		}
+	}
+	g.fn("exit\n")
 	if out >= 0 {
 		g.fn("L%d:\nmov %%r0, 1\nexit\n", out)
+	}
+	if nest {
+		g.callee(inner, 0, 1, 16)
 	}
 }

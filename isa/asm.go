@@ -31,7 +31,7 @@ func syntaxErr(format string, args ...any) error {
 
 // Assemble assembles text in the bpf_conformance dialect ("mov %r0, 1", "ldxw %r1,
 // [%r2+4]", "jeq %r1, 0, label", "lock fetch add [%r10-8], %r1", "call local func",
-// "lddw %r2, func label" for a function's address, ...).
+// "lddw %r2, func label" or "lddw %r2, func +3" for a function's address, ...).
 // Comments start with '#'; a line "name:" defines a label; the first "exit" is also the
 // label "exit". Immediates must fit their fields: 32 bits (signed decimal or hex up to
 // 0xffffffff) and 16-bit signed offsets.
@@ -223,13 +223,13 @@ func (a *assembler) statement(text string) error {
 			return err
 		}
 		if name, ok := strings.CutPrefix(ops[1], "func "); ok {
-			// The address of a function (a callback): resolved like "call local".
-			name = strings.TrimSpace(name)
-			if !isLabel(name) {
-				return syntaxErr("invalid function label %q", name)
+			// The address of a function (a callback): a label or a relative "+N"/"-N"
+			// slot offset, resolved like "call local".
+			off, err := a.jumpTarget(strings.TrimSpace(name), true)
+			if err != nil {
+				return err
 			}
-			a.curLabel = name
-			a.emit(Instruction{OpCode: OpLDDW, Dst: dst, Src: Register(PseudoFunc)})
+			a.emit(Instruction{OpCode: OpLDDW, Dst: dst, Src: Register(PseudoFunc), Constant: int64(off)})
 			return nil
 		}
 		v, err := parseImm64(ops[1])

@@ -282,6 +282,9 @@ func formatConformance(ins Instruction) string {
 		case ModeIND:
 			return fmt.Sprintf("ldind%s %%r%d, %d", confSizeSuffix[size], ins.Src, ins.Imm())
 		}
+		if ins.Src == Register(PseudoFunc) && ins.Constant == int64(ins.Imm()) {
+			return fmt.Sprintf("lddw %%r%d, func %+d", ins.Dst, ins.Imm())
+		}
 		if ins.Src != 0 {
 			return fmt.Sprintf("lddw %%r%d, %#x # pseudo src %d", ins.Dst, uint64(ins.Constant), ins.Src)
 		}

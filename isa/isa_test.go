@@ -283,6 +283,8 @@ func TestAssembleErrors(t *testing.T) {
 		"jeq %r1, 1",
 		"lddw %r2, func 9x",
 		"lddw %r2, func nowhere\nexit",
+		"lddw %r2, func",
+		"lddw %r2, func +0x100000000",
 	} {
 		if _, err := isa.Assemble(src); !errors.Is(err, isa.ErrSyntax) {
 			t.Errorf("Assemble(%q) = %v, want a syntax error", src, err)
@@ -301,27 +303,48 @@ func TestDisassembleFile(t *testing.T) {
 	}
 }
 
-// TestAssembleFuncAddress: "lddw %rN, func LABEL" loads a function's address (a
-// callback for bpf_loop and friends), relative to the slot after the LDDW's first, like
-// "call local LABEL".
+// TestAssembleFuncAddress: "lddw %rN, func LABEL" (or "func +N"/"func -N") loads a
+// function's address (a callback for bpf_loop and friends), relative to the slot after
+// the LDDW's first, like "call local LABEL"; the conformance syntax prints it back in a
+// form the assembler reads.
 func TestAssembleFuncAddress(t *testing.T) {
-	insns, err := isa.Assemble(`
-		mov %r1, 4
-		lddw %r2, func cb
-		call local cb
-		exit
-	cb:
-		mov %r0, 0
-		exit`)
+	for _, tc := range []struct {
+		name, src string
+		at        int   // the index of the LDDW
+		want      int64 // its Constant
+		text      string
+	}{
+		{"forward label", "mov %r1, 4\nlddw %r2, func cb\ncall local cb\nexit\ncb:\nmov %r0, 0\nexit", 1, 3, "lddw %r2, func +3"},
+		{"backward label", "ja main\ncb:\nmov %r0, 0\nexit\nmain:\nlddw %r3, func cb\nexit", 3, -3, "lddw %r3, func -3"},
+		{"next instruction", "lddw %r2, func next\nnext:\nexit", 0, 1, "lddw %r2, func +1"},
+		{"numeric forward", "lddw %r2, func +1\nexit\nexit", 0, 1, "lddw %r2, func +1"},
+		{"numeric backward", "exit\nlddw %r9, func -2\nexit", 1, -2, "lddw %r9, func -2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			insns, err := isa.Assemble(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ld := insns[tc.at]
+			if !ld.IsLDDW() || ld.Src != isa.Register(isa.PseudoFunc) || ld.Constant != tc.want {
+				t.Fatalf("assembled to %+v, want a PseudoFunc lddw with constant %d", ld, tc.want)
+			}
+			if got := ld.Format(isa.SyntaxConformance); got != tc.text {
+				t.Errorf("Format = %q, want %q", got, tc.text)
+			}
+			if err := isa.Validate(insns); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			checkRoundTrip(t, insns)
+		})
+	}
+	// call local and lddw func to the same function agree on its slot.
+	insns, err := isa.Assemble("lddw %r2, func cb\ncall local cb\nexit\ncb:\nmov %r0, 0\nexit")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ld, call := insns[1], insns[2]
-	if !ld.IsLDDW() || ld.Src != isa.Register(isa.PseudoFunc) || ld.Dst != isa.R2 {
-		t.Fatalf("lddw func assembled to %+v", ld)
-	}
-	// cb is at slot 5: the LDDW is at slot 1 (target 1+1+3), the call at 3 (3+1+1).
-	if ld.Constant != 3 || call.Constant != 1 {
-		t.Fatalf("offsets: lddw %d, call %d; want 3 and 1", ld.Constant, call.Constant)
+	offs, _ := isa.SlotOffsets(insns)
+	if ld, call := offs[0]+1+int(insns[0].Imm()), offs[1]+1+int(insns[1].Imm()); ld != call || ld != 4 {
+		t.Errorf("lddw func targets slot %d, call local slot %d; want 4", ld, call)
 	}
 }
