@@ -25,8 +25,10 @@ func TestCleanup(t *testing.T) {
 		}
 		held = append(held, code)
 	}
-	if n := jit.LiveMappings(); n < before+1000 {
-		t.Fatalf("%d live mappings after 1000 compilations, want at least %d", n, before+1000)
+	// The 1000 held programs are live whatever happens to what earlier tests left
+	// (counted in before, and freed by any collection during the loop).
+	if n := jit.LiveMappings(); n < 1000 {
+		t.Fatalf("%d live mappings while 1000 compiled programs are held", n)
 	}
 	runtime.KeepAlive(held)
 	held = nil
