@@ -105,6 +105,7 @@ func (p *pool) alloc(text []byte) (*mapping, error) {
 	if fresh {
 		fillTrap(b.a.rw[b.off+n : b.off+size])
 	}
+	liveMappings.Add(1)
 	return &mapping{mem: b.a.rx[b.off : b.off+size : b.off+size], p: p, pooled: b, class: class, used: n}, nil
 }
 
@@ -169,5 +170,6 @@ func mapOwn(text []byte) (*mapping, error) {
 		syscall.Munmap(m)
 		return nil, fmt.Errorf("jit: mprotect: %w", err)
 	}
+	liveMappings.Add(1)
 	return &mapping{mem: m, class: -1}, nil
 }
