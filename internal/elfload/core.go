@@ -465,27 +465,6 @@ func parseAccess(s string) ([]int, error) {
 	return out, nil
 }
 
-// skipMods strips typedefs and qualifiers.
-func skipMods(t btf.Type) btf.Type {
-	for i := 0; i < 64; i++ {
-		switch u := t.(type) {
-		case *btf.Typedef:
-			t = u.Type
-		case *btf.Volatile:
-			t = u.Type
-		case *btf.Const:
-			t = u.Type
-		case *btf.Restrict:
-			t = u.Type
-		case *btf.TypeTag:
-			t = u.Type
-		default:
-			return t
-		}
-	}
-	return t
-}
-
 func members(t btf.Type) ([]btf.Member, bool) {
 	switch t := t.(type) {
 	case *btf.Struct:
@@ -515,7 +494,7 @@ type coreStep struct {
 // libbpf, anonymous members are skipped: they are matched through in the target) and
 // the position of the field in the local type.
 func walkLocal(root btf.Type, acc []int) ([]coreStep, fieldPos, error) {
-	t := skipMods(root)
+	t := btf.UnderlyingType(root)
 	size, err := btf.Sizeof(t)
 	if err != nil {
 		return nil, fieldPos{}, fmt.Errorf("%w: CO-RE local type %s: %v", ErrInvalidObject, typeDesc(root), err)
@@ -533,7 +512,7 @@ func walkLocal(root btf.Type, acc []int) ([]coreStep, fieldPos, error) {
 			if m.Name != "" {
 				steps = append(steps, coreStep{name: m.Name})
 			}
-			t = skipMods(m.Type)
+			t = btf.UnderlyingType(m.Type)
 			pos.typ = t
 			continue
 		}
@@ -541,7 +520,7 @@ func walkLocal(root btf.Type, acc []int) ([]coreStep, fieldPos, error) {
 		if !ok {
 			return nil, fieldPos{}, fmt.Errorf("%w: CO-RE accessor steps into %s", ErrInvalidObject, typeDesc(t))
 		}
-		elem := skipMods(arr.Type)
+		elem := btf.UnderlyingType(arr.Type)
 		esize, err := btf.Sizeof(elem)
 		if err != nil {
 			return nil, fieldPos{}, fmt.Errorf("%w: CO-RE array element: %v", ErrInvalidObject, err)
@@ -569,7 +548,7 @@ func findMember(t btf.Type, name string, depth int) (btf.Member, uint64, bool) {
 	}
 	for _, m := range ms {
 		if m.Name == "" {
-			if inner, off, ok := findMember(skipMods(m.Type), name, depth+1); ok {
+			if inner, off, ok := findMember(btf.UnderlyingType(m.Type), name, depth+1); ok {
 				return inner, uint64(m.Offset) + off, true
 			}
 		}
@@ -579,7 +558,7 @@ func findMember(t btf.Type, name string, depth int) (btf.Member, uint64, bool) {
 
 // walkTarget follows the named steps over a target type.
 func walkTarget(root btf.Type, first int, steps []coreStep, who string) (fieldPos, string) {
-	t := skipMods(root)
+	t := btf.UnderlyingType(root)
 	size, err := btf.Sizeof(t)
 	if err != nil {
 		return fieldPos{}, fmt.Sprintf("%s has no size", typeDesc(root))
@@ -595,7 +574,7 @@ func walkTarget(root btf.Type, first int, steps []coreStep, who string) (fieldPo
 			if arr.Nelems != 0 && uint32(s.index) >= arr.Nelems {
 				return fieldPos{}, fmt.Sprintf("%s[%d] is out of range: %s's array has %d elements", path, s.index, who, arr.Nelems)
 			}
-			elem := skipMods(arr.Type)
+			elem := btf.UnderlyingType(arr.Type)
 			esize, err := btf.Sizeof(elem)
 			if err != nil {
 				return fieldPos{}, fmt.Sprintf("%s: element has no size", path)
@@ -620,7 +599,7 @@ func walkTarget(root btf.Type, first int, steps []coreStep, who string) (fieldPo
 		pos.bitOff += off
 		pos.bitfield = uint64(m.BitfieldSize)
 		path += "." + s.name
-		t = skipMods(m.Type)
+		t = btf.UnderlyingType(m.Type)
 		pos.typ = t
 	}
 	return pos, ""
@@ -751,13 +730,13 @@ func resolveCORE(r coreRelo, local btf.Type, target coreTarget, ins *isa.Instruc
 		}
 		return uint64(size), nil
 	case coreEnumvalExists, coreEnumvalValue:
-		le, ok := skipMods(local).(*btf.Enum)
+		le, ok := btf.UnderlyingType(local).(*btf.Enum)
 		if !ok || acc[0] >= len(le.Values) || len(acc) != 1 {
 			return 0, fmt.Errorf("%w: enum CO-RE relocation %q on %s", ErrInvalidObject, r.access, typeDesc(local))
 		}
 		name := le.Values[acc[0]].Name
 		for _, c := range cands {
-			if te, ok := skipMods(c).(*btf.Enum); ok {
+			if te, ok := btf.UnderlyingType(c).(*btf.Enum); ok {
 				for _, v := range te.Values {
 					if v.Name == name {
 						if r.kind == coreEnumvalExists {
