@@ -127,6 +127,7 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 		obj = &elfload.Object{Programs: []*elfload.ProgramSpec{{Instructions: insns}}}
 	}
 	var out []ProgramVerdict
+	callers := callerVerdicts{}
 	for _, ps := range obj.Programs {
 		if (opts.Name != "" && ps.Name != opts.Name) || (opts.Section != "" && ps.Section != opts.Section) {
 			continue
@@ -152,7 +153,7 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 		}
 		res, err := verifier.Verify(p, vopts)
 		if err != nil && opts.Type == progtype.Unspec {
-			v.CalledBy, v.Processed = verifyWithin(obj, objverify.Callers(obj, ps))
+			v.CalledBy, v.Processed = callers.within(obj, objverify.Callers(obj, ps))
 		}
 		v.Duration = time.Since(start)
 		switch {
@@ -167,18 +168,30 @@ func VerifyFileWith(path string, opts VerifyOptions) ([]ProgramVerdict, error) {
 	return out, nil
 }
 
-// verifyWithin verifies callers, the programs that call a function; it returns their
-// names and the instructions processed when every one verifies, nil otherwise.
-func verifyWithin(obj *elfload.Object, callers []*elfload.ProgramSpec) ([]string, int) {
+// callerVerdicts holds the verdicts of the programs that call functions of .text, each
+// verified once however many of those functions it calls: the instructions processed,
+// or -1 when refused.
+type callerVerdicts map[*elfload.ProgramSpec]int
+
+// within verifies callers, the programs that call a function; it returns their names
+// and the instructions processed when every one verifies, nil otherwise.
+func (cv callerVerdicts) within(obj *elfload.Object, callers []*elfload.ProgramSpec) ([]string, int) {
 	var names []string
-	processed := 0
+	total := 0
 	for _, c := range callers {
-		res, err := verifier.Verify(objverify.Program(obj, c), nil)
-		if err != nil {
+		processed, done := cv[c]
+		if !done {
+			processed = -1
+			if res, err := verifier.Verify(objverify.Program(obj, c), nil); err == nil {
+				processed = res.Processed
+			}
+			cv[c] = processed
+		}
+		if processed < 0 {
 			return nil, 0
 		}
 		names = append(names, c.Name)
-		processed += res.Processed
+		total += processed
 	}
-	return names, processed
+	return names, total
 }
