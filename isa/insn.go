@@ -423,16 +423,35 @@ func SlotOffsets(insns []Instruction) ([]int, int) {
 // the second half of an lddw. The reverse slice has one extra element, for the slot after
 // the last instruction, holding len(insns).
 func SlotIndex(insns []Instruction) (offs, bySlot []int) {
-	offs, total := SlotOffsets(insns)
-	bySlot = make([]int, total+1)
+	return SlotIndexInto(insns, nil, nil)
+}
+
+// SlotIndexInto is SlotIndex reusing the memory of offs and bySlot when they are large
+// enough (a compiler that runs often keeps them between programs).
+func SlotIndexInto(insns []Instruction, offs, bySlot []int) ([]int, []int) {
+	offs = resize(offs, len(insns))
+	slot := 0
+	for i, ins := range insns {
+		offs[i] = slot
+		slot += ins.Slots()
+	}
+	bySlot = resize(bySlot, slot+1)
 	for i := range bySlot {
 		bySlot[i] = -1
 	}
 	for i, o := range offs {
 		bySlot[o] = i
 	}
-	bySlot[total] = len(insns)
+	bySlot[slot] = len(insns)
 	return offs, bySlot
+}
+
+// resize returns s with length n, reusing its memory when it has room.
+func resize(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
+	}
+	return s[:n]
 }
 
 // Validate checks the structure of a decoded program: it is not empty, every jump and

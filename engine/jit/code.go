@@ -50,7 +50,7 @@ func Compile(insns []isa.Instruction, cfg engine.Config) (*Code, error) {
 	c.tails, _ = cfg.Tails.(*TailTable)
 	s := c.takeScratch()
 	defer c.putScratch(s)
-	c.offs, c.bySlot = slotIndex(insns, c.offs, c.bySlot)
+	c.offs, c.bySlot = isa.SlotIndexInto(insns, c.offs, c.bySlot)
 	bySlot := c.bySlot
 	if err := c.compile(); err != nil {
 		return nil, err

@@ -84,27 +84,6 @@ func grow[T any](s []T, n int) []T {
 	return s
 }
 
-// slotIndex is isa.SlotIndex into the given buffers: the slot of each instruction, and
-// for each slot the instruction starting there or -1, plus len(insns) for the slot past
-// the end.
-func slotIndex(insns []isa.Instruction, offs, bySlot []int) ([]int, []int) {
-	offs = grow(offs[:0], len(insns))[:len(insns)]
-	slot := 0
-	for i, ins := range insns {
-		offs[i] = slot
-		slot += ins.Slots()
-	}
-	bySlot = grow(bySlot[:0], slot+1)[:slot+1]
-	for i := range bySlot {
-		bySlot[i] = -1
-	}
-	for i, o := range offs {
-		bySlot[o] = i
-	}
-	bySlot[slot] = len(insns)
-	return offs, bySlot
-}
-
 // takeScratch gives the compiler the pool's working memory.
 func (c *compiler) takeScratch() *scratch {
 	s := scratchPool.Get().(*scratch)

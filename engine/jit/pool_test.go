@@ -119,9 +119,9 @@ func TestPoolConcurrent(t *testing.T) {
 func TestSlotIndex(t *testing.T) {
 	long, _ := isa.Assemble("lddw %r0, 1\nmov %r1, 2\nlddw %r2, 3\nlddw %r3, 4\nexit")
 	short, _ := isa.Assemble("mov %r1, 2\nlddw %r0, 1\nexit")
-	offs, bySlot := slotIndex(long, nil, nil)
+	offs, bySlot := isa.SlotIndexInto(long, nil, nil)
 	for _, insns := range [][]isa.Instruction{long, short} {
-		offs, bySlot = slotIndex(insns, offs, bySlot)
+		offs, bySlot = isa.SlotIndexInto(insns, offs, bySlot)
 		wantOffs, wantBySlot := isa.SlotIndex(insns)
 		if !slices.Equal(offs, wantOffs) || !slices.Equal(bySlot, wantBySlot) {
 			t.Errorf("slotIndex = %v, %v; isa.SlotIndex = %v, %v", offs, bySlot, wantOffs, wantBySlot)
