@@ -406,7 +406,7 @@ func distance(a, b *state) int {
 			}
 		}
 	}
-	if a.locked != b.locked || a.lock != b.lock || a.pktGen != b.pktGen || len(a.refs) != len(b.refs) {
+	if a.lock != b.lock || a.pktGen != b.pktGen || len(a.refs) != len(b.refs) {
 		d += 8
 	}
 	return d

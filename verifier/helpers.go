@@ -23,7 +23,7 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 		e.Cause = err
 		return e
 	}
-	if s.locked && id.String() != "spin_unlock" {
+	if s.lock != noLock && id.String() != "spin_unlock" {
 		// As in Linux: the lock must not be held across anything that may sleep, end
 		// the program (a tail call) or take the lock again.
 		return a.errorf(i, s, nil, "bpf_%s called while a spin lock is held (only bpf_spin_unlock may be)", id)
@@ -136,15 +136,15 @@ func (a *analysis) helperCall(i int, ins isa.Instruction, s *state) error {
 			}
 			switch id.String() {
 			case "spin_lock":
-				s.locked, s.lock = true, lock
+				s.lock = lock
 			case "spin_unlock":
 				switch {
-				case !s.locked:
+				case s.lock == noLock:
 					return a.errorf(i, s, nil, "bpf_spin_unlock without a lock held")
 				case s.lock != lock:
 					return a.errorf(i, s, []int{int(r)}, "bpf_spin_unlock of a lock that may not be the one held")
 				}
-				s.locked = false
+				s.lock = noLock
 			}
 		case helpers.ArgPtrToLong:
 			if err := a.memArg(i, s, r, 8, true); err != nil {

@@ -319,6 +319,9 @@ func (f *frame) clone() *frame {
 // the lookup that returned it (reg.nullID).
 type lockID struct{ m, lookup int }
 
+// noLock is no lock held: a held lock's lookup is never 0 (spinLockArg).
+var noLock = lockID{}
+
 // unknownLock is the lock held where paths holding different locks meet.
 var unknownLock = lockID{-1, -1}
 
@@ -329,16 +332,15 @@ type state struct {
 	z      *zone.DBM
 	// refs are the references held (ring buffer records, sockets) by id.
 	refs map[int]bool
-	// locked says a spin lock is held: lock's.
-	locked bool
-	lock   lockID
+	// lock is the spin lock held, noLock when none.
+	lock lockID
 	// pktGen counts the calls of helpers that change the packet.
 	pktGen int
 	bottom bool
 }
 
 func (s *state) clone() *state {
-	c := &state{regs: s.regs, z: s.z.Clone(), locked: s.locked, lock: s.lock, pktGen: s.pktGen, bottom: s.bottom}
+	c := &state{regs: s.regs, z: s.z.Clone(), lock: s.lock, pktGen: s.pktGen, bottom: s.bottom}
 	c.frames = make([]*frame, len(s.frames))
 	for i, f := range s.frames {
 		c.frames[i] = f.clone()
@@ -400,13 +402,12 @@ func (r *state) joinWith(b *state, widening bool) {
 		r.refs[k] = true
 	}
 	switch {
-	case !b.locked:
-	case !r.locked:
+	case b.lock == noLock:
+	case r.lock == noLock:
 		r.lock = b.lock
 	case r.lock != b.lock:
 		r.lock = unknownLock
 	}
-	r.locked = r.locked || b.locked
 	r.pktGen = max(r.pktGen, b.pktGen)
 }
 
@@ -432,7 +433,7 @@ func leqState(a, b *state) bool {
 			return false
 		}
 	}
-	if a.locked && (!b.locked || b.lock != a.lock && b.lock != unknownLock) {
+	if a.lock != noLock && a.lock != b.lock && b.lock != unknownLock {
 		return false
 	}
 	return a.z.LessEq(b.z)

@@ -453,7 +453,7 @@ func (a *analysis) exit(i int, s *state) error {
 			return a.errorf(i, s, []int{0}, "%s programs return a value from %d to %d", a.p.Type, lo, hi)
 		}
 	}
-	if s.locked {
+	if s.lock != noLock {
 		return a.errorf(i, s, nil, "the program exits with a spin lock held")
 	}
 	for id := range s.refs {
