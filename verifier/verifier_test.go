@@ -689,16 +689,20 @@ func TestLoopRounds(t *testing.T) {
 
 // lockedLookup looks key up in the map with a spin lock (testMaps[3]) into reg, leaving
 // the program when it is not found.
-func lockedLookup(reg string, key int) string {
+func lockedLookup(reg string, key int) string { return lookupInto(3, reg, key) }
+
+// lookupInto looks key up in testMaps[m] into reg, leaving the program when it is not
+// found.
+func lookupInto(m int, reg string, key int) string {
 	return fmt.Sprintf(`
 		stw [%%r10-4], %d
-		lddw %%r1, 0xabcd0300
+		lddw %%r1, 0xabcd%02x00
 		mov %%r2, %%r10
 		add %%r2, -4
 		call 1
 		jeq %%r0, 0, out
 		mov %s, %%r0
-`, key, reg)
+`, key, m, reg)
 }
 
 // lockCall calls bpf_spin_lock (93) or bpf_spin_unlock (94) on reg + off.
@@ -724,15 +728,7 @@ func TestSpinLocks(t *testing.T) {
 		{"read overlapping the lock", lockedLookup("%r6", 0) + "ldxdw %r2, [%r6+4]\n" + out, "touches the struct bpf_spin_lock"},
 		{"helper writing over the lock", lockedLookup("%r6", 0) + "mov %r1, %r6\nmov %r2, 16\ncall 16\n" + out, "touches the struct bpf_spin_lock"},
 		{"lock at another offset", lockedLookup("%r6", 0) + lockCall(93, "%r6", 0) + lockCall(94, "%r6", 0) + out, "not at its struct bpf_spin_lock (offset 8)"},
-		{"map without a lock", `
-			stw [%r10-4], 0
-			lddw %r1, 0xabcd0000
-			mov %r2, %r10
-			add %r2, -4
-			call 1
-			jeq %r0, 0, out
-			mov %r6, %r0
-		` + lock + unlock + out, "map hash has no struct bpf_spin_lock"},
+		{"map without a lock", lookupInto(0, "%r6", 0) + lock + unlock + out, "map hash has no struct bpf_spin_lock"},
 		{"unlock another lookup's lock", lockedLookup("%r6", 0) + lockedLookup("%r7", 1) + lock + lockCall(94, "%r7", 8) + out, "may not be the one held"},
 		{"paths holding different locks", lockedLookup("%r6", 0) + lockedLookup("%r7", 1) + `
 			ldxw %r8, [%r6+0]
